@@ -1,0 +1,77 @@
+"""`mlstress`: check a profile, run the reference model server.
+
+    mlstress validate PROFILE      check a profile and print the traffic mix it describes
+    mlstress serve [OPTIONS]       run the reference model server (see docs/server.md)
+
+Load tests themselves run through `locust -f LOCUSTFILE`, as any Locust test does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .errors import ProfileError
+from .profile import KINDS, Profile, load_profile
+
+
+def describe(profile: Profile) -> str:
+    """The profile in a few lines: target, schema, and each variant's share of all requests."""
+    t = profile.target
+    total = sum(profile.kind_weights.values())
+    lines = [
+        f"profile   {profile.name} ({profile.path})",
+        f"seed      {profile.seed}",
+        f"target    POST {t.path}  codec={t.codec}  batch_size={t.batch_size}  timeout={t.timeout:g}s",
+        f"output    {profile.output.type}" + (f"  classes={', '.join(profile.output.classes)}" if profile.output.classes else ""),
+        f"source    {type(profile.source).__name__.replace('Source', '').lower()}",
+        "features  " + ", ".join(f"{f.name}:{f.type}{'' if f.required else '?'}" for f in profile.features),
+        "",
+        f"{'kind':<11}{'variant':<28}{'share':>8}  expects",
+    ]
+    for kind in KINDS:
+        share = profile.kind_weights[kind] / total
+        if share == 0:
+            continue
+        variants = profile.variants(kind)
+        vsum = sum(w for _, w in variants) or 1.0
+        for name, w in variants:
+            expect = profile.expectation(kind, name)
+            decodes = " + prediction" if expect.decodable and any(s.startswith("2") for s in expect.statuses) else ""
+            lines.append(f"{kind:<11}{name:<28}{share * w / vsum:>8.1%}  {'/'.join(expect.statuses)}{decodes}")
+    return "\n".join(lines)
+
+
+def _validate(args: argparse.Namespace) -> int:
+    try:
+        profile = load_profile(args.profile)
+    except ProfileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(describe(profile))
+    print("\nprofile is valid")
+    return 0
+
+
+def _serve(args: argparse.Namespace, rest: list[str]) -> int:
+    from .target.cli import main as serve_main
+
+    return serve_main(rest)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="mlstress", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    v = sub.add_parser("validate", help="check a profile and print its traffic mix")
+    v.add_argument("profile", help="path of a .toml traffic profile")
+    sub.add_parser("serve", help="run the reference model server (mlstress serve --help)", add_help=False)
+    args, rest = parser.parse_known_args(argv)
+    if args.command == "validate":
+        if rest:
+            parser.error(f"unrecognised arguments: {' '.join(rest)}")
+        return _validate(args)
+    return _serve(args, rest)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

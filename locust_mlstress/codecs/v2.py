@@ -1,0 +1,203 @@
+"""Open Inference Protocol v2 (KServe v2, Triton, MLServer) over REST/JSON.
+
+Two request layouts, because servers disagree on what an input is: MLServer and most
+tabular runtimes want one named tensor per column, while Triton models exported from
+NumPy-style training code usually declare one [batch, features] FP tensor.
+"""
+
+from __future__ import annotations
+
+from locust_mlstress.codecs.base import (
+    STRUCTURAL_VARIANTS,
+    V2_DATATYPES,
+    WRONG_DATATYPE,
+    WRONG_RANK,
+    WRONG_SHAPE,
+    Codec,
+    DecodeError,
+    NotApplicable,
+    Row,
+    column,
+    columns_of,
+    infer_datatype,
+    json_kind,
+    option_error,
+    require_key,
+)
+from locust_mlstress.profile.model import Feature, Output, Target
+
+TENSOR_INPUT_NAME = "input-0"
+
+
+def _flatten(data: list) -> list:
+    """Row-major flattening of nested `data`, which the spec allows servers to send."""
+    flat: list = []
+    stack = [iter(data)]
+    while stack:
+        for item in stack[-1]:
+            if type(item) is list:
+                stack.append(iter(item))
+                break
+            flat.append(item)
+        else:
+            stack.pop()
+    return flat
+
+
+def _valid_shape(shape: object) -> list[int] | None:
+    if type(shape) is not list:
+        return None
+    for d in shape:
+        if type(d) is not int or d < 0:
+            return None
+    return shape
+
+
+def _malformed_tensor(variant: str, tensor: object) -> dict:
+    if type(tensor) is not dict or _valid_shape(tensor.get("shape")) is None:
+        raise NotApplicable("input tensor has no valid shape")
+    shape: list[int] = tensor["shape"]
+    out = dict(tensor)
+    if variant == WRONG_SHAPE:
+        # Claims one instance more than `data` holds: prod(shape) != len(data).
+        out["shape"] = [shape[0] + 1, *shape[1:]] if shape else [2]
+    elif variant == WRONG_RANK:
+        # Two trailing unit dimensions: the element count still matches `data`, so only a
+        # rank check catches it, and rank+2 cannot coincide with a model declared [-1, 1].
+        out["shape"] = [*shape, 1, 1]
+    else:
+        # A real v2 datatype name that contradicts the values: numbers/booleans as BYTES,
+        # strings as FP64.
+        out["datatype"] = "FP64" if tensor.get("datatype") == "BYTES" else "BYTES"
+    return out
+
+
+class V2Codec(Codec):
+    name = "v2"
+    top_key = "inputs"
+    variants = frozenset(STRUCTURAL_VARIANTS)
+
+    def __init__(self, target: Target, features: tuple[Feature, ...], output: Output) -> None:
+        super().__init__(target, features, output)
+        self._tensor = target.v2_layout == "tensor"
+        self._dtypes = {f.name: V2_DATATYPES[f.type] for f in features}
+        self._requested = tuple(target.v2_outputs)
+        self._wanted = self._requested[0] if self._requested else None
+        # Bool features travel as 0.0/1.0 inside an FP64 tensor; anything else a row carries
+        # (say a string put there on purpose by a malformed payload) is sent untouched.
+        self._bool_columns = frozenset(f.name for f in features if f.type == "bool")
+        if self._tensor:
+            for f in features:
+                if f.type in ("category", "text"):
+                    raise option_error(
+                        "v2_layout", f"'tensor' needs numeric features; '{f.name}' is {f.type}"
+                    )
+
+    # --- encode ----------------------------------------------------------------------------
+
+    def _datatype(self, name: str, value: object) -> str:
+        dt = self._dtypes.get(name)
+        return dt if dt is not None else infer_datatype(value)
+
+    def _columns(self, rows: list[Row]) -> list[dict]:
+        if len(rows) == 1:
+            return [
+                {"name": c, "shape": [1], "datatype": self._datatype(c, v), "data": [v]}
+                for c, v in rows[0].items()
+            ]
+        n = len(rows)
+        first = rows[0] if rows else {}
+        return [
+            {
+                "name": c,
+                "shape": [n],
+                "datatype": self._datatype(c, first.get(c)),
+                "data": column(rows, c),
+            }
+            for c in columns_of(rows, self.features)
+        ]
+
+    def _single_tensor(self, rows: list[Row]) -> dict:
+        cols = columns_of(rows, self.features)
+        width = len(cols)
+        data = list(rows[0].values()) if len(rows) == 1 else [r.get(c) for r in rows for c in cols]
+        if self._bool_columns:
+            for j, c in enumerate(cols):
+                if c in self._bool_columns:
+                    for i in range(j, len(data), width):
+                        if type(data[i]) is bool:
+                            data[i] = float(data[i])
+        return {
+            "name": TENSOR_INPUT_NAME,
+            "shape": [len(rows), width],
+            "datatype": "FP64",
+            "data": data,
+        }
+
+    def document(self, rows: list[Row]) -> dict:
+        inputs = [self._single_tensor(rows)] if self._tensor else self._columns(rows)
+        if not self._requested:
+            return {"inputs": inputs}
+        return {"inputs": inputs, "outputs": [{"name": o} for o in self._requested]}
+
+    # --- decode ----------------------------------------------------------------------------
+
+    def _pick(self, outputs: list) -> dict:
+        if self._wanted is None:
+            if not outputs:
+                raise DecodeError("'outputs' is empty")
+            chosen = outputs[0]
+            if type(chosen) is not dict:
+                raise DecodeError(f"output 0 is {json_kind(chosen)}, expected an object")
+            return chosen
+        for out in outputs:
+            if type(out) is dict and out.get("name") == self._wanted:
+                return out
+        raise DecodeError(f"no output named '{self._wanted}'")
+
+    def _items(self, document: object, n: int) -> object:
+        outputs = require_key(document, "outputs")
+        if type(outputs) is not list:
+            raise DecodeError(f"'outputs' is {json_kind(outputs)}, expected an array")
+        out = self._pick(outputs)
+        label = out.get("name", "0")
+        if "data" not in out:
+            raise DecodeError(f"missing key 'data' in output '{label}'")
+        data = out["data"]
+        if type(data) is not list:
+            raise DecodeError(f"output '{label}' data is {json_kind(data)}, expected an array")
+        nested = False
+        for x in data:
+            if type(x) is list:
+                nested = True
+                break
+        shape = _valid_shape(out.get("shape"))
+        if shape is None:
+            # No usable shape: trust the nesting, one element per instance.
+            return [_flatten(x) if type(x) is list else x for x in data] if nested else data
+        flat = _flatten(data) if nested else data
+        total = 1
+        for d in shape:
+            total *= d
+        if total != len(flat):
+            raise DecodeError(f"output '{label}' has shape {shape} but {len(flat)} values")
+        if len(shape) == 0:
+            return flat
+        if shape[0] != n:
+            raise DecodeError(f"expected {n} predictions, got {shape[0]}")
+        width = total // shape[0] if shape[0] else 0
+        if len(shape) == 1 or width == 1:
+            return flat
+        return [flat[i * width : (i + 1) * width] for i in range(shape[0])]
+
+    # --- malform ---------------------------------------------------------------------------
+
+    def _malform(self, variant: str, document: dict) -> dict:
+        inputs = document.get("inputs")
+        if type(inputs) is not list or not inputs:
+            raise NotApplicable("document has no input tensors")
+        if variant not in (WRONG_SHAPE, WRONG_RANK, WRONG_DATATYPE):
+            raise NotApplicable(f"codec 'v2' cannot produce '{variant}'")
+        out = dict(document)
+        out["inputs"] = [_malformed_tensor(variant, t) for t in inputs]
+        return out

@@ -1,0 +1,20 @@
+"""Errors a user can act on: each names where the problem is and what would fix it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class ProfileError(ValueError):
+    """A traffic profile (or an option pointing at one) that cannot be used.
+
+    Raised before any traffic is sent. `str()` is the whole message a user needs, so callers
+    print it and exit instead of showing a traceback.
+    """
+
+    def __init__(self, file: Path | str | None, field: str, message: str):
+        self.file = str(file) if file is not None else None
+        self.field = field
+        self.message = message
+        where = f"{self.file}: " if self.file else ""
+        super().__init__(f"{where}{field}: {message}" if field else f"{where}{message}")

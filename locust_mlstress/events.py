@@ -1,0 +1,45 @@
+"""The event locust-mlstress adds to Locust's, declared and documented here as Locust does.
+
+It lives on the environment (`environment.events.ml_request`) rather than on a module, so two
+environments in one process (tests, library use) never see each other's requests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from locust.env import Environment
+from locust.event import EventHook
+
+from .outcomes import Outcome
+
+
+@dataclass(slots=True)
+class MLResult:
+    """What a request to the model came to; built once per request, so kept small."""
+
+    outcome: Outcome
+    status: int
+    predictions: list | None  # per instance: P(positive), class-probability vector or value
+    response_time: float  # milliseconds, as Locust measured it
+    reason: str | None  # why it failed, for failures
+
+
+ml_request_doc = """
+Fired once for every request an ML user sends to the model, after the response is classified.
+
+Event arguments:
+
+:param payload: the `locust_mlstress.payloads.Payload` sent (kind, variant, request id, labels)
+:param result: the `MLResult`: outcome, status, decoded predictions, response time, reason
+"""
+
+
+def ml_events(environment: Environment) -> EventHook:
+    """The environment's `ml_request` hook, created on first use."""
+    hook = getattr(environment.events, "ml_request", None)
+    if hook is None:
+        hook = EventHook()
+        hook.__doc__ = ml_request_doc
+        environment.events.ml_request = hook
+    return hook

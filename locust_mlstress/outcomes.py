@@ -1,0 +1,76 @@
+"""What happened to one request, judged against what its payload kind expects.
+
+A pure function of the status, the transport error and the body, so the rules can be tested
+without a server and read in one place. Only `ok` and `rejected` count as Locust successes.
+"""
+
+from __future__ import annotations
+
+import socket
+from enum import StrEnum
+
+from .codecs import Codec, DecodeError
+from .profile.model import Expectation
+
+
+class Outcome(StrEnum):
+    OK = "ok"  # the expected status, and a decodable prediction where one is expected
+    REJECTED = "rejected"  # an expected refusal: 4xx on malformed input, 413 on an oversized one
+    ACCEPTED_MALFORMED = "accepted_malformed"  # 2xx on malformed input: a robustness failure
+    SERVER_ERROR = "server_error"  # 5xx that was not expected
+    TIMEOUT = "timeout"
+    CONNECTION_ERROR = "connection_error"
+    UNDECODABLE = "undecodable"  # 2xx whose body is not a valid prediction
+    UNEXPECTED_STATUS = "unexpected_status"  # any other status the expectation does not allow
+
+
+SUCCESSES = frozenset({Outcome.OK, Outcome.REJECTED})
+OUTCOMES: tuple[str, ...] = tuple(o.value for o in Outcome)
+
+
+def _timeout_types() -> tuple[type[BaseException], ...]:
+    import gevent
+    import requests
+
+    return (TimeoutError, socket.timeout, gevent.Timeout, requests.Timeout)
+
+
+_TIMEOUTS = _timeout_types()
+
+
+def is_timeout(error: BaseException | None) -> bool:
+    return isinstance(error, _TIMEOUTS) or (error is not None and "timed out" in str(error).lower())
+
+
+def classify(
+    kind: str,
+    expectation: Expectation,
+    status: int,
+    error: BaseException | None,
+    body: bytes | None,
+    codec: Codec,
+    n: int,
+) -> tuple[Outcome, list | None, str | None]:
+    """(outcome, decoded predictions or None, failure reason or None)."""
+    if status == 0:
+        reason = f"{type(error).__name__}: {error}" if error is not None else "no response"
+        return (Outcome.TIMEOUT if is_timeout(error) else Outcome.CONNECTION_ERROR), None, reason
+    expected = expectation.allows(status)
+    if 200 <= status < 300:
+        if kind == "malformed" and not expected:
+            return Outcome.ACCEPTED_MALFORMED, None, f"malformed input accepted with {status}"
+        if not expected:
+            return Outcome.UNEXPECTED_STATUS, None, f"status {status} not in {'/'.join(expectation.statuses)}"
+        if not expectation.decodable:
+            return Outcome.OK, None, None
+        if body is None:
+            return Outcome.UNDECODABLE, None, f"body could not be read: {error}"
+        try:
+            return Outcome.OK, codec.decode(body, n), None
+        except DecodeError as exc:
+            return Outcome.UNDECODABLE, None, exc.reason
+    if expected:
+        return Outcome.REJECTED, None, None
+    if status >= 500:
+        return Outcome.SERVER_ERROR, None, f"server error {status}"
+    return Outcome.UNEXPECTED_STATUS, None, f"status {status} not in {'/'.join(expectation.statuses)}"

@@ -1,0 +1,146 @@
+"""The per-user payload stream: which kind and variant comes next, and its body bytes.
+
+A user's stream is a function of (profile seed, user id) only: the user's numpy generator draws
+a block of kinds, variants and clean rows at a time, and nothing it draws depends on timing or
+on other users. Work is done per block with numpy; per request there is a list lookup and one
+codec encode.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..profile.model import KINDS, Profile
+from .clean import CleanBatch
+from .drift import apply_drift, strength
+from .kit import PayloadKit, kit_for
+from .malformed import JSON, MALFORMED
+from .oversized import build_oversized
+from .rows import to_rows
+
+BLOCK = 128
+CLEAN, DRIFTED, MALFORMED_KIND, OVERSIZED = range(4)
+
+
+@dataclass(slots=True)
+class Payload:
+    kind: str
+    variant: str
+    body: bytes
+    content_type: str
+    request_id: str
+    n: int  # instances in the body
+    labels: list | None  # class indices (or values) per instance, when the source knows them
+    label_probs: list | None  # the true P(y|x) per instance, for a parametric label model
+    drift_active: bool = False  # a drifted-kind payload that carries its drift (see drift.strength)
+
+
+@dataclass
+class _Block:
+    kinds: list[int]
+    variants: list[int]
+    sched: list[float]
+    aux: list[int]
+    clean_rows: list[dict]
+    clean: CleanBatch
+    drifted: dict[int, tuple[list[dict], CleanBatch, np.ndarray]]  # variant -> rows, batch, row index
+
+
+class PayloadFactory:
+    """Deterministic payloads for one user; `clock` gives seconds since the test started."""
+
+    def __init__(self, profile: Profile, user_id: int, clock: Callable[[], float] | None = None):
+        self.kit: PayloadKit = kit_for(profile)
+        self.profile = profile
+        self.user_id = user_id
+        self.rng = np.random.default_rng([profile.seed, 0x10AD, user_id])
+        self.clock = clock or _since(time.monotonic())
+        self.bs = profile.target.batch_size
+        weights = np.array([profile.kind_weights[k] for k in KINDS])
+        self._kind_p = weights / weights.sum()
+        self._variant_cum = []
+        self._variant_names = []
+        for kind in KINDS:
+            pairs = profile.variants(kind)
+            w = np.array([weight for _, weight in pairs], dtype=np.float64)
+            self._variant_cum.append(np.cumsum(w / w.sum()) if w.sum() > 0 else np.ones(len(w)))
+            self._variant_names.append(tuple(name for name, _ in pairs))
+        self._malformed = [MALFORMED[name][0] for name in self._variant_names[MALFORMED_KIND]]
+        self._prefix = f"{profile.seed:x}-{user_id:x}-"
+        self._seq = 0
+        self._i = BLOCK
+        self._block: _Block | None = None
+
+    def next(self) -> Payload:
+        if self._i == BLOCK:
+            self._block = self._draw_block()
+            self._i = 0
+        b, i = self._block, self._i
+        self._i += 1
+        self._seq += 1
+        kind, v = b.kinds[i], b.variants[i]
+        request_id = f"{self._prefix}{self._seq:x}"
+        name = self._variant_names[kind][v]
+        lo = i * self.bs
+        if kind == OVERSIZED:
+            o = build_oversized(self.kit, self.profile.oversized[v])
+            return Payload("oversized", name, o.body, o.content_type, request_id, o.n, o.labels, None)
+        if kind == DRIFTED:
+            rows, batch, index = b.drifted[v]
+            active = b.sched[i] < strength(self.profile.drift[v].schedule, self.clock())
+            if active:
+                j = int(np.searchsorted(index, lo))
+                rows_i = rows[j : j + self.bs]
+                return self._encoded("drifted", name, request_id, rows_i, batch, j, True)
+            return self._encoded("drifted", name, request_id, b.clean_rows[lo : lo + self.bs], b.clean, lo, False)
+        rows_i = b.clean_rows[lo : lo + self.bs]
+        if kind == CLEAN:
+            return self._encoded("clean", name, request_id, rows_i, b.clean, lo, False)
+        body, ctype = self._malformed[v](self.kit, rows_i, b.aux[i])
+        return Payload("malformed", name, body, ctype, request_id, len(rows_i), None, None)
+
+    def _encoded(self, kind, name, request_id, rows, batch: CleanBatch, lo: int, active: bool) -> Payload:
+        hi = lo + len(rows)
+        labels = None if batch.labels is None else batch.labels[lo:hi].tolist()
+        probs = None if batch.label_probs is None else batch.label_probs[lo:hi].tolist()
+        return Payload(kind, name, self.kit.codec.encode(rows), JSON, request_id, len(rows), labels, probs, active)
+
+    def _draw_block(self) -> _Block:
+        rng, bs = self.rng, self.bs
+        kinds = rng.choice(len(KINDS), size=BLOCK, p=self._kind_p)
+        u = rng.random(BLOCK)
+        variants = np.zeros(BLOCK, dtype=np.int64)
+        for k in range(len(KINDS)):
+            mask = kinds == k
+            variants[mask] = np.minimum(np.searchsorted(self._variant_cum[k], u[mask], side="right"), len(self._variant_cum[k]) - 1)
+        sched = rng.random(BLOCK)
+        aux = rng.integers(0, 2**31, BLOCK)
+        clean = self.kit.sampler.draw(rng, BLOCK * bs)
+        drifted = {}
+        for v in range(len(self.profile.drift)):
+            payloads = np.flatnonzero((kinds == DRIFTED) & (variants == v))
+            if len(payloads) == 0:
+                continue
+            index = (payloads[:, None] * bs + np.arange(bs)).ravel()
+            subset = _take(clean, index)
+            moved = apply_drift(self.profile.drift[v], subset, self.kit.sampler, rng)
+            drifted[v] = (to_rows(moved.columns, len(index)), moved, index)
+        return _Block(
+            kinds.tolist(), variants.tolist(), sched.tolist(), aux.tolist(),
+            to_rows(clean.columns, BLOCK * bs), clean, drifted,
+        )  # fmt: skip
+
+
+def _take(batch: CleanBatch, index: np.ndarray) -> CleanBatch:
+    def pick(a):
+        return None if a is None else a[index]
+
+    return CleanBatch({k: c[index] for k, c in batch.columns.items()}, pick(batch.labels), pick(batch.label_probs), pick(batch.draws))
+
+
+def _since(start: float) -> Callable[[], float]:
+    return lambda: time.monotonic() - start

@@ -1,0 +1,108 @@
+"""A data set file as the source of clean rows, read once and checked against the schema."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from .fields import Table
+from .model import DatasetSource, Feature, Output, Profile
+
+Columns = dict[str, np.ndarray]
+
+
+def read_dataset(profile: Profile) -> tuple[Columns, np.ndarray | None]:
+    source = profile.source
+    assert isinstance(source, DatasetSource)
+    return read_dataset_file(source, profile.features, profile.output, None)
+
+
+def read_dataset_file(
+    source: DatasetSource, features: tuple[Feature, ...], output: Output, table: Table | None
+) -> tuple[Columns, np.ndarray | None]:
+    """Columns typed as the schema says, and labels as class indices (or values for regression)."""
+    return _read(source, features, output, table.file if table else None)
+
+
+@lru_cache(maxsize=8)
+def _read(source: DatasetSource, features, output: Output, file) -> tuple[Columns, np.ndarray | None]:
+    import pandas as pd
+
+    from ..errors import ProfileError
+
+    def fail(field: str, message: str) -> ProfileError:
+        return ProfileError(file, f"source.{field}", message)
+
+    try:
+        if source.format == "csv":
+            frame = pd.read_csv(source.path)
+        elif source.format == "parquet":
+            frame = pd.read_parquet(source.path)
+        else:
+            frame = pd.read_json(source.path, lines=True)
+    except FileNotFoundError:
+        raise fail("path", f"{source.path} does not exist") from None
+    except ImportError as exc:
+        raise fail("format", f"reading {source.format} needs an extra package: {exc}") from None
+    except Exception as exc:  # pandas raises many parser errors; all mean the same to a user
+        raise fail("path", f"{source.path} cannot be read as {source.format}: {exc}") from None
+    if len(frame) == 0:
+        raise fail("path", f"{source.path} has no rows")
+    columns: Columns = {}
+    for f in features:
+        if f.name not in frame.columns:
+            raise fail("path", f"{source.path} has no column {f.name!r} (feature {f.name}); columns: {list(frame.columns)}")
+        series = frame[f.name]
+        missing = int(series.isna().sum())
+        if missing and f.required:
+            raise fail(
+                "path",
+                f"column {f.name!r} has {missing} missing values but the feature is required; "
+                "set required = false on it or fill the gaps",
+            )
+        columns[f.name] = _typed(series, f, fail)
+    labels = _labels(frame, source, output, fail) if source.label_column else None
+    return columns, labels
+
+
+def _typed(series, f: Feature, fail) -> np.ndarray:
+    if f.type in ("float", "int"):
+        try:
+            values = series.astype("float64").to_numpy()
+        except (TypeError, ValueError):
+            raise fail("path", f"column {f.name!r} must be numeric for a {f.type} feature") from None
+        if f.type == "int" and not np.isnan(values).any():
+            return values.astype(np.int64)
+        return values
+    if f.type == "bool":
+        if series.dtype != bool and not set(series.dropna().unique()) <= {0, 1, True, False}:
+            raise fail("path", f"column {f.name!r} must hold true/false or 0/1 for a bool feature")
+        return series.astype(bool).to_numpy()
+    values = series.astype(object).where(series.notna(), None).to_numpy(dtype=object)
+    return np.array([None if v is None else str(v) for v in values], dtype=object)
+
+
+def _labels(frame, source: DatasetSource, output: Output, fail) -> np.ndarray:
+    name = source.label_column
+    if name not in frame.columns:
+        raise fail("label_column", f"{name!r} is not a column of {source.path}")
+    series = frame[name]
+    if series.isna().any():
+        raise fail("label_column", f"column {name!r} has missing labels")
+    if output.type == "regression":
+        try:
+            return series.astype("float64").to_numpy()
+        except (TypeError, ValueError):
+            raise fail("label_column", f"column {name!r} must be numeric for a regression output") from None
+    index = {c: i for i, c in enumerate(output.classes)}
+    out = np.empty(len(series), dtype=np.int64)
+    for i, v in enumerate(series.tolist()):
+        key = str(v).lower() if isinstance(v, bool) else str(v)
+        if key in index:
+            out[i] = index[key]
+        elif output.type == "binary" and key in ("0", "1", "false", "true"):
+            out[i] = int(key in ("1", "true"))
+        else:
+            raise fail("label_column", f"label {v!r} in row {i} is not one of the output classes {list(output.classes)}")
+    return out

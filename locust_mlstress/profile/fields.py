@@ -1,0 +1,153 @@
+"""Typed reads of a TOML table that know their own field path.
+
+Every read either returns a value of the right type or raises a `ProfileError` naming the file,
+the dotted field path and what is allowed, so the loader itself stays a flat list of reads.
+Unread keys are reported by `finish()`, with a close match when one exists: typos fail loudly.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ..errors import ProfileError
+
+MISSING: Any = object()
+
+
+def _type_name(value: object) -> str:
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list"}.get(
+        type(value), "a table" if isinstance(value, dict) else type(value).__name__
+    )
+
+
+class Table:
+    def __init__(self, data: dict[str, Any], path: str, file: Path | None):
+        self.data = data
+        self.path = path
+        self.file = file
+        self._read: set[str] = set()
+
+    def at(self, key: str) -> str:
+        return f"{self.path}.{key}" if self.path else key
+
+    def error(self, key: str, message: str) -> ProfileError:
+        return ProfileError(self.file, self.at(key) if key else self.path or "(top level)", message)
+
+    def has(self, key: str) -> bool:
+        return key in self.data
+
+    def _get(self, key: str, default: Any) -> Any:
+        self._read.add(key)
+        if key in self.data:
+            return self.data[key]
+        if default is MISSING:
+            raise self.error(key, "is required")
+        return default
+
+    def str(self, key: str, default: Any = MISSING, choices: tuple[str, ...] | None = None) -> Any:
+        value = self._get(key, default)
+        if value is default and default is not MISSING:
+            return value
+        if not isinstance(value, str):
+            raise self.error(key, f"must be a string, got {_type_name(value)}")
+        if choices is not None and value not in choices:
+            hint = difflib.get_close_matches(value, choices, n=1)
+            did = f" (did you mean {hint[0]!r}?)" if hint else ""
+            raise self.error(key, f"{value!r} is not allowed{did}; choose one of: {', '.join(choices)}")
+        return value
+
+    def number(
+        self, key: str, default: Any = MISSING, *, min: float | None = None, max: float | None = None,
+        above: float | None = None,
+    ) -> Any:
+        value = self._get(key, default)
+        if value is default and default is not MISSING:
+            return value
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise self.error(key, f"must be a finite number, got {_type_name(value)} {value!r}")
+        if min is not None and value < min:
+            raise self.error(key, f"must be >= {min}, got {value}")
+        if max is not None and value > max:
+            raise self.error(key, f"must be <= {max}, got {value}")
+        if above is not None and value <= above:
+            raise self.error(key, f"must be > {above}, got {value}")
+        return float(value)
+
+    def integer(self, key: str, default: Any = MISSING, *, min: int | None = None) -> Any:
+        value = self._get(key, default)
+        if value is default and default is not MISSING:
+            return value
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.error(key, f"must be an integer, got {_type_name(value)} {value!r}")
+        if min is not None and value < min:
+            raise self.error(key, f"must be >= {min}, got {value}")
+        return value
+
+    def boolean(self, key: str, default: Any = MISSING) -> Any:
+        value = self._get(key, default)
+        if not isinstance(value, bool):
+            raise self.error(key, f"must be true or false, got {_type_name(value)} {value!r}")
+        return value
+
+    def strings(self, key: str, default: Any = MISSING, *, nonempty: bool = False) -> Any:
+        value = self._get(key, default)
+        if value is default and default is not MISSING:
+            return value
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self.error(key, f"must be a list of strings, got {_type_name(value)}")
+        if nonempty and not value:
+            raise self.error(key, "must not be empty")
+        if len(set(value)) != len(value):
+            raise self.error(key, "must not repeat a value")
+        return tuple(value)
+
+    def numbers(self, key: str, default: Any = MISSING) -> Any:
+        value = self._get(key, default)
+        if value is default and default is not MISSING:
+            return value
+        ok = isinstance(value, list) and all(
+            isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) and v >= 0 for v in value
+        )
+        if not ok or not value or sum(value) <= 0:
+            raise self.error(key, "must be a non-empty list of non-negative numbers with a positive sum")
+        return tuple(float(v) for v in value)
+
+    def table(self, key: str, *, required: bool = False) -> Table:
+        value = self._get(key, MISSING if required else {})
+        if not isinstance(value, dict):
+            raise self.error(key, f"must be a table, got {_type_name(value)}")
+        return Table(value, self.at(key), self.file)
+
+    def tables(self, key: str) -> list[Table]:
+        """An array of tables, `[[key]]` in TOML."""
+        value = self._get(key, MISSING)
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            raise self.error(key, f"must be an array of tables ([[{key}]]), got {_type_name(value)}")
+        return [Table(v, f"{self.at(key)}[{i}]", self.file) for i, v in enumerate(value)]
+
+    def keys(self) -> Iterator[str]:
+        """Every key, marked as read: for tables whose keys are names chosen by the user."""
+        self._read.update(self.data)
+        return iter(list(self.data))
+
+    def sub(self, key: str) -> Table:
+        """A value that may be a table, read as one (the caller checks `raw(key)` first)."""
+        return self.table(key)
+
+    def raw(self, key: str) -> Any:
+        self._read.add(key)
+        return self.data.get(key)
+
+    def finish(self) -> None:
+        extra = [k for k in self.data if k not in self._read]
+        if not extra:
+            return
+        key = extra[0]
+        allowed = sorted(self._read)
+        hint = difflib.get_close_matches(key, allowed, n=1)
+        did = f" (did you mean {hint[0]!r}?)" if hint else ""
+        raise self.error(key, f"unknown field{did}; allowed here: {', '.join(allowed) or 'none'}")

@@ -1,0 +1,223 @@
+"""Reading a profile file into a validated `Profile`, or a `ProfileError` that says what to fix."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tomllib
+from pathlib import Path
+
+from ..errors import ProfileError
+from .fields import Table
+from .model import (
+    KINDS,
+    DatasetSource,
+    Expectation,
+    Feature,
+    Header,
+    Output,
+    ParametricSource,
+    Profile,
+    Source,
+    Target,
+)
+from .sources import read_features, read_label_model
+from .variants import read_drift, read_variants
+
+CODECS = ("kserve_v1", "tfserving", "v2", "mlflow", "json")
+DEFAULT_EXPECT = {
+    "clean": Expectation(("2xx",), True),
+    "drifted": Expectation(("2xx",), True),
+    "malformed": Expectation(("4xx",), False),
+    "oversized": Expectation(("2xx", "413"), True),
+}
+_STATUS = re.compile(r"^[1-5](xx|\d\d)$")
+
+
+def load_profile(path: str | os.PathLike[str]) -> Profile:
+    """Load and validate a profile; environment variables named by headers are read now."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ProfileError(path, "", "file not found; pass the path of a .toml profile") from None
+    except OSError as exc:
+        raise ProfileError(path, "", f"cannot be read: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ProfileError(path, "", "is not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ProfileError(path, "", f"is not valid TOML: {exc}") from None
+    return parse_profile(data, path, hashlib.sha256(raw).hexdigest())
+
+
+def parse_profile(data: dict, path: Path, sha256: str = "") -> Profile:
+    top = Table(data, "", path)
+    name = top.str("name", path.stem)
+    description = top.str("description", "")
+    seed = top.integer("seed", min=0)
+    output = _output(top.table("output", required=True))
+    source_table = top.table("source", required=True)
+    source_type = source_table.str("type", choices=("parametric", "dataset"))
+    feature_tables = top.tables("features")
+    if not feature_tables:
+        raise top.error("features", "needs at least one [[features]] table")
+    features = read_features(feature_tables, parametric=source_type == "parametric")
+    target = _target(top.table("target", required=True), features)
+    _check_codec(target, features, output, path)
+    source = _source(source_table, source_type, features, output, path)
+    partial = Profile(
+        name=name, path=path, sha256=sha256, seed=seed, target=target, features=features,
+        output=output, source=source, kind_weights={}, drift=(), malformed=(), oversized=(),
+        expect=dict(DEFAULT_EXPECT), description=description,
+    )  # fmt: skip
+    drift = read_drift(top.table("drift"), partial)
+    malformed = read_variants(top.table("malformed"), "malformed", partial)
+    oversized = read_variants(top.table("oversized"), "oversized", partial)
+    kind_weights = _mix(top.table("mix", required=True), drift, malformed, oversized)
+    expect = _expectations(top.table("expect"))
+    top.finish()
+    return Profile(
+        name=name, path=path, sha256=sha256, seed=seed, target=target, features=features,
+        output=output, source=source, kind_weights=kind_weights, drift=drift, malformed=malformed,
+        oversized=oversized, expect=expect, description=description,
+    )  # fmt: skip
+
+
+def _target(t: Table, features: tuple[Feature, ...]) -> Target:
+    path = t.str("path")
+    if not path.startswith("/"):
+        raise t.error("path", f"must start with '/', got {path!r} (the host comes from --host)")
+    codec = t.str("codec", choices=CODECS)
+    layout = t.str("v2_layout", "columns", choices=("columns", "tensor"))
+    if layout == "tensor" and any(f.type in ("category", "text") for f in features):
+        raise t.error("v2_layout", "'tensor' packs numbers only; this schema has category or text features")
+    template = t.str("body_template", None)
+    if template is not None:
+        import json
+
+        try:
+            json.loads(template)
+        except ValueError as exc:
+            raise t.error("body_template", f"is not JSON: {exc}") from None
+    target = Target(
+        path=path,
+        codec=codec,
+        model_name=t.str("model_name", "model"),
+        headers=_headers(t.table("headers")),
+        connect_timeout=t.number("connect_timeout", 5.0, above=0),
+        timeout=t.number("timeout", 30.0, above=0),
+        batch_size=t.integer("batch_size", 1, min=1),
+        v2_layout=layout,
+        v2_outputs=t.strings("v2_outputs", ()),
+        mlflow_format=t.str("mlflow_format", "dataframe_split", choices=("dataframe_split", "dataframe_records", "inputs")),
+        signature_name=t.str("signature_name", None),
+        body_template=template,
+        response_path=t.str("response_path", None),
+        item_path=t.str("item_path", None),
+    )
+    t.finish()
+    return target
+
+
+def _check_codec(target: Target, features: tuple[Feature, ...], output: Output, path: Path) -> None:
+    """Codec options that only the codec can judge (a template's placeholders, say)."""
+    from ..codecs import make_codec
+
+    try:
+        make_codec(target, features, output)
+    except ProfileError as exc:
+        raise ProfileError(path, exc.field, exc.message) from None
+    except ValueError as exc:
+        raise ProfileError(path, "target", str(exc)) from None
+
+
+def _headers(t: Table) -> tuple[Header, ...]:
+    headers = []
+    for name in t.keys():
+        raw = t.raw(name)
+        if isinstance(raw, str):
+            headers.append(Header(name, value=raw))
+            continue
+        if not isinstance(raw, dict):
+            raise t.error(name, 'must be a string or a table like { env = "API_KEY", secret = true }')
+        h = t.sub(name)
+        env = h.str("env")
+        secret = h.boolean("secret", True)
+        h.finish()
+        value = os.environ.get(env)
+        if value is None:
+            raise h.error("env", f"environment variable {env} is not set; export it before the run")
+        headers.append(Header(name, value=value, env=env, secret=secret))
+    return tuple(headers)
+
+
+def _output(t: Table) -> Output:
+    kind = t.str("type", choices=("binary", "multiclass", "regression"))
+    if kind == "regression":
+        classes: tuple[str, ...] = ()
+    elif kind == "binary":
+        classes = t.strings("classes", ("0", "1"))
+        if len(classes) != 2:
+            raise t.error("classes", f"a binary output has 2 classes (negative, positive), got {len(classes)}")
+    else:
+        classes = t.strings("classes")
+        if len(classes) < 2:
+            raise t.error("classes", "a multiclass output needs at least 2 class names")
+    t.finish()
+    return Output(kind, classes)
+
+
+def _source(t: Table, kind: str, features: tuple[Feature, ...], output: Output, path: Path) -> Source:
+    if kind == "dataset":
+        file = t.str("path")
+        resolved = (path.parent / file).resolve()
+        suffix = resolved.suffix.lower().lstrip(".")
+        guessed = {"csv": "csv", "parquet": "parquet", "pq": "parquet", "jsonl": "jsonl", "ndjson": "jsonl"}.get(suffix)
+        fmt = t.str("format", guessed, choices=("csv", "parquet", "jsonl"))
+        if fmt is None:
+            raise t.error("format", f"cannot tell the format of {file!r}; set format = csv, parquet or jsonl")
+        source: Source = DatasetSource(resolved, fmt, t.str("label_column", None))
+        t.finish()
+        from .dataset import read_dataset_file
+
+        read_dataset_file(source, features, output, t)  # validates columns now, before any traffic
+        return source
+    label_model = read_label_model(t.table("label_model"), features, output) if t.has("label_model") else None
+    t.finish()
+    return ParametricSource(label_model)
+
+
+def _mix(t: Table, drift, malformed, oversized) -> dict[str, float]:
+    available = {"clean": True, "drifted": bool(drift), "malformed": bool(malformed), "oversized": bool(oversized)}
+    weights = {}
+    for kind in KINDS:
+        weights[kind] = t.number(kind, 0.0, min=0)
+        if weights[kind] > 0 and not available[kind]:
+            section = "[drift.NAME]" if kind == "drifted" else f"[{kind}]"
+            raise t.error(kind, f"is {weights[kind]:g} but the profile has no {kind} variant; add {section} or set 0")
+    t.finish()
+    if sum(weights.values()) <= 0:
+        raise t.error("", f"needs a positive weight for at least one kind: {', '.join(KINDS)}")
+    return weights
+
+
+def _expectations(t: Table) -> dict[str, Expectation]:
+    expect = dict(DEFAULT_EXPECT)
+    for kind in KINDS:
+        if t.has(kind):
+            expect[kind] = read_expectation(t.table(kind), DEFAULT_EXPECT[kind])
+    t.finish()
+    return expect
+
+
+def read_expectation(t: Table, default: Expectation) -> Expectation:
+    statuses = t.strings("status", default.statuses, nonempty=True)
+    for s in statuses:
+        if not _STATUS.match(s):
+            raise t.error("status", f"{s!r} is not a status pattern; use a code like '413' or a class like '4xx'")
+    decodable = t.boolean("decodable", default.decodable)
+    t.finish()
+    return Expectation(statuses, decodable)

@@ -1,0 +1,113 @@
+"""The input schema and the parametric generator: features, their distributions, the label model."""
+
+from __future__ import annotations
+
+import re
+
+from .fields import Table
+from .model import Distribution, Feature, LabelModel, LinearPredictor, LinearTerm, Output
+
+FEATURE_TYPES = ("float", "int", "bool", "category", "text")
+# which distribution kinds can draw which feature type
+DISTRIBUTIONS = {
+    "float": ("normal", "lognormal", "uniform"),
+    "int": ("int_range", "normal", "uniform"),
+    "bool": ("boolean",),
+    "category": ("categorical",),
+    "text": ("text",),
+}
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
+
+
+def read_features(tables: list[Table], *, parametric: bool) -> tuple[Feature, ...]:
+    features: list[Feature] = []
+    seen: set[str] = set()
+    for t in tables:
+        name = t.str("name")
+        if not _NAME.match(name):
+            raise t.error("name", f"{name!r} must start with a letter or '_' and hold letters, digits, _ . -")
+        if name in seen:
+            raise t.error("name", f"{name!r} is declared twice")
+        seen.add(name)
+        ftype = t.str("type", choices=FEATURE_TYPES)
+        numeric = ftype in ("float", "int")
+        lo = t.number("min", None) if numeric else None
+        hi = t.number("max", None) if numeric else None
+        if lo is not None and hi is not None and lo >= hi:
+            raise t.error("max", f"must be greater than min ({lo:g}), got {hi:g}")
+        categories = t.strings("categories", nonempty=True) if ftype == "category" else ()
+        distribution = None
+        if parametric:
+            distribution = _distribution(t.table("distribution", required=True), ftype, categories)
+        elif t.has("distribution"):
+            raise t.error("distribution", "is only read by a parametric source; remove it for a dataset source")
+        features.append(Feature(name, ftype, t.boolean("required", True), lo, hi, categories, distribution))
+        t.finish()
+    return tuple(features)
+
+
+def _distribution(t: Table, ftype: str, categories: tuple[str, ...]) -> Distribution:
+    kind = t.str("kind", choices=DISTRIBUTIONS[ftype])
+    if kind in ("normal", "lognormal"):
+        d = Distribution(kind, mean=t.number("mean"), std=t.number("std", above=0))
+    elif kind in ("uniform", "int_range"):
+        low, high = t.number("low"), t.number("high")
+        if high <= low:
+            raise t.error("high", f"must be greater than low ({low:g}), got {high:g}")
+        if kind == "int_range" and (low != int(low) or high != int(high)):
+            raise t.error("low", "int_range bounds must be whole numbers")
+        d = Distribution(kind, low=low, high=high)
+    elif kind == "boolean":
+        d = Distribution(kind, p=t.number("p", 0.5, min=0, max=1))
+    elif kind == "categorical":
+        weights = t.numbers("weights", (1.0,) * len(categories))
+        if len(weights) != len(categories):
+            raise t.error("weights", f"needs one weight per category ({len(categories)}), got {len(weights)}")
+        d = Distribution(kind, categories=categories, weights=weights)
+    else:
+        vocabulary = t.strings("vocabulary", nonempty=True)
+        lo, hi = t.integer("min_words", 1, min=1), t.integer("max_words", 8, min=1)
+        if hi < lo:
+            raise t.error("max_words", f"must be >= min_words ({lo}), got {hi}")
+        d = Distribution(kind, vocabulary=vocabulary, min_words=lo, max_words=hi)
+    t.finish()
+    return d
+
+
+def read_label_model(t: Table, features: tuple[Feature, ...], output: Output) -> LabelModel:
+    expected = {"binary": "logistic", "multiclass": "softmax", "regression": "linear"}[output.type]
+    kind = t.str("type", expected, choices=("logistic", "softmax", "linear"))
+    if kind != expected:
+        raise t.error("type", f"a {output.type} output needs a {expected!r} label model, got {kind!r}")
+    noise = t.number("noise_std", 0.0, min=0) if kind == "linear" else 0.0
+    if kind == "softmax":
+        classes = t.table("classes", required=True)
+        names = list(classes.keys())
+        if set(names) != set(output.classes):
+            raise classes.error("", f"needs one table per output class: {', '.join(output.classes)}")
+        predictors = tuple(_predictor(classes.sub(c), features) for c in output.classes)
+    else:
+        predictors = (_predictor(t, features),)
+    t.finish()
+    return LabelModel(kind, predictors, noise)
+
+
+def _predictor(t: Table, features: tuple[Feature, ...]) -> LinearPredictor:
+    by_name = {f.name: f for f in features}
+    intercept = t.number("intercept", 0.0)
+    w = t.table("weights")
+    terms = []
+    for key in w.keys():
+        feature, _, category = key.partition("=")
+        f = by_name.get(feature)
+        if f is None:
+            raise w.error(key, f"no feature named {feature!r}; features: {', '.join(by_name)}")
+        if category:
+            if f.type != "category" or category not in f.categories:
+                raise w.error(key, f"{category!r} is not a category of {feature!r}: {', '.join(f.categories)}")
+        elif f.type not in ("float", "int", "bool"):
+            raise w.error(key, f"{feature!r} is a {f.type} feature; weight its categories as '{feature}=VALUE'")
+        terms.append(LinearTerm(feature, w.number(key), category or None))
+    w.finish()
+    t.finish()
+    return LinearPredictor(intercept, tuple(terms))

@@ -1,0 +1,135 @@
+"""Locust wiring: our command-line options, profile checks before traffic, user identities.
+
+Listeners register on import of `locust_mlstress`, as Locust plugins do. What runs where:
+- `init_command_line_parser` (every process, and on each web UI page load): adds `--ml-*` options.
+- `init` on a local runner or master: loads every ML user's profile, so a bad profile or option
+  stops the run with a clear message and exit code 2 before any traffic.
+- `test_start` (everywhere): fixes the run's time origin (drift schedules read it); on a master it
+  also records the worker count, which reaches workers inside the spawn message.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+from locust import events
+from locust.env import Environment
+from locust.runners import MasterRunner, WorkerRunner
+
+from .errors import ProfileError
+from .profile import load_profile
+from .profile.model import Profile
+
+logger = logging.getLogger("locust_mlstress")
+EXIT_BAD_PROFILE = 2
+
+
+@events.init_command_line_parser.add_listener
+def _add_options(parser, **_kwargs) -> None:
+    # Added on the parser itself (not a group): only those options show in the web UI's form.
+    if any("--ml-profile" in a.option_strings for a in parser._actions):
+        return
+    parser.add_argument(
+        "--ml-profile",
+        default=None,
+        include_in_web_ui=True,
+        env_var="MLSTRESS_PROFILE",
+        help="Traffic profile (.toml) for ML users; overrides a user class's `profile` attribute",
+    )
+
+
+_profiles: dict[tuple[str, float], Profile] = {}
+
+
+def load_cached(path: str | os.PathLike[str]) -> Profile:
+    """One load per file version per process: users share the profile and its payload kit."""
+    p = Path(path)
+    try:
+        key = (str(p.resolve()), p.stat().st_mtime)
+    except OSError:
+        return load_profile(p)  # raises the clear not-found error
+    if key not in _profiles:
+        _profiles[key] = load_profile(p)
+    return _profiles[key]
+
+
+def resolve_profile(user_class: type, environment: Environment, *, quiet: bool = False) -> Profile | None:
+    """The option wins over the class attribute; `quiet` returns None instead of raising."""
+    option = getattr(environment.parsed_options, "ml_profile", None) if environment.parsed_options else None
+    source = option or getattr(user_class, "profile", None)
+    try:
+        if source is None:
+            raise ProfileError(
+                None, "--ml-profile", f"{user_class.__name__} has no profile: set its `profile` attribute or pass --ml-profile"
+            )
+        return source if isinstance(source, Profile) else load_cached(source)
+    except ProfileError:
+        if quiet:
+            return None
+        raise
+
+
+def ml_user_classes(environment: Environment) -> list[type]:
+    from .users import _MLBehaviour
+
+    return [cls for cls in environment.user_classes if issubclass(cls, _MLBehaviour)]
+
+
+_counters: dict[tuple[int, str], itertools.count] = {}
+
+
+def next_user_id(environment: Environment, user_class: type) -> int:
+    """A user's identity, stable across worker counts: worker index + local index x workers.
+
+    Locust hands users to workers round robin, so a run on W workers uses the same set of
+    identities (and so the same payload streams) as one process with the same user count.
+    """
+    counter = _counters.setdefault((id(environment), user_class.__name__), itertools.count())
+    local = next(counter)
+    runner = environment.runner
+    if isinstance(runner, WorkerRunner):
+        workers = int(getattr(environment.parsed_options, "ml_worker_count", 0) or 1)
+        return runner.worker_index + local * workers
+    return local
+
+
+def clock_for(environment: Environment):
+    """Seconds since this process saw the test start (drift schedules run on it)."""
+    return lambda: time.monotonic() - getattr(environment, "mlstress_t0", time.monotonic())
+
+
+@events.init.add_listener
+def _check_profiles(environment: Environment, **_kwargs) -> None:
+    if isinstance(environment.runner, WorkerRunner):
+        return  # workers get the master's options with the first spawn message
+    for cls in ml_user_classes(environment):
+        try:
+            resolve_profile(cls, environment)
+        except ProfileError as exc:
+            logger.error("%s", exc)
+            sys.stderr.flush()
+            sys.exit(EXIT_BAD_PROFILE)
+
+
+@events.test_start.add_listener
+def _on_test_start(environment: Environment, **_kwargs) -> None:
+    environment.mlstress_t0 = time.monotonic()
+    _counters.clear()
+    runner = environment.runner
+    if isinstance(runner, MasterRunner) and environment.parsed_options is not None:
+        environment.parsed_options.ml_worker_count = max(1, runner.worker_count)
+    if isinstance(runner, WorkerRunner):
+        return
+    for cls in ml_user_classes(environment):
+        try:
+            resolve_profile(cls, environment)  # the web UI may have changed --ml-profile
+        except ProfileError as exc:
+            logger.error("%s", exc)
+            if runner is not None:
+                runner.quit()
+            return

@@ -1,0 +1,124 @@
+"""Locust users that send a profile's payload mix to a model and classify every answer.
+
+A useful locustfile is::
+
+    from locust_mlstress import MLUser
+
+    class Model(MLUser):
+        profile = "profiles/quickstart.toml"
+
+`MLUser` runs on FastHttpUser (geventhttpclient), the one to use for load; `MLHttpUser` runs
+on HttpUser (requests) for targets that need requests' features (client certificates, proxies).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import ClassVar
+
+from locust import HttpUser, task
+from locust.contrib.fasthttp import FastHttpUser
+from locust.exception import StopUser
+
+from .codecs import Codec
+from .errors import ProfileError
+from .events import MLResult, ml_events
+from .outcomes import SUCCESSES, classify
+from .payloads import Payload, PayloadFactory
+from .profile.model import KINDS, Profile
+from .runtime import clock_for, next_user_id, resolve_profile
+
+
+class _MLBehaviour:
+    """The per-request path shared by both user classes: payload -> request -> outcome -> hook."""
+
+    abstract = True
+    profile: ClassVar[str | os.PathLike[str] | Profile | None] = None
+
+    def _setup(self) -> None:
+        try:
+            profile = resolve_profile(type(self), self.environment)
+        except ProfileError as exc:
+            self.environment.runner.quit() if self.environment.runner else None
+            raise StopUser(str(exc)) from None
+        user_id = next_user_id(self.environment, type(self))
+        self._factory = PayloadFactory(profile, user_id, clock_for(self.environment))
+        self._codec: Codec = self._factory.kit.codec
+        self._profile = profile
+        self._path = profile.target.path
+        self._names = {kind: f"POST {self._path} [{kind}]" for kind in KINDS}
+        self._headers = {h.name: h.value for h in profile.target.headers}
+        self._hook = ml_events(self.environment)
+
+    def _judge(self, payload: Payload, resp, response_time: float) -> None:
+        status = resp.status_code or 0
+        error = getattr(resp, "error", None)
+        try:
+            body = resp.content
+        except Exception as exc:  # a reset mid-body: the status came, the answer did not
+            body, error = None, exc
+        expectation = self._profile.expectation(payload.kind, payload.variant)
+        outcome, predictions, reason = classify(
+            payload.kind, expectation, status, error, body, self._codec, payload.n
+        )
+        if outcome in SUCCESSES:
+            resp.success()
+        else:
+            resp.failure(f"{outcome}: {reason}")
+        self._hook.fire(payload=payload, result=MLResult(outcome, status, predictions, response_time, reason))
+
+    def _request_headers(self, payload: Payload) -> dict[str, str]:
+        return {**self._headers, "Content-Type": payload.content_type, "X-Request-ID": payload.request_id}
+
+
+class MLUser(_MLBehaviour, FastHttpUser):
+    """An ML user on FastHttpUser: the cheap client, for load."""
+
+    abstract = True
+
+    def __init__(self, environment):
+        profile = resolve_profile(type(self), environment, quiet=True)
+        if profile is not None:  # timeouts are fixed when FastHttpUser builds its client
+            self.network_timeout = profile.target.timeout
+            self.connection_timeout = profile.target.connect_timeout
+        super().__init__(environment)
+
+    def on_start(self) -> None:
+        self._setup()
+
+    @task
+    def predict(self) -> None:
+        payload = self._factory.next()
+        with self.client.request(
+            "POST",
+            self._path,
+            data=payload.body,
+            headers=self._request_headers(payload),
+            name=self._names[payload.kind],
+            catch_response=True,
+        ) as resp:
+            self._judge(payload, resp, resp.request_meta["response_time"])
+
+
+class MLHttpUser(_MLBehaviour, HttpUser):
+    """An ML user on HttpUser (requests): slower per request, with requests' full feature set."""
+
+    abstract = True
+
+    def on_start(self) -> None:
+        self._setup()
+        self._timeout = (self._profile.target.connect_timeout, self._profile.target.timeout)
+
+    @task
+    def predict(self) -> None:
+        payload = self._factory.next()
+        with self.client.request(
+            "POST",
+            self._path,
+            data=payload.body,
+            headers=self._request_headers(payload),
+            name=self._names[payload.kind],
+            timeout=self._timeout,
+            catch_response=True,
+        ) as resp:
+            self._judge(payload, resp, resp.request_meta["response_time"])

@@ -1,0 +1,20 @@
+"""The quickstart: a churn model under a realistic mix of clean, drifted, malformed and
+oversized requests. Without --host it serves the embedded reference model on 127.0.0.1.
+
+    locust -f locustfiles/quickstart.py --headless -u 50 -r 10 -t 60s
+"""
+
+from pathlib import Path
+
+from locust import constant_pacing
+
+from locust_mlstress import MLUser
+from locust_mlstress.embedded import serve_when_no_host
+
+PROFILE = Path(__file__).resolve().parent.parent / "profiles" / "quickstart.toml"
+serve_when_no_host(PROFILE)
+
+
+class ChurnModel(MLUser):
+    profile = PROFILE
+    wait_time = constant_pacing(0.5)  # each user sends about 2 requests a second
