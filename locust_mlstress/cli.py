@@ -23,7 +23,8 @@ def describe(profile: Profile) -> str:
         f"profile   {profile.name} ({profile.path})",
         f"seed      {profile.seed}",
         f"target    POST {t.path}  codec={t.codec}  batch_size={t.batch_size}  timeout={t.timeout:g}s",
-        f"output    {profile.output.type}" + (f"  classes={', '.join(profile.output.classes)}" if profile.output.classes else ""),
+        f"output    {profile.output.type}"
+        + (f"  classes={', '.join(profile.output.classes)}" if profile.output.classes else ""),
         f"source    {type(profile.source).__name__.replace('Source', '').lower()}",
         "features  " + ", ".join(f"{f.name}:{f.type}{'' if f.required else '?'}" for f in profile.features),
         "",
@@ -37,8 +38,14 @@ def describe(profile: Profile) -> str:
         vsum = sum(w for _, w in variants) or 1.0
         for name, w in variants:
             expect = profile.expectation(kind, name)
-            decodes = " + prediction" if expect.decodable and any(s.startswith("2") for s in expect.statuses) else ""
-            lines.append(f"{kind:<11}{name:<28}{share * w / vsum:>8.1%}  {'/'.join(expect.statuses)}{decodes}")
+            decodes = (
+                " + prediction"
+                if expect.decodable and any(s.startswith("2") for s in expect.statuses)
+                else ""
+            )
+            lines.append(
+                f"{kind:<11}{name:<28}{share * w / vsum:>8.1%}  {'/'.join(expect.statuses)}{decodes}"
+            )
     return "\n".join(lines)
 
 
@@ -60,7 +67,9 @@ def _serve(args: argparse.Namespace, rest: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="mlstress", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="mlstress", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     v = sub.add_parser("validate", help="check a profile and print its traffic mix")
     v.add_argument("profile", help="path of a .toml traffic profile")

@@ -17,21 +17,29 @@ from locust.runners import WorkerRunner
 logger = logging.getLogger("locust_mlstress")
 
 
-def serve_when_no_host(profile: str | os.PathLike[str], knobs=None) -> None:
-    """Register listeners that start the reference server for runs without `--host`."""
+def serve_when_no_host(profile: str | os.PathLike[str] | None = None, knobs=None) -> None:
+    """Register listeners that start the reference server for runs without `--host`.
+
+    The server fits its model to `profile`, or to the run's `--ml-profile` when it is None.
+    """
     from .target.process import ReferenceServer
 
-    server = ReferenceServer(profile, knobs)
+    servers: list[ReferenceServer] = []
 
     @events.init.add_listener
     def _start(environment: Environment, **_kwargs) -> None:
         if environment.host or isinstance(environment.runner, WorkerRunner):
             return
+        chosen = profile or getattr(environment.parsed_options, "ml_profile", None)
+        if chosen is None:
+            return  # nothing to fit a model to; the profile check reports the missing profile
+        server = ReferenceServer(chosen, knobs)
+        servers.append(server)
         server.start()
         environment.host = server.url
         logger.info("no --host given: serving the reference model at %s", server.url)
 
     @events.quitting.add_listener
     def _stop(environment: Environment, **_kwargs) -> None:
-        if server.process is not None:
+        for server in servers:
             server.stop()

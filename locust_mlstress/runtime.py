@@ -65,7 +65,9 @@ def resolve_profile(user_class: type, environment: Environment, *, quiet: bool =
     try:
         if source is None:
             raise ProfileError(
-                None, "--ml-profile", f"{user_class.__name__} has no profile: set its `profile` attribute or pass --ml-profile"
+                None,
+                "--ml-profile",
+                f"{user_class.__name__} has no profile: set its `profile` attribute or pass --ml-profile",
             )
         return source if isinstance(source, Profile) else load_cached(source)
     except ProfileError:

@@ -96,7 +96,9 @@ class PayloadFactory:
                 j = int(np.searchsorted(index, lo))
                 rows_i = rows[j : j + self.bs]
                 return self._encoded("drifted", name, request_id, rows_i, batch, j, True)
-            return self._encoded("drifted", name, request_id, b.clean_rows[lo : lo + self.bs], b.clean, lo, False)
+            return self._encoded(
+                "drifted", name, request_id, b.clean_rows[lo : lo + self.bs], b.clean, lo, False
+            )
         rows_i = b.clean_rows[lo : lo + self.bs]
         if kind == CLEAN:
             return self._encoded("clean", name, request_id, rows_i, b.clean, lo, False)
@@ -107,7 +109,9 @@ class PayloadFactory:
         hi = lo + len(rows)
         labels = None if batch.labels is None else batch.labels[lo:hi].tolist()
         probs = None if batch.label_probs is None else batch.label_probs[lo:hi].tolist()
-        return Payload(kind, name, self.kit.codec.encode(rows), JSON, request_id, len(rows), labels, probs, active)
+        return Payload(
+            kind, name, self.kit.codec.encode(rows), JSON, request_id, len(rows), labels, probs, active
+        )
 
     def _draw_block(self) -> _Block:
         rng, bs = self.rng, self.bs
@@ -116,7 +120,9 @@ class PayloadFactory:
         variants = np.zeros(BLOCK, dtype=np.int64)
         for k in range(len(KINDS)):
             mask = kinds == k
-            variants[mask] = np.minimum(np.searchsorted(self._variant_cum[k], u[mask], side="right"), len(self._variant_cum[k]) - 1)
+            variants[mask] = np.minimum(
+                np.searchsorted(self._variant_cum[k], u[mask], side="right"), len(self._variant_cum[k]) - 1
+            )
         sched = rng.random(BLOCK)
         aux = rng.integers(0, 2**31, BLOCK)
         clean = self.kit.sampler.draw(rng, BLOCK * bs)
@@ -139,7 +145,12 @@ def _take(batch: CleanBatch, index: np.ndarray) -> CleanBatch:
     def pick(a):
         return None if a is None else a[index]
 
-    return CleanBatch({k: c[index] for k, c in batch.columns.items()}, pick(batch.labels), pick(batch.label_probs), pick(batch.draws))
+    return CleanBatch(
+        {k: c[index] for k, c in batch.columns.items()},
+        pick(batch.labels),
+        pick(batch.label_probs),
+        pick(batch.draws),
+    )
 
 
 def _since(start: float) -> Callable[[], float]:

@@ -101,10 +101,7 @@ def huge_number(kit: PayloadKit, rows: Rows, aux: int) -> Built:
 
 def out_of_domain(kit: PayloadKit, rows: Rows, aux: int) -> Built:
     f = _pick(kit, aux, "float", "int", bounded=True)
-    if f.min is not None:
-        value = f.min - max(1.0, abs(f.min))
-    else:
-        value = f.max + max(1.0, abs(f.max))
+    value = f.min - max(1.0, abs(f.min)) if f.min is not None else f.max + max(1.0, abs(f.max))
     return kit.codec.encode(_with(rows, f.name, int(value) if f.type == "int" else value)), JSON
 
 
@@ -132,7 +129,11 @@ def _needs(*types: str, required: bool | None = None, bounded: bool = False, wha
 
 def _codec_supports(variant: str):
     def unavailable(kit: PayloadKit) -> str | None:
-        return None if kit.codec.supports(variant) else f"the {kit.codec.name} codec has no {variant.replace('_', ' ')}"
+        return (
+            None
+            if kit.codec.supports(variant)
+            else f"the {kit.codec.name} codec has no {variant.replace('_', ' ')}"
+        )
 
     return unavailable
 
@@ -153,12 +154,18 @@ MALFORMED = {
     "null_required": (null_required, _REQUIRED),
     "nan_literal": (nan_literal, _NUMERIC),
     "infinity_literal": (infinity_literal, _NUMERIC),
-    "out_of_domain": (out_of_domain, _needs("float", "int", bounded=True, what="no feature with a min or max")),
+    "out_of_domain": (
+        out_of_domain,
+        _needs("float", "int", bounded=True, what="no feature with a min or max"),
+    ),
     "wrong_shape": (_structural("wrong_shape"), _codec_supports("wrong_shape")),
     "wrong_rank": (_structural("wrong_rank"), _codec_supports("wrong_rank")),
     "wrong_datatype": (_structural("wrong_datatype"), _codec_supports("wrong_datatype")),
     "deeply_nested": (deeply_nested, None),
     "invalid_utf8": (invalid_utf8, None),
     "huge_number": (huge_number, _NUMERIC),
-    "duplicate_keys": (duplicate_keys, lambda kit: None if kit.codec.top_key else "the body is not a JSON object"),
+    "duplicate_keys": (
+        duplicate_keys,
+        lambda kit: None if kit.codec.top_key else "the body is not a JSON object",
+    ),
 }

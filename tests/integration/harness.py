@@ -1,0 +1,118 @@
+"""Real Locust processes for integration tests: run them, wait for them, read what they wrote."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+LOCUSTFILES = Path(__file__).resolve().parent / "locustfiles"
+LOCUST = [sys.executable, "-m", "locust"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Run:
+    returncode: int
+    stdout: str
+    stderr: str
+    records: list[dict]
+
+    def record(self, role: str = "LocalRunner") -> dict:
+        return next(r for r in self.records if r["role"] == role)
+
+    def outcomes(self, role: str = "LocalRunner") -> Counter:
+        return Counter({(k, v, o): n for k, v, o, n in self.record(role)["outcomes"]})
+
+    def by_kind(self, role: str = "LocalRunner") -> Counter:
+        c: Counter = Counter()
+        for (k, _v, _o), n in self.outcomes(role).items():
+            c[k] += n
+        return c
+
+
+def locust_env(out: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["MLSTRESS_TEST_OUT"] = str(out)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
+    return env
+
+
+def locust_args(profile: Path, host: str, *extra: str, locustfile: str = "fast.py") -> list[str]:
+    return [
+        *LOCUST,
+        "-f",
+        str(LOCUSTFILES / locustfile),
+        "--ml-profile",
+        str(profile),
+        "--host",
+        host,
+        *extra,
+    ]
+
+
+def run_local(profile: Path, host: str, out: Path, *extra: str, timeout: float = 90) -> Run:
+    out.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run(
+        locust_args(profile, host, "--headless", *extra), env=locust_env(out), capture_output=True, text=True,
+        timeout=timeout, cwd=ROOT,
+    )  # fmt: skip
+    return Run(proc.returncode, proc.stdout, proc.stderr, read_records(out))
+
+
+def read_records(out: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted(out.glob("*.json"))]
+
+
+def run_distributed(
+    profile: Path, host: str, out: Path, workers: int, *extra: str, timeout: float = 90
+) -> Run:
+    """A headless master and `workers` worker processes, all on 127.0.0.1."""
+    out.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    env = locust_env(out)
+    master = subprocess.Popen(
+        locust_args(profile, host, "--headless", "--master", "--master-bind-host", "127.0.0.1",
+                    "--master-bind-port", str(port), "--expect-workers", str(workers), *extra),
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+    )  # fmt: skip
+    procs = [
+        subprocess.Popen(
+            [
+                *LOCUST,
+                "-f",
+                str(LOCUSTFILES / "fast.py"),
+                "--worker",
+                "--master-host",
+                "127.0.0.1",
+                "--master-port",
+                str(port),
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )  # fmt: skip
+        for _ in range(workers)
+    ]
+    try:
+        stdout, stderr = master.communicate(timeout=timeout)
+        for p in procs:
+            p.communicate(timeout=30)
+    finally:
+        for p in [master, *procs]:
+            if p.poll() is None:
+                p.kill()
+    return Run(master.returncode, stdout, stderr, read_records(out))
