@@ -20,6 +20,7 @@ from locust import HttpUser, task
 from locust.contrib.fasthttp import FastHttpUser
 from locust.exception import StopUser
 
+from . import recording  # noqa: F401  (registers the outcome counts' listeners)
 from .codecs import Codec
 from .errors import ProfileError
 from .events import MLResult, ml_events

@@ -5,7 +5,7 @@
 Without --host it serves the reference model, fitted to that profile, on 127.0.0.1.
 """
 
-from locust import constant_pacing
+from locust import between
 
 from locust_mlstress import MLUser
 from locust_mlstress.embedded import serve_when_no_host
@@ -14,4 +14,4 @@ serve_when_no_host()
 
 
 class Model(MLUser):
-    wait_time = constant_pacing(0.5)
+    wait_time = between(0.25, 0.75)

@@ -6,7 +6,7 @@ oversized requests. Without --host it serves the embedded reference model on 127
 
 from pathlib import Path
 
-from locust import constant_pacing
+from locust import between
 
 from locust_mlstress import MLUser
 from locust_mlstress.embedded import serve_when_no_host
@@ -17,4 +17,4 @@ serve_when_no_host(PROFILE)
 
 class ChurnModel(MLUser):
     profile = PROFILE
-    wait_time = constant_pacing(0.5)  # each user sends about 2 requests a second
+    wait_time = between(0.25, 0.75)  # about 2 requests a second per user, not in lockstep
