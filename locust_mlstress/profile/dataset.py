@@ -21,12 +21,21 @@ def read_dataset(profile: Profile) -> tuple[Columns, np.ndarray | None]:
 def read_dataset_file(
     source: DatasetSource, features: tuple[Feature, ...], output: Output, table: Table | None
 ) -> tuple[Columns, np.ndarray | None]:
-    """Columns typed as the schema says, and labels as class indices (or values for regression)."""
-    return _read(source, features, output, table.file if table else None)
+    """Columns typed as the schema says, and labels as class indices (or values for regression).
+
+    Cached per file version (path and modification time), so users share one copy in memory.
+    """
+    try:
+        version = source.path.stat().st_mtime_ns
+    except OSError:
+        version = None  # _read reports the missing file
+    return _read(source, version, features, output, table.file if table else None)
 
 
 @lru_cache(maxsize=8)
-def _read(source: DatasetSource, features, output: Output, file) -> tuple[Columns, np.ndarray | None]:
+def _read(
+    source: DatasetSource, version, features, output: Output, file
+) -> tuple[Columns, np.ndarray | None]:
     import pandas as pd
 
     from ..errors import ProfileError
@@ -42,7 +51,8 @@ def _read(source: DatasetSource, features, output: Output, file) -> tuple[Column
         else:
             frame = pd.read_json(source.path, lines=True)
     except FileNotFoundError:
-        raise fail("path", f"{source.path} does not exist") from None
+        where = "a relative path starts at the profile's folder"
+        raise fail("path", f"{source.path} does not exist ({where})") from None
     except ImportError as exc:
         raise fail("format", f"reading {source.format} needs an extra package: {exc}") from None
     except Exception as exc:  # pandas raises many parser errors; all mean the same to a user
@@ -52,7 +62,10 @@ def _read(source: DatasetSource, features, output: Output, file) -> tuple[Column
     columns: Columns = {}
     for f in features:
         if f.name not in frame.columns:
-            raise fail("path", f"{source.path} has no column {f.name!r} (feature {f.name}); columns: {list(frame.columns)}")
+            raise fail(
+                "path",
+                f"{source.path} has no column {f.name!r} (feature {f.name}); columns: {list(frame.columns)}",
+            )
         series = frame[f.name]
         missing = int(series.isna().sum())
         if missing and f.required:
@@ -72,15 +85,39 @@ def _typed(series, f: Feature, fail) -> np.ndarray:
             values = series.astype("float64").to_numpy()
         except (TypeError, ValueError):
             raise fail("path", f"column {f.name!r} must be numeric for a {f.type} feature") from None
+        _check_domain(values, f, fail)
         if f.type == "int" and not np.isnan(values).any():
             return values.astype(np.int64)
         return values
     if f.type == "bool":
-        if series.dtype != bool and not set(series.dropna().unique()) <= {0, 1, True, False}:
+        if series.dtype != bool and not set(series.dropna().unique()) <= {0, 1}:  # True == 1, False == 0
             raise fail("path", f"column {f.name!r} must hold true/false or 0/1 for a bool feature")
+        if series.isna().any():  # astype(bool) would turn a missing value into True
+            return np.array([None if v is None or v != v else bool(v) for v in series.tolist()], dtype=object)
         return series.astype(bool).to_numpy()
     values = series.astype(object).where(series.notna(), None).to_numpy(dtype=object)
     return np.array([None if v is None else str(v) for v in values], dtype=object)
+
+
+def _check_domain(values: np.ndarray, f: Feature, fail) -> None:
+    """Clean rows must be valid: a value the schema calls malformed cannot be sent as clean."""
+    present = ~np.isnan(values)
+    problems = [(~np.isfinite(values) & present, "is not finite")]
+    if f.type == "int":
+        problems.append((present & (values != np.round(values)), "is not a whole number"))
+    if f.min is not None:
+        problems.append((present & (values < f.min), f"is below min = {f.min:g}"))
+    if f.max is not None:
+        problems.append((present & (values > f.max), f"is above max = {f.max:g}"))
+    for bad, what in problems:
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise fail(
+                "path",
+                f"column {f.name!r}: {int(bad.sum())} value(s) outside the feature's domain (row {row}: "
+                f"{float(values[row]):g} {what}); clean rows must be valid, so fix the data or the feature's "
+                "type, min and max",
+            )
 
 
 def _labels(frame, source: DatasetSource, output: Output, fail) -> np.ndarray:
@@ -104,5 +141,8 @@ def _labels(frame, source: DatasetSource, output: Output, fail) -> np.ndarray:
         elif output.type == "binary" and key in ("0", "1", "false", "true"):
             out[i] = int(key in ("1", "true"))
         else:
-            raise fail("label_column", f"label {v!r} in row {i} is not one of the output classes {list(output.classes)}")
+            raise fail(
+                "label_column",
+                f"label {v!r} in row {i} is not one of the output classes {list(output.classes)}",
+            )
     return out

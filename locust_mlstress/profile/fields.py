@@ -40,16 +40,20 @@ class Table:
     def has(self, key: str) -> bool:
         return key in self.data
 
-    def _get(self, key: str, default: Any) -> Any:
+    def _get(self, key: str, default: Any, expected: str = "") -> Any:
         self._read.add(key)
         if key in self.data:
             return self.data[key]
         if default is MISSING:
-            raise self.error(key, "is required")
+            # a misspelt required key would otherwise read as plainly absent: name the near miss
+            near = difflib.get_close_matches(key, [k for k in self.data if isinstance(k, str)], n=1)
+            hint = f" (is {near[0]!r} a misspelling of it?)" if near else ""
+            wanted = f"; expected {expected}" if expected else ""
+            raise self.error(key, f"is required{hint}{wanted}")
         return default
 
     def str(self, key: str, default: Any = MISSING, choices: tuple[str, ...] | None = None) -> Any:
-        value = self._get(key, default)
+        value = self._get(key, default, f"one of: {', '.join(choices)}" if choices else "a string")
         if value is default and default is not MISSING:
             return value
         if not isinstance(value, str):
@@ -61,10 +65,17 @@ class Table:
         return value
 
     def number(
-        self, key: str, default: Any = MISSING, *, min: float | None = None, max: float | None = None,
+        self,
+        key: str,
+        default: Any = MISSING,
+        *,
+        min: float | None = None,
+        max: float | None = None,
         above: float | None = None,
     ) -> Any:
-        value = self._get(key, default)
+        bounds = [f">= {min}"] * (min is not None) + [f"<= {max}"] * (max is not None)
+        bounds += [f"> {above}"] * (above is not None)
+        value = self._get(key, default, " ".join(["a number", " and ".join(bounds)]).strip())
         if value is default and default is not MISSING:
             return value
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
@@ -78,7 +89,7 @@ class Table:
         return float(value)
 
     def integer(self, key: str, default: Any = MISSING, *, min: int | None = None) -> Any:
-        value = self._get(key, default)
+        value = self._get(key, default, "an integer" + (f" >= {min}" if min is not None else ""))
         if value is default and default is not MISSING:
             return value
         if isinstance(value, bool) or not isinstance(value, int):
@@ -88,13 +99,13 @@ class Table:
         return value
 
     def boolean(self, key: str, default: Any = MISSING) -> Any:
-        value = self._get(key, default)
+        value = self._get(key, default, "true or false")
         if not isinstance(value, bool):
             raise self.error(key, f"must be true or false, got {_type_name(value)} {value!r}")
         return value
 
     def strings(self, key: str, default: Any = MISSING, *, nonempty: bool = False) -> Any:
-        value = self._get(key, default)
+        value = self._get(key, default, "a list of strings")
         if value is default and default is not MISSING:
             return value
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -106,30 +117,31 @@ class Table:
         return tuple(value)
 
     def numbers(self, key: str, default: Any = MISSING) -> Any:
-        value = self._get(key, default)
+        value = self._get(key, default, "a list of non-negative numbers")
         if value is default and default is not MISSING:
             return value
         ok = isinstance(value, list) and all(
-            isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) and v >= 0 for v in value
+            isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) and v >= 0
+            for v in value
         )
         if not ok or not value or sum(value) <= 0:
             raise self.error(key, "must be a non-empty list of non-negative numbers with a positive sum")
         return tuple(float(v) for v in value)
 
     def table(self, key: str, *, required: bool = False) -> Table:
-        value = self._get(key, MISSING if required else {})
+        value = self._get(key, MISSING if required else {}, f"a [{self.at(key)}] table")
         if not isinstance(value, dict):
             raise self.error(key, f"must be a table, got {_type_name(value)}")
         return Table(value, self.at(key), self.file)
 
     def tables(self, key: str) -> list[Table]:
         """An array of tables, `[[key]]` in TOML."""
-        value = self._get(key, MISSING)
+        value = self._get(key, MISSING, f"one or more [[{self.at(key)}]] tables")
         if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
             raise self.error(key, f"must be an array of tables ([[{key}]]), got {_type_name(value)}")
         return [Table(v, f"{self.at(key)}[{i}]", self.file) for i, v in enumerate(value)]
 
-    def keys(self) -> Iterator[str]:
+    def names(self) -> Iterator[str]:
         """Every key, marked as read: for tables whose keys are names chosen by the user."""
         self._read.update(self.data)
         return iter(list(self.data))

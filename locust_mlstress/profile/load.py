@@ -68,16 +68,17 @@ def parse_profile(data: dict, path: Path, sha256: str = "") -> Profile:
     target = _target(top.table("target", required=True), features)
     _check_codec(target, features, output, path)
     source = _source(source_table, source_type, features, output, path)
+    # read before the variants: a per-variant `expect` inherits its kind's `decodable` from here
+    expect = _expectations(top.table("expect"))
     partial = Profile(
         name=name, path=path, sha256=sha256, seed=seed, target=target, features=features,
         output=output, source=source, kind_weights={}, drift=(), malformed=(), oversized=(),
-        expect=dict(DEFAULT_EXPECT), description=description,
+        expect=expect, description=description,
     )  # fmt: skip
     drift = read_drift(top.table("drift"), partial)
     malformed = read_variants(top.table("malformed"), "malformed", partial)
     oversized = read_variants(top.table("oversized"), "oversized", partial)
     kind_weights = _mix(top.table("mix", required=True), drift, malformed, oversized)
-    expect = _expectations(top.table("expect"))
     top.finish()
     return Profile(
         name=name, path=path, sha256=sha256, seed=seed, target=target, features=features,
@@ -92,7 +93,7 @@ def _target(t: Table, features: tuple[Feature, ...]) -> Target:
         raise t.error("path", f"must start with '/', got {path!r} (the host comes from --host)")
     codec = t.str("codec", choices=CODECS)
     layout = t.str("v2_layout", "columns", choices=("columns", "tensor"))
-    if layout == "tensor" and any(f.type in ("category", "text") for f in features):
+    if layout == "tensor" and codec == "v2" and any(f.type in ("category", "text") for f in features):
         raise t.error("v2_layout", "'tensor' packs numbers only; this schema has category or text features")
     template = t.str("body_template", None)
     if template is not None:
@@ -112,7 +113,9 @@ def _target(t: Table, features: tuple[Feature, ...]) -> Target:
         batch_size=t.integer("batch_size", 1, min=1),
         v2_layout=layout,
         v2_outputs=t.strings("v2_outputs", ()),
-        mlflow_format=t.str("mlflow_format", "dataframe_split", choices=("dataframe_split", "dataframe_records", "inputs")),
+        mlflow_format=t.str(
+            "mlflow_format", "dataframe_split", choices=("dataframe_split", "dataframe_records", "inputs")
+        ),
         signature_name=t.str("signature_name", None),
         body_template=template,
         response_path=t.str("response_path", None),
@@ -136,7 +139,7 @@ def _check_codec(target: Target, features: tuple[Feature, ...], output: Output, 
 
 def _headers(t: Table) -> tuple[Header, ...]:
     headers = []
-    for name in t.keys():
+    for name in t.names():
         raw = t.raw(name)
         if isinstance(raw, str):
             headers.append(Header(name, value=raw))
@@ -161,7 +164,9 @@ def _output(t: Table) -> Output:
     elif kind == "binary":
         classes = t.strings("classes", ("0", "1"))
         if len(classes) != 2:
-            raise t.error("classes", f"a binary output has 2 classes (negative, positive), got {len(classes)}")
+            raise t.error(
+                "classes", f"a binary output has 2 classes (negative, positive), got {len(classes)}"
+            )
     else:
         classes = t.strings("classes")
         if len(classes) < 2:
@@ -175,7 +180,13 @@ def _source(t: Table, kind: str, features: tuple[Feature, ...], output: Output, 
         file = t.str("path")
         resolved = (path.parent / file).resolve()
         suffix = resolved.suffix.lower().lstrip(".")
-        guessed = {"csv": "csv", "parquet": "parquet", "pq": "parquet", "jsonl": "jsonl", "ndjson": "jsonl"}.get(suffix)
+        guessed = {
+            "csv": "csv",
+            "parquet": "parquet",
+            "pq": "parquet",
+            "jsonl": "jsonl",
+            "ndjson": "jsonl",
+        }.get(suffix)
         fmt = t.str("format", guessed, choices=("csv", "parquet", "jsonl"))
         if fmt is None:
             raise t.error("format", f"cannot tell the format of {file!r}; set format = csv, parquet or jsonl")
@@ -185,19 +196,27 @@ def _source(t: Table, kind: str, features: tuple[Feature, ...], output: Output, 
 
         read_dataset_file(source, features, output, t)  # validates columns now, before any traffic
         return source
-    label_model = read_label_model(t.table("label_model"), features, output) if t.has("label_model") else None
+    has_model = t.raw("label_model") is not None  # marked read, so a misspelt label_model gets a suggestion
+    label_model = read_label_model(t.table("label_model"), features, output) if has_model else None
     t.finish()
     return ParametricSource(label_model)
 
 
 def _mix(t: Table, drift, malformed, oversized) -> dict[str, float]:
-    available = {"clean": True, "drifted": bool(drift), "malformed": bool(malformed), "oversized": bool(oversized)}
+    available = {
+        "clean": True,
+        "drifted": bool(drift),
+        "malformed": bool(malformed),
+        "oversized": bool(oversized),
+    }
     weights = {}
     for kind in KINDS:
         weights[kind] = t.number(kind, 0.0, min=0)
         if weights[kind] > 0 and not available[kind]:
             section = "[drift.NAME]" if kind == "drifted" else f"[{kind}]"
-            raise t.error(kind, f"is {weights[kind]:g} but the profile has no {kind} variant; add {section} or set 0")
+            raise t.error(
+                kind, f"is {weights[kind]:g} but the profile has no {kind} variant; add {section} or set 0"
+            )
     t.finish()
     if sum(weights.values()) <= 0:
         raise t.error("", f"needs a positive weight for at least one kind: {', '.join(KINDS)}")
@@ -206,18 +225,22 @@ def _mix(t: Table, drift, malformed, oversized) -> dict[str, float]:
 
 def _expectations(t: Table) -> dict[str, Expectation]:
     expect = dict(DEFAULT_EXPECT)
-    for kind in KINDS:
-        if t.has(kind):
-            expect[kind] = read_expectation(t.table(kind), DEFAULT_EXPECT[kind])
+    for kind in KINDS:  # each kind is read (an absent one as {}), so a misspelt kind gets a suggestion
+        expect[kind] = read_expectation(t.table(kind), DEFAULT_EXPECT[kind])
     t.finish()
     return expect
 
 
 def read_expectation(t: Table, default: Expectation) -> Expectation:
-    statuses = t.strings("status", default.statuses, nonempty=True)
-    for s in statuses:
-        if not _STATUS.match(s):
-            raise t.error("status", f"{s!r} is not a status pattern; use a code like '413' or a class like '4xx'")
+    statuses = read_statuses(t, "status", default.statuses)
     decodable = t.boolean("decodable", default.decodable)
     t.finish()
     return Expectation(statuses, decodable)
+
+
+def read_statuses(t: Table, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    statuses = t.strings(key, default, nonempty=True)
+    for s in statuses:
+        if not _STATUS.match(s):
+            raise t.error(key, f"{s!r} is not a status pattern; use a code like '413' or a class like '4xx'")
+    return statuses

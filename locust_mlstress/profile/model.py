@@ -24,6 +24,11 @@ class Header:
     env: str | None = None
     secret: bool = False
 
+    def __repr__(self) -> str:
+        # a secret header's value never reaches a log line, a traceback or a repr(profile)
+        value = "'***'" if self.secret else repr(self.value)
+        return f"Header(name={self.name!r}, value={value}, env={self.env!r}, secret={self.secret})"
+
 
 @dataclass(frozen=True)
 class Target:
@@ -151,7 +156,7 @@ class DriftVariant:
     rate: float = 0.2  # missing_values, outliers, unseen_category: per-value probability
     weights: tuple[float, ...] = ()  # category_reweight: new category weights
     tail_scale: float = 10.0  # outliers: Cauchy scale in standard deviations
-    positive_rate: float = 0.5  # prior_shift: target share of the first listed class
+    positive_rate: float = 0.5  # prior_shift: share of `target_class` among the drifted rows
     target_class: str | None = None  # prior_shift: class whose share is set
 
 

@@ -21,14 +21,15 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
 
 def read_features(tables: list[Table], *, parametric: bool) -> tuple[Feature, ...]:
     features: list[Feature] = []
-    seen: set[str] = set()
-    for t in tables:
+    seen: dict[str, int] = {}
+    for i, t in enumerate(tables):
         name = t.str("name")
         if not _NAME.match(name):
             raise t.error("name", f"{name!r} must start with a letter or '_' and hold letters, digits, _ . -")
         if name in seen:
-            raise t.error("name", f"{name!r} is declared twice")
-        seen.add(name)
+            first = f"features[{seen[name]}]"
+            raise t.error("name", f"{name!r} is already the name of {first}; names must be unique")
+        seen[name] = i
         ftype = t.str("type", choices=FEATURE_TYPES)
         numeric = ftype in ("float", "int")
         lo = t.number("min", None) if numeric else None
@@ -39,8 +40,21 @@ def read_features(tables: list[Table], *, parametric: bool) -> tuple[Feature, ..
         distribution = None
         if parametric:
             distribution = _distribution(t.table("distribution", required=True), ftype, categories)
+            # int_range draws are sent as drawn (other kinds are clipped to min..max), so a range
+            # reaching outside the domain would send clean values the server must reject
+            d = distribution
+            if d.kind == "int_range" and (lo is not None and d.low < lo or hi is not None and d.high > hi):
+                where = "low" if lo is not None and d.low < lo else "high"
+                domain = ", ".join(f"{k} = {v:g}" for k, v in (("min", lo), ("max", hi)) if v is not None)
+                raise t.error(
+                    f"distribution.{where}",
+                    f"int_range {d.low:g}..{d.high:g} reaches outside the feature's domain ({domain}); "
+                    "keep low >= min and high <= max",
+                )
         elif t.has("distribution"):
-            raise t.error("distribution", "is only read by a parametric source; remove it for a dataset source")
+            raise t.error(
+                "distribution", "is only read by a parametric source; remove it for a dataset source"
+            )
         features.append(Feature(name, ftype, t.boolean("required", True), lo, hi, categories, distribution))
         t.finish()
     return tuple(features)
@@ -82,7 +96,7 @@ def read_label_model(t: Table, features: tuple[Feature, ...], output: Output) ->
     noise = t.number("noise_std", 0.0, min=0) if kind == "linear" else 0.0
     if kind == "softmax":
         classes = t.table("classes", required=True)
-        names = list(classes.keys())
+        names = list(classes.names())
         if set(names) != set(output.classes):
             raise classes.error("", f"needs one table per output class: {', '.join(output.classes)}")
         predictors = tuple(_predictor(classes.sub(c), features) for c in output.classes)
@@ -97,16 +111,22 @@ def _predictor(t: Table, features: tuple[Feature, ...]) -> LinearPredictor:
     intercept = t.number("intercept", 0.0)
     w = t.table("weights")
     terms = []
-    for key in w.keys():
+    for key in w.names():
         feature, _, category = key.partition("=")
         f = by_name.get(feature)
         if f is None:
             raise w.error(key, f"no feature named {feature!r}; features: {', '.join(by_name)}")
         if category:
-            if f.type != "category" or category not in f.categories:
-                raise w.error(key, f"{category!r} is not a category of {feature!r}: {', '.join(f.categories)}")
+            if f.type != "category":
+                raise w.error(key, f"{feature!r} is a {f.type} feature; only category features take '=VALUE'")
+            if category not in f.categories:
+                raise w.error(
+                    key, f"{category!r} is not a category of {feature!r}: {', '.join(f.categories)}"
+                )
         elif f.type not in ("float", "int", "bool"):
-            raise w.error(key, f"{feature!r} is a {f.type} feature; weight its categories as '{feature}=VALUE'")
+            raise w.error(
+                key, f"{feature!r} is a {f.type} feature; weight its categories as '{feature}=VALUE'"
+            )
         terms.append(LinearTerm(feature, w.number(key), category or None))
     w.finish()
     t.finish()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 
 from .fields import Table
-from .model import DatasetSource, DriftVariant, Profile, Schedule, Variant
+from .model import DatasetSource, DriftVariant, Expectation, Profile, Schedule, Variant
 
 DRIFT_TYPES = (
     "mean_shift",
@@ -25,19 +25,25 @@ DEFAULT_LABELS = {"mean_shift": "recompute", "scale": "recompute", "category_rew
 
 def read_drift(t: Table, profile: Profile) -> tuple[DriftVariant, ...]:
     out = []
-    for name in t.keys():
+    for name in t.names():
         out.append(_drift_variant(t.table(name), name, profile))
+    if out and sum(v.weight for v in out) <= 0:  # as for [malformed] and [oversized]
+        raise t.error("", "needs at least one [drift.NAME] with a positive weight")
     return tuple(out)
 
 
 def _drift_variant(t: Table, name: str, profile: Profile) -> DriftVariant:
     kind = t.str("type", choices=DRIFT_TYPES)
     by_name = {f.name: f for f in profile.features}
-    has_labels = isinstance(profile.source, DatasetSource) and profile.source.label_column or (
-        not isinstance(profile.source, DatasetSource) and profile.source.label_model is not None
+    has_labels = (
+        isinstance(profile.source, DatasetSource)
+        and profile.source.label_column
+        or (not isinstance(profile.source, DatasetSource) and profile.source.label_model is not None)
     )
     can_recompute = not isinstance(profile.source, DatasetSource) and profile.source.label_model is not None
     labels_default = DEFAULT_LABELS.get(kind, "keep") if can_recompute else "keep"
+    if kind == "prior_shift" and t.has("labels"):
+        raise t.error("labels", "prior_shift draws whole labelled rows; their labels are never changed")
     labels = t.str("labels", labels_default, choices=("keep", "recompute"))
     if labels == "recompute" and not can_recompute:
         raise t.error("labels", "'recompute' needs a parametric source with a label_model; use 'keep'")
@@ -55,7 +61,11 @@ def _drift_variant(t: Table, name: str, profile: Profile) -> DriftVariant:
             raise t.error("features", "prior_shift resamples whole rows by label; it takes no features")
         features: tuple[str, ...] = ()
     else:
-        features = t.strings("features", default, nonempty=True) if default is None else t.strings("features", default)
+        features = (
+            t.strings("features", default, nonempty=True)
+            if default is None
+            else t.strings("features", default)
+        )
         if not features:
             raise t.error("features", f"{kind} needs at least one suitable feature and the schema has none")
     for fname in features:
@@ -63,7 +73,9 @@ def _drift_variant(t: Table, name: str, profile: Profile) -> DriftVariant:
         if f is None:
             raise t.error("features", f"no feature named {fname!r}; features: {', '.join(by_name)}")
         if wanted is not None and f.type not in wanted:
-            raise t.error("features", f"{kind} applies to {' or '.join(wanted)} features; {fname!r} is {f.type}")
+            raise t.error(
+                "features", f"{kind} applies to {' or '.join(wanted)} features; {fname!r} is {f.type}"
+            )
         if kind == "missing_values" and f.required:
             raise t.error(
                 "features",
@@ -87,13 +99,20 @@ def _drift_variant(t: Table, name: str, profile: Profile) -> DriftVariant:
         cats = by_name[features[0]].categories
         weights = t.numbers("weights")
         if len(weights) != len(cats):
-            raise t.error("weights", f"needs one weight per category of {features[0]!r} ({len(cats)}), got {len(weights)}")
+            raise t.error(
+                "weights",
+                f"needs one weight per category of {features[0]!r} ({len(cats)}), got {len(weights)}",
+            )
         params["weights"] = weights
     elif kind == "prior_shift":
         if not has_labels or profile.output.type == "regression":
-            raise t.error("type", "prior_shift needs class labels: a label_model or label_column and a class output")
+            raise t.error(
+                "type", "prior_shift needs class labels: a label_model or label_column and a class output"
+            )
         classes = profile.output.classes
-        params["target_class"] = t.str("target_class", classes[-1] if profile.output.type == "binary" else classes[0], choices=classes)
+        params["target_class"] = t.str(
+            "target_class", classes[-1] if profile.output.type == "binary" else classes[0], choices=classes
+        )
         params["positive_rate"] = t.number("rate", min=0, max=1)
     variant = DriftVariant(
         name=name, type=kind, weight=t.number("weight", 1.0, min=0), features=features, labels=labels,
@@ -116,15 +135,20 @@ def _schedule(t: Table) -> Schedule:
 def read_variants(t: Table, kind: str, profile: Profile) -> tuple[Variant, ...]:
     """Malformed or oversized variants: all that apply by default, or the ones listed."""
     from ..payloads.registry import variant_specs
-    from .load import read_expectation
+    from .load import read_expectation, read_statuses
 
     specs = variant_specs(kind)
     exclude = t.strings("exclude", ())
     for name in exclude:
         _check_name(t, "exclude", name, specs)
     listed = t.table("variants")
+    if exclude and listed.data:
+        raise t.error(
+            "exclude",
+            f"narrows the default set only; with [{listed.path}] given, list just the variants you want",
+        )
     out = []
-    names = list(listed.keys()) if listed.data else [n for n in specs if n not in exclude]
+    names = list(listed.names()) if listed.data else [n for n in specs if n not in exclude]
     for name in names:
         _check_name(listed, name, name, specs)
         reason = specs[name].unavailable(profile)
@@ -138,8 +162,11 @@ def read_variants(t: Table, kind: str, profile: Profile) -> tuple[Variant, ...]:
             v = listed.sub(name)
             weight = v.number("weight", 1.0, min=0)
             size = v.integer("size", size, min=1) if size else 0
-            if v.has("expect"):
-                expect = read_expectation(Table({"status": v.raw("expect")}, v.at("expect"), v.file), profile.expect[kind])
+            default = profile.expect[kind]
+            if isinstance(v.raw("expect"), dict):  # { status = [...], decodable = ... }, as [expect.KIND]
+                expect = read_expectation(v.table("expect"), default)
+            elif v.has("expect"):  # the short form: just the statuses
+                expect = Expectation(read_statuses(v, "expect", default.statuses), default.decodable)
             v.finish()
         elif raw is not None:
             weight = listed.number(name, min=0)
