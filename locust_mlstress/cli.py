@@ -63,7 +63,7 @@ def _validate(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace, rest: list[str]) -> int:
     from .target.cli import main as serve_main
 
-    return serve_main(rest)
+    return serve_main(rest, prog="mlstress serve")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,6 +1,5 @@
 """The classification table: status, transport error and body -> outcome, Locust success."""
 
-
 import pytest
 
 from locust_mlstress.codecs import make_codec

@@ -1,0 +1,112 @@
+"""Command line of the reference server, shared with `mlstress serve`.
+
+The flags map one to one onto `ServerKnobs`, and `knobs_to_argv` is their inverse, so a
+`ReferenceServer` started from Python passes exactly the knobs it was given to its subprocess.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import fields
+
+from locust_mlstress.target.knobs import LAX_MODES, ServerKnobs
+from locust_mlstress.target.training import TRAIN_SAMPLES
+
+DEFAULTS = ServerKnobs()
+# knob field -> (flag, type, help)
+KNOB_FLAGS: dict[str, tuple[str, type, str]] = {
+    "latency_ms": ("--latency-ms", float, "fixed latency added to every predict request, in ms"),
+    "jitter_ms": ("--jitter-ms", float, "mean of an exponential random extra latency, in ms"),
+    "error_rate": ("--error-rate", float, "share of predict requests answered 500 at random (0..1)"),
+    "temperature": ("--temperature", float, "divide logits by this before sigmoid/softmax (1 = calibrated)"),
+    "drift_degradation": (
+        "--drift-degradation",
+        float,
+        "std of Gaussian noise added to the logit of inputs that look drifted",
+    ),
+    "concurrency_latency_ms": (
+        "--concurrency-latency-ms",
+        float,
+        "latency added per request in flight, in ms (latency grows with concurrency)",
+    ),
+    "lax": ("--lax", str, "input validation: off (strict), accept (never reject), crash (500 on bad input)"),
+    "max_body_bytes": ("--max-body-bytes", int, "largest accepted request body (413 above)"),
+    "max_instances": ("--max-instances", int, "largest accepted batch (413 above)"),
+    "max_fields": ("--max-fields", int, "most keys accepted in one instance (413 above)"),
+    "seed": ("--seed", int, "seed of the jitter, error and drift-noise draws"),
+}
+
+
+def add_server_arguments(parser: argparse.ArgumentParser, profile_required: bool = True) -> None:
+    """Add the server's flags to a parser (the `mlstress serve` subcommand reuses this)."""
+    parser.add_argument(
+        "--profile", required=profile_required, help="traffic profile (TOML) to fit the model to"
+    )
+    parser.add_argument("--port", type=int, default=8080, help="port on 127.0.0.1 (0 = any free port)")
+    parser.add_argument(
+        "--train-samples", type=int, default=TRAIN_SAMPLES, help="clean samples the model is fitted on"
+    )
+    knobs = parser.add_argument_group("misbehaviour knobs (all off by default)")
+    for name, (flag, kind, text) in KNOB_FLAGS.items():
+        extra = {"choices": LAX_MODES} if name == "lax" else {}
+        knobs.add_argument(
+            flag, dest=name, type=kind, default=getattr(DEFAULTS, name), help=f"{text} [%(default)s]", **extra
+        )
+
+
+def build_parser(prog: str = "python -m locust_mlstress.target") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="Reference model server: a seeded model fitted to a traffic profile, on 127.0.0.1.",
+    )
+    add_server_arguments(parser)
+    return parser
+
+
+def knobs_from_args(args: argparse.Namespace) -> ServerKnobs:
+    """The knobs of parsed arguments; raises ValueError listing every bad value at once."""
+    return ServerKnobs(
+        **{f.name: getattr(args, f.name) for f in fields(ServerKnobs) if hasattr(args, f.name)}
+    )
+
+
+def knobs_to_argv(knobs: ServerKnobs) -> list[str]:
+    """The flags that reproduce `knobs`, leaving defaults out."""
+    argv: list[str] = []
+    for name, (flag, _, _) in KNOB_FLAGS.items():
+        value = getattr(knobs, name)
+        if value != getattr(DEFAULTS, name):
+            argv += [flag, repr(value) if isinstance(value, float) else str(value)]
+    return argv
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load the profile, fit its model and serve forever; bad input is a message and exit status 2."""
+    from locust_mlstress.profile import ProfileError, load_profile
+    from locust_mlstress.target.server import serve
+    from locust_mlstress.target.training import model_for_profile
+
+    try:
+        knobs = knobs_from_args(args)
+        if not 0 <= args.port <= 65535:
+            raise ValueError(f"port must be between 0 and 65535, got {args.port}")
+        if args.train_samples < 10:
+            raise ValueError(f"train_samples must be at least 10, got {args.train_samples}")
+        profile = load_profile(args.profile)
+        model = model_for_profile(profile, args.train_samples)
+    except (ValueError, ProfileError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        serve(profile, knobs, port=args.port, model=model)
+    except KeyboardInterrupt:
+        return 0
+    except OSError as exc:  # the port is taken, most likely
+        print(f"error: cannot serve on 127.0.0.1:{args.port}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv: list[str] | None = None, prog: str = "python -m locust_mlstress.target") -> int:
+    return run(build_parser(prog).parse_args(argv))
