@@ -42,9 +42,10 @@ class Run:
         return c
 
 
-def locust_env(out: Path) -> dict[str, str]:
+def locust_env(out: Path, user: str = "fast") -> dict[str, str]:
     env = dict(os.environ)
     env["MLSTRESS_TEST_OUT"] = str(out)
+    env["MLSTRESS_TEST_USER"] = user
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
     return env
 
@@ -62,12 +63,14 @@ def locust_args(profile: Path, host: str, *extra: str, locustfile: str = "fast.p
     ]
 
 
-def run_local(profile: Path, host: str, out: Path, *extra: str, timeout: float = 90) -> Run:
+def run_local(
+    profile: Path, host: str, out: Path, *extra: str, timeout: float = 90, user: str = "fast"
+) -> Run:
     out.mkdir(parents=True, exist_ok=True)
+    args = locust_args(profile, host, "--headless", *extra)
     proc = subprocess.run(
-        locust_args(profile, host, "--headless", *extra), env=locust_env(out), capture_output=True, text=True,
-        timeout=timeout, cwd=ROOT,
-    )  # fmt: skip
+        args, env=locust_env(out, user), capture_output=True, text=True, timeout=timeout, cwd=ROOT
+    )
     return Run(proc.returncode, proc.stdout, proc.stderr, read_records(out))
 
 

@@ -280,3 +280,22 @@ def test_docs_name_every_variant_and_drift_type():
 
     for name in (*MALFORMED, *OVERSIZED, *DRIFT_TYPES):
         assert f"| `{name}` |" in text, name
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet", "jsonl"])
+def test_a_dataset_source_reads_each_format_alike(tmp_path, fmt):
+    """The same rows as CSV, Parquet or JSON lines give the same typed columns and labels."""
+    import pandas as pd
+
+    from locust_mlstress.profile.dataset import read_dataset
+
+    frame = pd.read_csv(PROFILES / "data" / "loans.csv")
+    data = tmp_path / f"loans.{fmt}"
+    {"csv": lambda: frame.to_csv(data, index=False), "parquet": lambda: frame.to_parquet(data),
+     "jsonl": lambda: frame.to_json(data, orient="records", lines=True)}[fmt]()  # fmt: skip
+    text = (PROFILES / "loans_dataset.toml").read_text().replace('"data/loans.csv"', f'"{data.name}"')
+    (tmp_path / "p.toml").write_text(text)
+    columns, labels = read_dataset(load_profile(tmp_path / "p.toml"))
+    assert columns["credit_score"].dtype.kind == "i" and columns["employed"].dtype == bool
+    assert list(columns["purpose"][:3]) == list(frame["purpose"][:3])
+    assert labels.tolist() == frame["defaulted"].tolist()

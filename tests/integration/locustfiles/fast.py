@@ -1,7 +1,8 @@
 """Test locustfile: ML users with no wait; each process writes what it counted at quitting.
 
-MLSTRESS_TEST_OUT names a directory; each process writes <pid>.json there with its outcome
-counts (the master's include the workers') and the user ids in the request ids it sent.
+MLSTRESS_TEST_USER=http picks MLHttpUser instead of MLUser. MLSTRESS_TEST_OUT names a directory;
+each process writes <pid>.json there with its outcome counts (the master's include the
+workers') and the user ids in the request ids it sent.
 """
 
 import json
@@ -10,14 +11,14 @@ from pathlib import Path
 
 from locust import constant, events
 
-from locust_mlstress import MLUser, ml_events
-from locust_mlstress.runtime import ml_user_classes  # noqa: F401  (the plugin is imported)
+from locust_mlstress import MLHttpUser, MLUser, ml_events
 
 OUT = os.environ.get("MLSTRESS_TEST_OUT")
+BASE = MLHttpUser if os.environ.get("MLSTRESS_TEST_USER") == "http" else MLUser
 user_ids: set[int] = set()
 
 
-class Model(MLUser):
+class Model(BASE):
     wait_time = constant(0)
 
 
