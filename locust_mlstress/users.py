@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from typing import ClassVar
 
-from locust import HttpUser, task
+from locust import HttpUser
 from locust.contrib.fasthttp import FastHttpUser
 from locust.exception import StopUser
 
@@ -71,6 +71,20 @@ class _MLBehaviour:
     def _request_headers(self, payload: Payload) -> dict[str, str]:
         return {**self._headers, "Content-Type": payload.content_type, "X-Request-ID": payload.request_id}
 
+    def predict(self) -> None:
+        """The users' one task (listed in `tasks`: Locust collects @task only from User classes)."""
+        payload = self._factory.next()
+        with self.client.request(
+            "POST",
+            self._path,
+            data=payload.body,
+            headers=self._request_headers(payload),
+            name=self._names[payload.kind],
+            catch_response=True,
+            **self._client_options,
+        ) as resp:
+            self._judge(payload, resp, resp.request_meta["response_time"])
+
 
 class MLUser(_MLBehaviour, FastHttpUser):
     """An ML user on FastHttpUser: the cheap client, for load."""
@@ -84,21 +98,11 @@ class MLUser(_MLBehaviour, FastHttpUser):
             self.connection_timeout = profile.target.connect_timeout
         super().__init__(environment)
 
+    tasks = [_MLBehaviour.predict]
+    _client_options: ClassVar[dict] = {}
+
     def on_start(self) -> None:
         self._setup()
-
-    @task
-    def predict(self) -> None:
-        payload = self._factory.next()
-        with self.client.request(
-            "POST",
-            self._path,
-            data=payload.body,
-            headers=self._request_headers(payload),
-            name=self._names[payload.kind],
-            catch_response=True,
-        ) as resp:
-            self._judge(payload, resp, resp.request_meta["response_time"])
 
 
 class MLHttpUser(_MLBehaviour, HttpUser):
@@ -106,20 +110,10 @@ class MLHttpUser(_MLBehaviour, HttpUser):
 
     abstract = True
 
+    tasks = [_MLBehaviour.predict]
+
     def on_start(self) -> None:
         self._setup()
-        self._timeout = (self._profile.target.connect_timeout, self._profile.target.timeout)
-
-    @task
-    def predict(self) -> None:
-        payload = self._factory.next()
-        with self.client.request(
-            "POST",
-            self._path,
-            data=payload.body,
-            headers=self._request_headers(payload),
-            name=self._names[payload.kind],
-            timeout=self._timeout,
-            catch_response=True,
-        ) as resp:
-            self._judge(payload, resp, resp.request_meta["response_time"])
+        self._client_options = {
+            "timeout": (self._profile.target.connect_timeout, self._profile.target.timeout)
+        }

@@ -13,6 +13,16 @@ from typing import Literal
 FeatureType = Literal["float", "int", "bool", "category", "text"]
 OutputType = Literal["binary", "multiclass", "regression"]
 KINDS: tuple[str, ...] = ("clean", "drifted", "malformed", "oversized")
+DriftType = Literal[
+    "mean_shift",
+    "scale",
+    "category_reweight",
+    "unseen_category",
+    "missing_values",
+    "unit_change",
+    "outliers",
+    "prior_shift",
+]
 
 
 @dataclass(frozen=True)
@@ -137,16 +147,7 @@ class Schedule:
 @dataclass(frozen=True)
 class DriftVariant:
     name: str
-    type: Literal[
-        "mean_shift",
-        "scale",
-        "category_reweight",
-        "unseen_category",
-        "missing_values",
-        "unit_change",
-        "outliers",
-        "prior_shift",
-    ]
+    type: DriftType
     weight: float
     features: tuple[str, ...]
     labels: Literal["keep", "recompute"]

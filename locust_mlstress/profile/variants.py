@@ -3,20 +3,12 @@
 from __future__ import annotations
 
 import difflib
+from typing import get_args
 
 from .fields import Table
-from .model import DatasetSource, DriftVariant, Expectation, Profile, Schedule, Variant
+from .model import DatasetSource, DriftType, DriftVariant, Expectation, Profile, Schedule, Variant
 
-DRIFT_TYPES = (
-    "mean_shift",
-    "scale",
-    "category_reweight",
-    "unseen_category",
-    "missing_values",
-    "unit_change",
-    "outliers",
-    "prior_shift",
-)
+DRIFT_TYPES: tuple[str, ...] = get_args(DriftType)
 NUMERIC_DRIFT = ("mean_shift", "scale", "unit_change", "outliers")
 # labels follow the drifted features when the population really moved; they stay put when only
 # the representation or the measurement changed (the truth behind the row is the same)

@@ -159,13 +159,20 @@ def _as_float(column: Sequence[object] | np.ndarray | None, n: int) -> np.ndarra
     return np.asarray(column, dtype=float)
 
 
+def _absent(enc: Encoder, column: object, x: np.ndarray, flagged: list[int]) -> bool:
+    """A column left out of the request: every row is flagged when the feature was optional."""
+    if column is not None:
+        return False
+    if not enc.required:
+        flagged.extend(range(x.shape[0]))
+    return True
+
+
 def _one_hot(
     enc: Encoder, column: Sequence[object] | np.ndarray | None, x: np.ndarray, flagged: list[int]
 ) -> None:
     """One-hot into `x`; rows with an unseen category (or a missing optional one) go to `flagged`."""
-    if column is None:
-        if not enc.required:
-            flagged.extend(range(x.shape[0]))
+    if _absent(enc, column, x, flagged):
         return
     index = enc.index
     for row, value in enumerate(column):
@@ -180,9 +187,7 @@ def _hash_text(
     enc: Encoder, column: Sequence[object] | np.ndarray | None, x: np.ndarray, flagged: list[int]
 ) -> None:
     """Word counts per hash bucket into `x`; rows missing an optional text go to `flagged`."""
-    if column is None:
-        if not enc.required:
-            flagged.extend(range(x.shape[0]))
+    if _absent(enc, column, x, flagged):
         return
     for row, value in enumerate(column):
         if isinstance(value, str):

@@ -13,56 +13,10 @@ import pytest
 from locust_mlstress.cli import main
 from locust_mlstress.errors import ProfileError
 from locust_mlstress.profile import load_profile
+from tests.samples import PARAM
 
 UNSET_ENV = "MLSTRESS_TEST_SURELY_UNSET_TOKEN"
 
-# A valid parametric profile touching every section the cases edit.
-PARAM = """\
-seed = 7
-
-[target]
-path = "/predict"
-codec = "kserve_v1"
-
-[output]
-type = "binary"
-
-[[features]]
-name = "x"
-type = "float"
-min = 0
-distribution = { kind = "normal", mean = 5, std = 1 }
-
-[[features]]
-name = "plan"
-type = "category"
-categories = ["a", "b"]
-distribution = { kind = "categorical" }
-
-[[features]]
-name = "note"
-type = "text"
-required = false
-distribution = { kind = "text", vocabulary = ["hi", "there"] }
-
-[source]
-type = "parametric"
-
-[source.label_model]
-type = "logistic"
-weights = { x = 0.5, "plan=b" = 1.0 }
-
-[mix]
-clean = 1
-drifted = 1
-malformed = 1
-oversized = 1
-
-[drift.shift]
-type = "mean_shift"
-features = ["x"]
-shift = 1.0
-"""
 
 # A valid dataset-driven profile; its rows come from ROWS, written next to it.
 DATASET = """\

@@ -12,50 +12,10 @@ from locust_mlstress.payloads.malformed import MALFORMED
 from locust_mlstress.payloads.oversized import OVERSIZED
 from locust_mlstress.profile import KINDS, load_profile
 from locust_mlstress.profile.model import DatasetSource, Expectation, ParametricSource
+from tests.samples import MINIMAL
 
 PROFILES = Path(__file__).resolve().parents[2] / "profiles"
 SHIPPED = sorted(PROFILES.glob("*.toml"))
-
-MINIMAL = """\
-seed = 3
-
-[target]
-path = "/predict"
-codec = "kserve_v1"
-
-[output]
-type = "binary"
-
-[[features]]
-name = "x"
-type = "float"
-min = 0
-distribution = { kind = "normal", mean = 5, std = 1 }
-
-[[features]]
-name = "plan"
-type = "category"
-categories = ["a", "b"]
-distribution = { kind = "categorical" }
-
-[[features]]
-name = "note"
-type = "text"
-required = false
-distribution = { kind = "text", vocabulary = ["hi", "there"] }
-
-[source]
-type = "parametric"
-
-[source.label_model]
-type = "logistic"
-weights = { x = 0.5, "plan=b" = 1.0 }
-
-[mix]
-clean = 1
-malformed = 1
-oversized = 1
-"""
 
 
 @pytest.fixture

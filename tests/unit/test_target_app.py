@@ -16,6 +16,7 @@ from locust_mlstress.target.knobs import ServerKnobs
 from locust_mlstress.target.model import sigmoid
 from locust_mlstress.target.testing import call
 from locust_mlstress.target.training import model_for_profile
+from tests.samples import QUICKSTART_V2_TYPES
 
 from .test_target_validation import MLFLOW, ROW, V1, V2, tensor, v2_columns, with_
 
@@ -164,16 +165,7 @@ def test_health_and_metadata(app):
     assert call(app, "GET", "/v2/models/churn/ready").json() == {"name": "churn", "ready": True}
     meta = call(app, "GET", "/v2/models/churn").json()
     assert meta["name"] == "churn"
-    assert {i["name"]: i["datatype"] for i in meta["inputs"]} == {
-        "age": "INT64",
-        "income_k": "FP64",
-        "tenure_months": "INT64",
-        "monthly_charges": "FP64",
-        "plan": "BYTES",
-        "autopay": "BOOL",
-        "support_tickets": "INT64",
-        "last_note": "BYTES",
-    }
+    assert {i["name"]: i["datatype"] for i in meta["inputs"]} == QUICKSTART_V2_TYPES
     assert all(i["shape"] == [-1] for i in meta["inputs"])
     assert [o["name"] for o in meta["outputs"]] == ["probability", "label"]
     status = call(app, "GET", "/v1/models/churn").json()

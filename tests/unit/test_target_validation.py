@@ -13,6 +13,7 @@ from locust_mlstress.target.app import ReferenceApp
 from locust_mlstress.target.knobs import ServerKnobs
 from locust_mlstress.target.testing import call
 from locust_mlstress.target.training import model_for_profile
+from tests.samples import QUICKSTART_V2_TYPES
 
 V1 = "/v1/models/churn:predict"
 V2 = "/v2/models/churn/infer"
@@ -27,16 +28,7 @@ ROW = {
     "support_tickets": 2,
     "last_note": "slow app",
 }
-V2_TYPES = {
-    "age": "INT64",
-    "income_k": "FP64",
-    "tenure_months": "INT64",
-    "monthly_charges": "FP64",
-    "plan": "BYTES",
-    "autopay": "BOOL",
-    "support_tickets": "INT64",
-    "last_note": "BYTES",
-}
+V2_TYPES = QUICKSTART_V2_TYPES
 
 
 @pytest.fixture(scope="module")
