@@ -131,7 +131,14 @@ def _on_test_start(environment: Environment, **_kwargs) -> None:
         try:
             resolve_profile(cls, environment)  # the web UI may have changed --ml-profile
         except ProfileError as exc:
-            logger.error("%s", exc)
-            if runner is not None:
-                runner.quit()
-            return
+            log_once(str(exc))  # its users will send nothing (see users._MLBehaviour._setup)
+
+
+_logged: set[str] = set()
+
+
+def log_once(message: str) -> None:
+    """An error every user of a process would otherwise repeat."""
+    if message not in _logged:
+        _logged.add(message)
+        logger.error("%s", message)

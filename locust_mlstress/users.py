@@ -27,7 +27,7 @@ from .events import MLResult, ml_events
 from .outcomes import SUCCESSES, classify
 from .payloads import Payload, PayloadFactory
 from .profile.model import KINDS, Profile
-from .runtime import clock_for, next_user_id, resolve_profile
+from .runtime import clock_for, log_once, next_user_id, resolve_profile
 
 
 class _MLBehaviour:
@@ -40,8 +40,10 @@ class _MLBehaviour:
         try:
             profile = resolve_profile(type(self), self.environment)
         except ProfileError as exc:
-            self.environment.runner.quit() if self.environment.runner else None
-            raise StopUser(str(exc)) from None
+            # Local runs and masters stop at init on a bad profile; this is a worker whose copy
+            # of the file differs, or a web UI form: send nothing, say why once.
+            log_once(str(exc))
+            raise StopUser() from None
         user_id = next_user_id(self.environment, type(self))
         self._factory = PayloadFactory(profile, user_id, clock_for(self.environment))
         self._codec: Codec = self._factory.kit.codec

@@ -48,6 +48,6 @@ _KITS: dict[tuple[str, str], PayloadKit] = {}
 def kit_for(profile: Profile) -> PayloadKit:
     key = (str(profile.path), profile.sha256)
     kit = _KITS.get(key)
-    if kit is None or kit.profile is not profile and kit.profile != profile:
+    if kit is None or kit.profile != profile:
         kit = _KITS[key] = PayloadKit.build(profile)
     return kit
