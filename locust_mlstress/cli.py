@@ -38,14 +38,8 @@ def describe(profile: Profile) -> str:
         vsum = sum(w for _, w in variants) or 1.0
         for name, w in variants:
             expect = profile.expectation(kind, name)
-            decodes = (
-                " + prediction"
-                if expect.decodable and any(s.startswith("2") for s in expect.statuses)
-                else ""
-            )
-            lines.append(
-                f"{kind:<11}{name:<28}{share * w / vsum:>8.1%}  {'/'.join(expect.statuses)}{decodes}"
-            )
+            decodes = " + prediction" if expect.decodable and any(s.startswith("2") for s in expect.statuses) else ""
+            lines.append(f"{kind:<11}{name:<28}{share * w / vsum:>8.1%}  {'/'.join(expect.statuses)}{decodes}")
     return "\n".join(lines)
 
 

@@ -29,18 +29,62 @@ logger = logging.getLogger("locust_mlstress")
 EXIT_BAD_PROFILE = 2
 
 
+OPTIONS: tuple[tuple[str, dict], ...] = (
+    ("--ml-profile", {"include_in_web_ui": True, "env_var": "MLSTRESS_PROFILE",
+                      "help": "Traffic profile (.toml) for ML users; overrides a user class's `profile` attribute"}),
+    ("--ml-baseline", {"include_in_web_ui": True,
+                       "help": "Compare predictions with a baseline saved by an earlier run (--ml-save-baseline)"}),
+    ("--ml-save-baseline", {"help": "Save this run's clean predictions as a baseline file at PATH"}),
+    ("--ml-json", {"help": "Write the ML summary as JSON to PATH at the end of the run"}),
+    ("--ml-csv", {"help": "Write PREFIX_ml_windows.csv: one row per time window and payload kind"}),
+    ("--ml-window", {"default": "10", "help": "Seconds per time window of the ML figures (default 10)"}),
+    ("--ml-warmup", {"default": "10s", "help": "Clean traffic that forms the warm-up baseline: seconds ('30s') "
+                                               "or a prediction count ('500'); default 10s"}),
+    ("--ml-consistency", {"help": "Share of requests that resend an earlier payload to check the answer "
+                                  "stays the same (0-1); overrides the profile's [consistency] fraction"}),
+    ("--ml-version-header", {"help": "Response header that carries the model version, recorded in reports"}),
+)  # fmt: skip
+
+
 @events.init_command_line_parser.add_listener
 def _add_options(parser, **_kwargs) -> None:
-    # Added on the parser itself (not a group): only those options show in the web UI's form.
-    if any("--ml-profile" in a.option_strings for a in parser._actions):
-        return
-    parser.add_argument(
-        "--ml-profile",
-        default=None,
-        include_in_web_ui=True,
-        env_var="MLSTRESS_PROFILE",
-        help="Traffic profile (.toml) for ML users; overrides a user class's `profile` attribute",
-    )
+    # Added on the parser itself (not a group): only those can show in the web UI's form.
+    # This event fires on every web UI page load: add each option once.
+    known = {s for a in parser._actions for s in a.option_strings}
+    for flag, kwargs in OPTIONS:
+        if flag not in known:
+            parser.add_argument(flag, **kwargs)
+
+
+def option(environment: Environment, name: str, default=None):
+    """An --ml-* option's value (workers have the master's from the first spawn message on)."""
+    value = getattr(environment.parsed_options, name, None) if environment.parsed_options else None
+    return default if value in (None, "") else value
+
+
+def check_options(environment: Environment) -> None:
+    """Every --ml-* option that has a wrong value, as a ProfileError naming it and the fix."""
+    try:
+        window = float(option(environment, "ml_window", 10))
+        if not window > 0:
+            raise ValueError
+    except ValueError:
+        raise ProfileError(None, "--ml-window", "must be a number of seconds > 0, e.g. 10") from None
+    from .quality.monitor import Warmup
+
+    try:
+        Warmup.parse(option(environment, "ml_warmup", "10s"))
+    except ValueError as exc:
+        raise ProfileError(None, "--ml-warmup", str(exc).split(": ", 1)[1]) from None
+    consistency = option(environment, "ml_consistency")
+    if consistency is not None:
+        try:
+            if not 0 <= float(consistency) <= 1:
+                raise ValueError
+        except ValueError:
+            raise ProfileError(
+                None, "--ml-consistency", f"must be a share between 0 and 1, got {consistency!r}"
+            ) from None
 
 
 _profiles: dict[tuple[str, float], Profile] = {}
@@ -60,8 +104,7 @@ def load_cached(path: str | os.PathLike[str]) -> Profile:
 
 def resolve_profile(user_class: type, environment: Environment, *, quiet: bool = False) -> Profile | None:
     """The option wins over the class attribute; `quiet` returns None instead of raising."""
-    option = getattr(environment.parsed_options, "ml_profile", None) if environment.parsed_options else None
-    source = option or getattr(user_class, "profile", None)
+    source = option(environment, "ml_profile") or getattr(user_class, "profile", None)
     try:
         if source is None:
             raise ProfileError(
@@ -106,16 +149,21 @@ def clock_for(environment: Environment):
 
 
 @events.init.add_listener
-def _check_profiles(environment: Environment, **_kwargs) -> None:
+def _check_before_traffic(environment: Environment, **_kwargs) -> None:
     if isinstance(environment.runner, WorkerRunner):
         return  # workers get the master's options with the first spawn message
-    for cls in ml_user_classes(environment):
-        try:
-            resolve_profile(cls, environment)
-        except ProfileError as exc:
-            logger.error("%s", exc)
-            sys.stderr.flush()
-            sys.exit(EXIT_BAD_PROFILE)
+    try:
+        check_options(environment)
+        profiles = [resolve_profile(cls, environment) for cls in ml_user_classes(environment)]
+        baseline = option(environment, "ml_baseline")
+        if baseline and profiles:
+            from .quality.baseline import load_baseline
+
+            load_baseline(baseline, profiles[0])
+    except ProfileError as exc:
+        logger.error("%s", exc)
+        sys.stderr.flush()
+        sys.exit(EXIT_BAD_PROFILE)
 
 
 @events.test_start.add_listener

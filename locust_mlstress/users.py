@@ -14,20 +14,21 @@ on HttpUser (requests) for targets that need requests' features (client certific
 from __future__ import annotations
 
 import os
+import random
 from typing import ClassVar
 
 from locust import HttpUser
 from locust.contrib.fasthttp import FastHttpUser
 from locust.exception import StopUser
 
-from . import recording  # noqa: F401  (registers the outcome counts' listeners)
 from .codecs import Codec
 from .errors import ProfileError
 from .events import MLResult, ml_events
+from .monitoring import ml_run
 from .outcomes import SUCCESSES, classify
 from .payloads import Payload, PayloadFactory
 from .profile.model import KINDS, Profile
-from .runtime import clock_for, log_once, next_user_id, resolve_profile
+from .runtime import clock_for, log_once, next_user_id, option, resolve_profile
 
 
 class _MLBehaviour:
@@ -49,11 +50,33 @@ class _MLBehaviour:
         self._codec: Codec = self._factory.kit.codec
         self._profile = profile
         self._path = profile.target.path
-        self._names = {kind: f"POST {self._path} [{kind}]" for kind in KINDS}
+        self._names = {kind: f"POST {self._path} [{kind}]" for kind in (*KINDS, "probe")}
         self._headers = {h.name: h.value for h in profile.target.headers}
         self._hook = ml_events(self.environment)
+        share = option(self.environment, "ml_consistency")
+        self._probe_share = float(share) if share is not None else profile.consistency
+        self._probe_rng = random.Random((profile.seed << 24) ^ user_id)  # its own stream: payloads stay put
+        self._last_ok: tuple[Payload, list] | None = None
+        self._version_header = option(self.environment, "ml_version_header")
 
-    def _judge(self, payload: Payload, resp, response_time: float) -> None:
+    def predict(self) -> None:
+        """The users' one task (listed in `tasks`: Locust collects @task only from User classes)."""
+        if self._probe_share and self._last_ok is not None and self._probe_rng.random() < self._probe_share:
+            payload, before = self._last_ok
+            self._send(payload, self._names["probe"], f"{payload.request_id}-probe", before)
+        else:
+            payload = self._factory.next()
+            self._send(payload, self._names[payload.kind], payload.request_id, None)
+
+    def _send(self, payload: Payload, name: str, request_id: str, probe_of: list | None) -> None:
+        headers = {**self._headers, "Content-Type": payload.content_type, "X-Request-ID": request_id}
+        with self.client.request(
+            "POST", self._path, data=payload.body, headers=headers, name=name, catch_response=True,
+            **self._client_options,
+        ) as resp:  # fmt: skip
+            self._judge(payload, resp, resp.request_meta["response_time"], probe_of)
+
+    def _judge(self, payload: Payload, resp, response_time: float, probe_of: list | None) -> None:
         status = resp.status_code or 0
         error = getattr(resp, "error", None)
         try:
@@ -61,31 +84,22 @@ class _MLBehaviour:
         except Exception as exc:  # a reset mid-body: the status came, the answer did not
             body, error = None, exc
         expectation = self._profile.expectation(payload.kind, payload.variant)
-        outcome, predictions, reason = classify(
-            payload.kind, expectation, status, error, body, self._codec, payload.n
-        )
+        outcome, predictions, reason = classify(payload.kind, expectation, status, error, body, self._codec, payload.n)
         if outcome in SUCCESSES:
             resp.success()
         else:
             resp.failure(f"{outcome}: {reason}")
-        self._hook.fire(payload=payload, result=MLResult(outcome, status, predictions, response_time, reason))
+        if predictions is not None and probe_of is None and payload.kind == "clean":
+            self._last_ok = (payload, predictions)
+        if self._version_header and status:
+            self._note_version(resp)
+        result = MLResult(outcome, status, predictions, response_time, reason)
+        self._hook.fire(payload=payload, result=result, probe_of=probe_of)
 
-    def _request_headers(self, payload: Payload) -> dict[str, str]:
-        return {**self._headers, "Content-Type": payload.content_type, "X-Request-ID": payload.request_id}
-
-    def predict(self) -> None:
-        """The users' one task (listed in `tasks`: Locust collects @task only from User classes)."""
-        payload = self._factory.next()
-        with self.client.request(
-            "POST",
-            self._path,
-            data=payload.body,
-            headers=self._request_headers(payload),
-            name=self._names[payload.kind],
-            catch_response=True,
-            **self._client_options,
-        ) as resp:
-            self._judge(payload, resp, resp.request_meta["response_time"])
+    def _note_version(self, resp) -> None:
+        run = ml_run(self.environment)
+        if run.model_version is None:
+            run.model_version = resp.headers.get(self._version_header)
 
 
 class MLUser(_MLBehaviour, FastHttpUser):
@@ -116,6 +130,4 @@ class MLHttpUser(_MLBehaviour, HttpUser):
 
     def on_start(self) -> None:
         self._setup()
-        self._client_options = {
-            "timeout": (self._profile.target.connect_timeout, self._profile.target.timeout)
-        }
+        self._client_options = {"timeout": (self._profile.target.connect_timeout, self._profile.target.timeout)}

@@ -80,9 +80,7 @@ class JSONCodec(Codec):
             raise option_error("body_template", 'needs a "$rows", "$columns" or "$matrix" placeholder')
         self.top_key = next(iter(template), "") if type(template) is dict else ""
         self.variants = frozenset({WRONG_TOP_LEVEL_KEY}) if self.top_key else frozenset()
-        self.response_path = (
-            target.response_path if target.response_path is not None else DEFAULT_RESPONSE_PATH
-        )
+        self.response_path = target.response_path if target.response_path is not None else DEFAULT_RESPONSE_PATH
         self._response = compile_path(self.response_path)
         self._item = compile_path(target.item_path) if target.item_path else None
 

@@ -32,9 +32,7 @@ class MLflowCodec(Codec):
     def __init__(self, target: Target, features: tuple[Feature, ...], output: Output) -> None:
         super().__init__(target, features, output)
         if target.mlflow_format not in FORMATS:
-            raise option_error(
-                "mlflow_format", f"{target.mlflow_format!r} is not one of {', '.join(FORMATS)}"
-            )
+            raise option_error("mlflow_format", f"{target.mlflow_format!r} is not one of {', '.join(FORMATS)}")
         self.format = target.mlflow_format
         self.top_key = target.mlflow_format
         if self.format == "inputs" and len(features) < 2:

@@ -89,9 +89,7 @@ class V2Codec(Codec):
         if self._tensor:
             for f in features:
                 if f.type in ("category", "text"):
-                    raise option_error(
-                        "v2_layout", f"'tensor' needs numeric features; '{f.name}' is {f.type}"
-                    )
+                    raise option_error("v2_layout", f"'tensor' needs numeric features; '{f.name}' is {f.type}")
 
     # --- encode ----------------------------------------------------------------------------
 
@@ -102,8 +100,7 @@ class V2Codec(Codec):
     def _columns(self, rows: list[Row]) -> list[dict]:
         if len(rows) == 1:
             return [
-                {"name": c, "shape": [1], "datatype": self._datatype(c, v), "data": [v]}
-                for c, v in rows[0].items()
+                {"name": c, "shape": [1], "datatype": self._datatype(c, v), "data": [v]} for c, v in rows[0].items()
             ]
         n = len(rows)
         first = rows[0] if rows else {}

@@ -100,9 +100,7 @@ def _draw_feature(feature: Feature, rng: np.random.Generator, n: int) -> np.ndar
         lengths = rng.integers(d.min_words, d.max_words + 1, n)
         words = np.asarray(d.vocabulary, dtype=object)[rng.integers(0, len(d.vocabulary), lengths.sum())]
         bounds = np.concatenate(([0], np.cumsum(lengths)))
-        return np.array(
-            [" ".join(words[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)], dtype=object
-        )
+        return np.array([" ".join(words[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)], dtype=object)
     if feature.type == "int":
         values = np.rint(values).astype(np.int64)
     return clip_to_domain(feature, values)

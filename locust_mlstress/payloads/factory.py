@@ -96,9 +96,7 @@ class PayloadFactory:
                 j = int(np.searchsorted(index, lo))
                 rows_i = rows[j : j + self.bs]
                 return self._encoded("drifted", name, request_id, rows_i, batch, j, True)
-            return self._encoded(
-                "drifted", name, request_id, b.clean_rows[lo : lo + self.bs], b.clean, lo, False
-            )
+            return self._encoded("drifted", name, request_id, b.clean_rows[lo : lo + self.bs], b.clean, lo, False)
         rows_i = b.clean_rows[lo : lo + self.bs]
         if kind == CLEAN:
             return self._encoded("clean", name, request_id, rows_i, b.clean, lo, False)
@@ -109,9 +107,7 @@ class PayloadFactory:
         hi = lo + len(rows)
         labels = None if batch.labels is None else batch.labels[lo:hi].tolist()
         probs = None if batch.label_probs is None else batch.label_probs[lo:hi].tolist()
-        return Payload(
-            kind, name, self.kit.codec.encode(rows), JSON, request_id, len(rows), labels, probs, active
-        )
+        return Payload(kind, name, self.kit.codec.encode(rows), JSON, request_id, len(rows), labels, probs, active)
 
     def _draw_block(self) -> _Block:
         rng, bs = self.rng, self.bs

@@ -22,13 +22,9 @@ class PayloadKit:
 
     @classmethod
     def build(cls, profile: Profile) -> PayloadKit:
-        return cls(
-            profile, make_codec(profile.target, profile.features, profile.output), CleanSampler(profile)
-        )
+        return cls(profile, make_codec(profile.target, profile.features, profile.output), CleanSampler(profile))
 
-    def features_where(
-        self, *types: str, required: bool | None = None, bounded: bool = False
-    ) -> list[Feature]:
+    def features_where(self, *types: str, required: bool | None = None, bounded: bool = False) -> list[Feature]:
         return [
             f
             for f in self.profile.features

@@ -129,11 +129,7 @@ def _needs(*types: str, required: bool | None = None, bounded: bool = False, wha
 
 def _codec_supports(variant: str):
     def unavailable(kit: PayloadKit) -> str | None:
-        return (
-            None
-            if kit.codec.supports(variant)
-            else f"the {kit.codec.name} codec has no {variant.replace('_', ' ')}"
-        )
+        return None if kit.codec.supports(variant) else f"the {kit.codec.name} codec has no {variant.replace('_', ' ')}"
 
     return unavailable
 

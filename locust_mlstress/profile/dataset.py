@@ -33,9 +33,7 @@ def read_dataset_file(
 
 
 @lru_cache(maxsize=8)
-def _read(
-    source: DatasetSource, version, features, output: Output, file
-) -> tuple[Columns, np.ndarray | None]:
+def _read(source: DatasetSource, version, features, output: Output, file) -> tuple[Columns, np.ndarray | None]:
     import pandas as pd
 
     from ..errors import ProfileError

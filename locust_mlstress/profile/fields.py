@@ -121,8 +121,7 @@ class Table:
         if value is default and default is not MISSING:
             return value
         ok = isinstance(value, list) and all(
-            isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) and v >= 0
-            for v in value
+            isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) and v >= 0 for v in value
         )
         if not ok or not value or sum(value) <= 0:
             raise self.error(key, "must be a non-empty list of non-negative numbers with a positive sum")

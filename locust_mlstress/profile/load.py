@@ -79,12 +79,19 @@ def parse_profile(data: dict, path: Path, sha256: str = "") -> Profile:
     malformed = read_variants(top.table("malformed"), "malformed", partial)
     oversized = read_variants(top.table("oversized"), "oversized", partial)
     kind_weights = _mix(top.table("mix", required=True), drift, malformed, oversized)
+    consistency = _consistency(top.table("consistency"))
     top.finish()
     return Profile(
         name=name, path=path, sha256=sha256, seed=seed, target=target, features=features,
         output=output, source=source, kind_weights=kind_weights, drift=drift, malformed=malformed,
-        oversized=oversized, expect=expect, description=description,
+        oversized=oversized, expect=expect, description=description, consistency=consistency,
     )  # fmt: skip
+
+
+def _consistency(t: Table) -> float:
+    fraction = t.number("fraction", 0.0, min=0, max=1)
+    t.finish()
+    return fraction
 
 
 def _target(t: Table, features: tuple[Feature, ...]) -> Target:
@@ -164,9 +171,7 @@ def _output(t: Table) -> Output:
     elif kind == "binary":
         classes = t.strings("classes", ("0", "1"))
         if len(classes) != 2:
-            raise t.error(
-                "classes", f"a binary output has 2 classes (negative, positive), got {len(classes)}"
-            )
+            raise t.error("classes", f"a binary output has 2 classes (negative, positive), got {len(classes)}")
     else:
         classes = t.strings("classes")
         if len(classes) < 2:
@@ -214,9 +219,7 @@ def _mix(t: Table, drift, malformed, oversized) -> dict[str, float]:
         weights[kind] = t.number(kind, 0.0, min=0)
         if weights[kind] > 0 and not available[kind]:
             section = "[drift.NAME]" if kind == "drifted" else f"[{kind}]"
-            raise t.error(
-                kind, f"is {weights[kind]:g} but the profile has no {kind} variant; add {section} or set 0"
-            )
+            raise t.error(kind, f"is {weights[kind]:g} but the profile has no {kind} variant; add {section} or set 0")
     t.finish()
     if sum(weights.values()) <= 0:
         raise t.error("", f"needs a positive weight for at least one kind: {', '.join(KINDS)}")

@@ -170,10 +170,7 @@ class Expectation:
 
     def allows(self, status: int) -> bool:
         code = str(status)
-        for pattern in self.statuses:
-            if pattern == code or (pattern[1:] == "xx" and pattern[0] == code[0]):
-                return True
-        return False
+        return any(p == code or (p[1:] == "xx" and p[0] == code[0]) for p in self.statuses)
 
 
 @dataclass(frozen=True)
@@ -202,6 +199,7 @@ class Profile:
     oversized: tuple[Variant, ...]
     expect: dict[str, Expectation]
     description: str = ""
+    consistency: float = 0.0  # share of requests that resend an earlier clean payload
     extra: dict[str, object] = field(default_factory=dict)
 
     def feature(self, name: str) -> Feature:

@@ -52,9 +52,7 @@ def read_features(tables: list[Table], *, parametric: bool) -> tuple[Feature, ..
                     "keep low >= min and high <= max",
                 )
         elif t.has("distribution"):
-            raise t.error(
-                "distribution", "is only read by a parametric source; remove it for a dataset source"
-            )
+            raise t.error("distribution", "is only read by a parametric source; remove it for a dataset source")
         features.append(Feature(name, ftype, t.boolean("required", True), lo, hi, categories, distribution))
         t.finish()
     return tuple(features)
@@ -120,13 +118,9 @@ def _predictor(t: Table, features: tuple[Feature, ...]) -> LinearPredictor:
             if f.type != "category":
                 raise w.error(key, f"{feature!r} is a {f.type} feature; only category features take '=VALUE'")
             if category not in f.categories:
-                raise w.error(
-                    key, f"{category!r} is not a category of {feature!r}: {', '.join(f.categories)}"
-                )
+                raise w.error(key, f"{category!r} is not a category of {feature!r}: {', '.join(f.categories)}")
         elif f.type not in ("float", "int", "bool"):
-            raise w.error(
-                key, f"{feature!r} is a {f.type} feature; weight its categories as '{feature}=VALUE'"
-            )
+            raise w.error(key, f"{feature!r} is a {f.type} feature; weight its categories as '{feature}=VALUE'")
         terms.append(LinearTerm(feature, w.number(key), category or None))
     w.finish()
     t.finish()

@@ -53,11 +53,7 @@ def _drift_variant(t: Table, name: str, profile: Profile) -> DriftVariant:
             raise t.error("features", "prior_shift resamples whole rows by label; it takes no features")
         features: tuple[str, ...] = ()
     else:
-        features = (
-            t.strings("features", default, nonempty=True)
-            if default is None
-            else t.strings("features", default)
-        )
+        features = t.strings("features", default, nonempty=True) if default is None else t.strings("features", default)
         if not features:
             raise t.error("features", f"{kind} needs at least one suitable feature and the schema has none")
     for fname in features:
@@ -65,9 +61,7 @@ def _drift_variant(t: Table, name: str, profile: Profile) -> DriftVariant:
         if f is None:
             raise t.error("features", f"no feature named {fname!r}; features: {', '.join(by_name)}")
         if wanted is not None and f.type not in wanted:
-            raise t.error(
-                "features", f"{kind} applies to {' or '.join(wanted)} features; {fname!r} is {f.type}"
-            )
+            raise t.error("features", f"{kind} applies to {' or '.join(wanted)} features; {fname!r} is {f.type}")
         if kind == "missing_values" and f.required:
             raise t.error(
                 "features",
@@ -98,9 +92,7 @@ def _drift_variant(t: Table, name: str, profile: Profile) -> DriftVariant:
         params["weights"] = weights
     elif kind == "prior_shift":
         if not has_labels or profile.output.type == "regression":
-            raise t.error(
-                "type", "prior_shift needs class labels: a label_model or label_column and a class output"
-            )
+            raise t.error("type", "prior_shift needs class labels: a label_model or label_column and a class output")
         classes = profile.output.classes
         params["target_class"] = t.str(
             "target_class", classes[-1] if profile.output.type == "binary" else classes[0], choices=classes

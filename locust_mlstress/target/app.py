@@ -56,9 +56,7 @@ ROUTES: tuple[tuple[re.Pattern[str], str, str], ...] = (
     (re.compile(r"/(?:ping|health)"), "ping", "GET"),
 )
 
-Codec = tuple[
-    Callable[[object, Schema, Model], Decoded], Callable[[Model, str, np.ndarray, Decoded | None], dict]
-]
+Codec = tuple[Callable[[object, Schema, Model], Decoded], Callable[[Model, str, np.ndarray, Decoded | None], dict]]
 CODECS: dict[str, Codec] = {
     "v1": (decode_v1, encode_predictions),
     "v2": (decode_v2, encode_v2),
@@ -205,9 +203,7 @@ class ReferenceApp:
                     content_type = environ.get("CONTENT_TYPE") or "none"
                     raise InputError(415, f"Content-Type must be application/json, got {content_type}")
                 if too_big:
-                    raise InputError(
-                        413, f"request body exceeds the limit of {self.knobs.max_body_bytes} bytes"
-                    )
+                    raise InputError(413, f"request body exceeds the limit of {self.knobs.max_body_bytes} bytes")
                 decoded = decode(decode_strict(body), self.schema, self.model)
         except InputError as error:
             if lax == "crash":
@@ -218,7 +214,5 @@ class ReferenceApp:
             return 200, encode(self.model, self.model_name, self.model.neutral(n), None)
         x, drifted = self.model.encode(decoded.columns, decoded.n)
         knobs = self.knobs
-        predictions = self.model.predict_design(
-            x, drifted, knobs.temperature, knobs.drift_degradation, self.rng
-        )
+        predictions = self.model.predict_design(x, drifted, knobs.temperature, knobs.drift_degradation, self.rng)
         return 200, encode(self.model, self.model_name, predictions, decoded)

@@ -40,13 +40,9 @@ KNOB_FLAGS: dict[str, tuple[str, type, str]] = {
 
 def add_server_arguments(parser: argparse.ArgumentParser, profile_required: bool = True) -> None:
     """Add the server's flags to a parser (the `mlstress serve` subcommand reuses this)."""
-    parser.add_argument(
-        "--profile", required=profile_required, help="traffic profile (TOML) to fit the model to"
-    )
+    parser.add_argument("--profile", required=profile_required, help="traffic profile (TOML) to fit the model to")
     parser.add_argument("--port", type=int, default=8080, help="port on 127.0.0.1 (0 = any free port)")
-    parser.add_argument(
-        "--train-samples", type=int, default=TRAIN_SAMPLES, help="clean samples the model is fitted on"
-    )
+    parser.add_argument("--train-samples", type=int, default=TRAIN_SAMPLES, help="clean samples the model is fitted on")
     knobs = parser.add_argument_group("misbehaviour knobs (all off by default)")
     for name, (flag, kind, text) in KNOB_FLAGS.items():
         extra = {"choices": LAX_MODES} if name == "lax" else {}
@@ -66,9 +62,7 @@ def build_parser(prog: str = "python -m locust_mlstress.target") -> argparse.Arg
 
 def knobs_from_args(args: argparse.Namespace) -> ServerKnobs:
     """The knobs of parsed arguments; raises ValueError listing every bad value at once."""
-    return ServerKnobs(
-        **{f.name: getattr(args, f.name) for f in fields(ServerKnobs) if hasattr(args, f.name)}
-    )
+    return ServerKnobs(**{f.name: getattr(args, f.name) for f in fields(ServerKnobs) if hasattr(args, f.name)})
 
 
 def knobs_to_argv(knobs: ServerKnobs) -> list[str]:

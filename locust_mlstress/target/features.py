@@ -168,9 +168,7 @@ def _absent(enc: Encoder, column: object, x: np.ndarray, flagged: list[int]) -> 
     return True
 
 
-def _one_hot(
-    enc: Encoder, column: Sequence[object] | np.ndarray | None, x: np.ndarray, flagged: list[int]
-) -> None:
+def _one_hot(enc: Encoder, column: Sequence[object] | np.ndarray | None, x: np.ndarray, flagged: list[int]) -> None:
     """One-hot into `x`; rows with an unseen category (or a missing optional one) go to `flagged`."""
     if _absent(enc, column, x, flagged):
         return
@@ -183,9 +181,7 @@ def _one_hot(
             flagged.append(row)
 
 
-def _hash_text(
-    enc: Encoder, column: Sequence[object] | np.ndarray | None, x: np.ndarray, flagged: list[int]
-) -> None:
+def _hash_text(enc: Encoder, column: Sequence[object] | np.ndarray | None, x: np.ndarray, flagged: list[int]) -> None:
     """Word counts per hash bucket into `x`; rows missing an optional text go to `flagged`."""
     if _absent(enc, column, x, flagged):
         return

@@ -103,9 +103,7 @@ def _tensor(raw: object, i: int, strict: bool) -> tuple[str, list[int], str, lis
     if not isinstance(name, str):
         raise InputError(400, f"{where}.name: expected a string, got {type_name(name)}")
     where = f"inputs[{i}] ({name})"
-    if not isinstance(shape, list) or not all(
-        isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape
-    ):
+    if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
         raise InputError(400, f"{where}.shape: expected a list of non-negative integers")
     if datatype not in (*FLOAT_TYPES, *INT_TYPES, "BOOL", "BYTES"):
         raise InputError(400, f"{where}.datatype: unknown datatype {datatype!r}")
@@ -207,10 +205,7 @@ def _tensor_layout(tensor: tuple, schema: Schema) -> tuple[dict[str, list[object
     for j, feature in enumerate(numeric):
         values = flat[j::width]
         if feature.type == "bool" and datatype != "BOOL":
-            values = [
-                _bit(v, feature, f"{where}.data[{i * width + j}] ({feature.name})")
-                for i, v in enumerate(values)
-            ]
+            values = [_bit(v, feature, f"{where}.data[{i * width + j}] ({feature.name})") for i, v in enumerate(values)]
         columns[feature.name] = [
             schema.value(feature, v, lambda: f"{where}.data[{i * width + j}] ({feature.name})")  # noqa: B023
             for i, v in enumerate(values)

@@ -101,9 +101,7 @@ class ReferenceServer:
                 )
             if time.monotonic() > deadline:
                 limit = f"{self.startup_timeout:g} s"
-                raise ReferenceServerError(
-                    f"reference server did not listen within {limit}:\n{self.stderr().strip()}"
-                )
+                raise ReferenceServerError(f"reference server did not listen within {limit}:\n{self.stderr().strip()}")
             time.sleep(0.02)
 
     def stderr(self) -> str:

@@ -80,9 +80,7 @@ def decode_mlflow(payload: object, schema: Schema, model: Model) -> Decoded:
 def _dataframe_split(frame: object, schema: Schema) -> dict[str, list[object]]:
     where = "dataframe_split"
     if not isinstance(frame, dict):
-        raise InputError(
-            400, f"{where}: expected an object with 'columns' and 'data', got {type_name(frame)}"
-        )
+        raise InputError(400, f"{where}: expected an object with 'columns' and 'data', got {type_name(frame)}")
     check_keys(frame, ("columns", "data", "index"), f"{where}: ", schema.strict)
     names, data = frame.get("columns"), frame.get("data")
     if not isinstance(names, list) or not all(isinstance(c, str) for c in names):
@@ -100,9 +98,7 @@ def _dataframe_split(frame: object, schema: Schema) -> dict[str, list[object]]:
     rows: list[object] = []
     for i, row in enumerate(data):
         if not isinstance(row, list) or (schema.strict and len(row) != len(names)):
-            raise InputError(
-                400, f"{where}.data[{i}]: expected a list of {len(names)} values, one per column"
-            )
+            raise InputError(400, f"{where}.data[{i}]: expected a list of {len(names)} values, one per column")
         rows.append(dict(zip(names, row, strict=False)))
     return schema.rows(rows, f"{where}.data")
 
@@ -129,9 +125,7 @@ def _length(columns: dict[str, list[object]]) -> int:
     return 0
 
 
-def encode_predictions(
-    model: Model, model_name: str, predictions: np.ndarray, decoded: Decoded | None
-) -> dict:
+def encode_predictions(model: Model, model_name: str, predictions: np.ndarray, decoded: Decoded | None) -> dict:
     """`{"predictions": [...]}`: a probability, a list of K probabilities, or a value per instance."""
     return {"predictions": predictions.tolist()}
 

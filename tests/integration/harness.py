@@ -28,12 +28,26 @@ class Run:
     stdout: str
     stderr: str
     records: list[dict]
+    out: Path | None = None
+
+    def path(self, name: str) -> Path:
+        assert self.out is not None
+        return self.out / name
 
     def record(self, role: str = "LocalRunner") -> dict:
         return next(r for r in self.records if r["role"] == role)
 
     def outcomes(self, role: str = "LocalRunner") -> Counter:
         return Counter({(k, v, o): n for k, v, o, n in self.record(role)["outcomes"]})
+
+    def summary_outcomes(self, role: str = "LocalRunner") -> Counter:
+        """The library's own counts, from the ML summary of the local runner or master."""
+        c: Counter = Counter()
+        for kind, figures in self.record(role)["summary"]["kinds"].items():
+            for variant, outcomes in figures["variants"].items():
+                for outcome, n in outcomes.items():
+                    c[(kind, variant, outcome)] = n
+        return c
 
     def by_kind(self, role: str = "LocalRunner") -> Counter:
         c: Counter = Counter()
@@ -63,25 +77,19 @@ def locust_args(profile: Path, host: str, *extra: str, locustfile: str = "fast.p
     ]
 
 
-def run_local(
-    profile: Path, host: str, out: Path, *extra: str, timeout: float = 90, user: str = "fast"
-) -> Run:
+def run_local(profile: Path, host: str, out: Path, *extra: str, timeout: float = 90, user: str = "fast") -> Run:
     out.mkdir(parents=True, exist_ok=True)
     args = locust_args(profile, host, "--headless", *extra)
-    proc = subprocess.run(
-        args, env=locust_env(out, user), capture_output=True, text=True, timeout=timeout, cwd=ROOT
-    )
-    return Run(proc.returncode, proc.stdout, proc.stderr, read_records(out))
+    proc = subprocess.run(args, env=locust_env(out, user), capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+    return Run(proc.returncode, proc.stdout, proc.stderr, read_records(out), out)
 
 
 def read_records(out: Path) -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted(out.glob("*.json"))]
+    return [json.loads(p.read_text()) for p in sorted(out.glob("[0-9]*.json"))]
 
 
-def run_distributed(
-    profile: Path, host: str, out: Path, workers: int, *extra: str, timeout: float = 90
-) -> Run:
-    """A headless master and `workers` worker processes, all on 127.0.0.1."""
+def start_distributed(profile: Path, host: str, out: Path, workers: int, *extra: str):
+    """A headless master and `workers` worker processes, all on 127.0.0.1, started."""
     out.mkdir(parents=True, exist_ok=True)
     port = free_port()
     env = locust_env(out)
@@ -110,6 +118,10 @@ def run_distributed(
         )  # fmt: skip
         for _ in range(workers)
     ]
+    return master, procs
+
+
+def finish_distributed(master, procs, out: Path, timeout: float = 90) -> Run:
     try:
         stdout, stderr = master.communicate(timeout=timeout)
         for p in procs:
@@ -118,4 +130,9 @@ def run_distributed(
         for p in [master, *procs]:
             if p.poll() is None:
                 p.kill()
-    return Run(master.returncode, stdout, stderr, read_records(out))
+    return Run(master.returncode, stdout, stderr, read_records(out), out)
+
+
+def run_distributed(profile: Path, host: str, out: Path, workers: int, *extra: str, timeout: float = 90) -> Run:
+    master, procs = start_distributed(profile, host, out, workers, *extra)
+    return finish_distributed(master, procs, out, timeout)

@@ -11,9 +11,11 @@ from tests.integration.harness import free_port, run_local
 
 @pytest.fixture(scope="module")
 def strict_run(server, tmp_path_factory):
+    out = tmp_path_factory.mktemp("strict")
     return run_local(
-        QUICKSTART, server.url, tmp_path_factory.mktemp("strict"), "-u", "4", "-r", "4", "-t", "8s"
-    )
+        QUICKSTART, server.url, out, "-u", "4", "-r", "4", "-t", "14s", "--ml-window", "2", "--ml-warmup", "1000",
+        "--ml-json", str(out / "ml.json"), "--ml-csv", str(out / "run"), "--csv", str(out / "run"),
+    )  # fmt: skip
 
 
 def test_every_request_is_counted_once_beside_locusts_stats(strict_run):
@@ -46,8 +48,54 @@ def test_clean_and_drifted_answers_decode(strict_run):
     assert strict_run.returncode == 0, strict_run.stderr[-2000:]
 
 
-def test_the_outcome_table_is_printed(strict_run):
-    assert "ML outcomes per payload kind" in strict_run.stdout + strict_run.stderr
+def test_the_quality_table_is_printed(strict_run):
+    text = strict_run.stdout + strict_run.stderr
+    assert "ML quality per payload kind" in text and "malformed variants: outcome counts" in text
+
+
+def test_the_summary_counts_what_the_users_sent(strict_run):
+    assert strict_run.summary_outcomes() == strict_run.outcomes()
+
+
+def test_the_quickstart_shows_drift_and_miscalibration(strict_run):
+    """Drifted traffic: a major, significant PSI shift and a worse ECE than clean traffic, whose
+    own PSI against its warm-up stays below 0.1."""
+    kinds = strict_run.record()["summary"]["kinds"]
+    clean, drifted = kinds["clean"], kinds["drifted"]
+    assert drifted["shift"]["verdict"] == "major" and drifted["shift"]["psi"] > 0.25
+    assert drifted["shift"]["significant"] and drifted["shift"]["n"] > 300
+    assert clean["shift"]["psi"] < 0.1 and clean["shift"]["n_reference"] >= 1000
+    assert drifted["calibration"]["ece"] > clean["calibration"]["ece"]
+    assert drifted["calibration"]["significant"]
+
+
+def test_json_summary_file(strict_run):
+    import json
+
+    summary = strict_run.record()["summary"]
+    on_disk = json.loads(strict_run.path("ml.json").read_text())
+    assert on_disk["kinds"].keys() == summary["kinds"].keys()
+    for figures in on_disk["kinds"].values():
+        assert isinstance(figures["requests"], int) and isinstance(figures["outcomes"], dict)
+        assert {"p50", "p95", "p99"} <= figures["latency_ms"].keys()
+    shift, cal = on_disk["kinds"]["drifted"]["shift"], on_disk["kinds"]["drifted"]["calibration"]
+    assert {"psi", "js", "ks", "wasserstein", "n"} <= shift.keys() and {
+        "ece",
+        "mce",
+        "brier",
+        "n",
+    } <= cal.keys()
+    assert on_disk["windows"] and on_disk["baseline"]["mode"] == "clean"
+
+
+def test_csv_has_a_row_per_window_and_kind_beside_locusts(strict_run):
+    import csv
+
+    rows = list(csv.DictReader(strict_run.path("run_ml_windows.csv").open()))
+    assert strict_run.path("run_stats.csv").exists()  # Locust's own, same prefix
+    windows = {(r["window"], r["kind"]) for r in rows}
+    assert len(windows) == len(rows) and {r["kind"] for r in rows} >= {"clean", "drifted", "malformed"}
+    assert sum(int(r["requests"]) for r in rows) == strict_run.record()["locust_requests"]
 
 
 def test_a_lax_server_yields_accepted_malformed_failures(lax_server, tmp_path):

@@ -44,9 +44,7 @@ def test_quickstart_in_the_web_ui(tmp_path):
         assert '"ml_profile"' in page  # our option is offered in the start form
         host = json.loads(page.split('"host": ', 1)[1].split(",", 1)[0])
         assert host.startswith("http://127.0.0.1:")  # the embedded server, started at init
-        form = urllib.parse.urlencode(
-            {"user_count": 4, "spawn_rate": 4, "host": host, "ml_profile": ""}
-        ).encode()
+        form = urllib.parse.urlencode({"user_count": 4, "spawn_rate": 4, "host": host, "ml_profile": ""}).encode()
         with urllib.request.urlopen(base + "/swarm", data=form, timeout=5) as resp:
             assert json.loads(resp.read())["success"] is True
 

@@ -59,9 +59,7 @@ def codec(name: str, features=MIXED, output: str = "binary", **options) -> Codec
 
 
 def mixed_rows(n: int) -> list[dict[str, object]]:
-    return [
-        {"age": 20.5 + i, "visits": i, "plan": ("free", "pro")[i % 2], "active": i % 3 == 0} for i in range(n)
-    ]
+    return [{"age": 20.5 + i, "visits": i, "plan": ("free", "pro")[i % 2], "active": i % 3 == 0} for i in range(n)]
 
 
 def numeric_rows(n: int) -> list[dict[str, object]]:
@@ -487,11 +485,7 @@ def test_decode_accepts_str_and_bytearray():
 
 
 json_values = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.floats(allow_nan=True, allow_infinity=True)
-    | st.text(max_size=5),
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=5),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
     max_leaves=20,
 )

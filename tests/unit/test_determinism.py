@@ -7,9 +7,7 @@ from locust_mlstress.payloads import PayloadFactory
 
 def _stream(profile, user_id, n=600):
     factory = PayloadFactory(profile, user_id, clock=lambda: 1000.0)
-    return [
-        (p.kind, p.variant, p.body, p.content_type, p.request_id) for p in (factory.next() for _ in range(n))
-    ]
+    return [(p.kind, p.variant, p.body, p.content_type, p.request_id) for p in (factory.next() for _ in range(n))]
 
 
 def test_same_seed_and_user_give_the_same_bytes(quickstart):

@@ -28,9 +28,7 @@ def _reject_constant(token):
 
 def test_there_are_at_least_fifteen_stable_names():
     assert len(MALFORMED) >= 15
-    assert {"invalid_json", "truncated_body", "empty_body", "wrong_content_type", "deeply_nested"} <= set(
-        MALFORMED
-    )
+    assert {"invalid_json", "truncated_body", "empty_body", "wrong_content_type", "deeply_nested"} <= set(MALFORMED)
 
 
 def test_invalid_json_does_not_parse(quickstart):
@@ -137,9 +135,7 @@ def test_invalid_utf8(quickstart):
 
 def test_duplicate_keys(quickstart):
     seen = []
-    json.loads(
-        _build(quickstart, "duplicate_keys")[2], object_pairs_hook=lambda pairs: seen.append(pairs) or {}
-    )
+    json.loads(_build(quickstart, "duplicate_keys")[2], object_pairs_hook=lambda pairs: seen.append(pairs) or {})
     assert any(len({k for k, _ in pairs}) < len(pairs) for pairs in seen)
 
 

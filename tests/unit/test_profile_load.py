@@ -102,9 +102,7 @@ def test_default_set_leaves_out_what_the_schema_cannot_carry(write):
 
 
 def test_exclude_narrows_the_default_set(write):
-    profile = write(
-        '[malformed]\nexclude = ["deeply_nested", "invalid_utf8"]\n[oversized]\nexclude = ["body_bytes"]\n'
-    )
+    profile = write('[malformed]\nexclude = ["deeply_nested", "invalid_utf8"]\n[oversized]\nexclude = ["body_bytes"]\n')
     names = [v.name for v in profile.malformed]
     assert "deeply_nested" not in names and "invalid_utf8" not in names
     assert len(names) == len(MALFORMED) - 3  # and wrong_datatype, which kserve_v1 cannot build

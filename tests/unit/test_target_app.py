@@ -63,14 +63,8 @@ def test_v1_predictions_are_the_models(app, model):
 
 def test_all_protocols_agree(app):
     v1 = call(app, "POST", V1, {"instances": ROWS}).json()["predictions"]
-    assert (
-        call(app, "POST", "/v1/models/churn/versions/3:predict", {"instances": ROWS}).json()["predictions"]
-        == v1
-    )
-    assert (
-        call(app, "POST", V1, {"instances": [[r.get(k) for k in ROW] for r in ROWS]}).json()["predictions"]
-        == v1
-    )
+    assert call(app, "POST", "/v1/models/churn/versions/3:predict", {"instances": ROWS}).json()["predictions"] == v1
+    assert call(app, "POST", V1, {"instances": [[r.get(k) for k in ROW] for r in ROWS]}).json()["predictions"] == v1
     split = {"columns": list(ROW), "data": [[r.get(k) for k in ROW] for r in ROWS]}
     for body in ({"dataframe_split": split}, {"dataframe_records": ROWS}, {"inputs": columns_of(ROWS)}):
         assert call(app, "POST", MLFLOW, body).json() == {"predictions": v1}, body
@@ -105,9 +99,7 @@ def test_multiclass_outputs(router):
     app = ReferenceApp(model, ServerKnobs(), router.target.model_name)
     k = len(router.output.classes)
     rows = [{f.name: _typical(f) for f in router.features}] * 2
-    v1 = call(app, "POST", f"/v1/models/{router.target.model_name}:predict", {"instances": rows}).json()[
-        "predictions"
-    ]
+    v1 = call(app, "POST", f"/v1/models/{router.target.model_name}:predict", {"instances": rows}).json()["predictions"]
     assert len(v1) == 2 and all(len(p) == k and sum(p) == pytest.approx(1.0) for p in v1)
     body = {
         "inputs": [
@@ -132,8 +124,7 @@ def test_regression_outputs():
     assert len(v1) == 1 and isinstance(v1[0], float)
     body = {
         "inputs": [
-            {"name": f.name, "shape": [1], "datatype": _v2_type(f), "data": [row[f.name]]}
-            for f in profile.features
+            {"name": f.name, "shape": [1], "datatype": _v2_type(f), "data": [row[f.name]]} for f in profile.features
         ]
     }
     outputs = call(app, "POST", f"/v2/models/{profile.target.model_name}/infer", body).json()["outputs"]
@@ -151,9 +142,7 @@ def _typical(feature):
 
 
 def _v2_type(feature) -> str:
-    return {"float": "FP64", "int": "INT64", "bool": "BOOL", "category": "BYTES", "text": "BYTES"}[
-        feature.type
-    ]
+    return {"float": "FP64", "int": "INT64", "bool": "BOOL", "category": "BYTES", "text": "BYTES"}[feature.type]
 
 
 # --- other endpoints and routing ---------------------------------------------------------------
@@ -271,9 +260,7 @@ def test_drift_degradation_only_touches_drifted_looking_rows(app, model):
         call(noisy, "POST", V1, {"instances": [clean_row]}).json()
         == call(app, "POST", V1, {"instances": [clean_row]}).json()
     )
-    answers = {
-        call(noisy, "POST", V1, {"instances": [drifted_row]}).json()["predictions"][0] for _ in range(10)
-    }
+    answers = {call(noisy, "POST", V1, {"instances": [drifted_row]}).json()["predictions"][0] for _ in range(10)}
     assert len(answers) == 10
 
 

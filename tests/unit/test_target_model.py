@@ -167,9 +167,7 @@ def test_drift_degradation_makes_the_model_worse_under_drift(binary_model):
         p = np.clip(p, 1e-12, 1 - 1e-12)
         return float(-np.mean(labels * np.log(p) + (1 - labels) * np.log(1 - p)))
 
-    assert log_loss(binary_model.predict(columns, drift_noise=2.0, rng=rng)) > log_loss(
-        binary_model.predict(columns)
-    )
+    assert log_loss(binary_model.predict(columns, drift_noise=2.0, rng=rng)) > log_loss(binary_model.predict(columns))
 
 
 def test_multiclass_softmax_fit():

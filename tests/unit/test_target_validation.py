@@ -54,8 +54,7 @@ def with_(**changes: object) -> dict:
 def v2_columns(row: dict = ROW, n: int = 1) -> dict:
     return {
         "inputs": [
-            {"name": k, "shape": [n], "datatype": V2_TYPES.get(k, "FP64"), "data": [v] * n}
-            for k, v in row.items()
+            {"name": k, "shape": [n], "datatype": V2_TYPES.get(k, "FP64"), "data": [v] * n} for k, v in row.items()
         ]
     }
 
@@ -77,10 +76,7 @@ def expect(reply, status: int, *fragments: str) -> None:
 
 def test_valid_request_passes(app):
     assert call(app, "POST", V1, {"instances": [ROW]}).status == 200
-    assert (
-        call(app, "POST", V1, {"instances": [ROW]}, content_type="application/json; charset=utf-8").status
-        == 200
-    )
+    assert call(app, "POST", V1, {"instances": [ROW]}, content_type="application/json; charset=utf-8").status == 200
 
 
 @pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
@@ -144,9 +140,7 @@ def test_huge_integer_literals(app):
     expect(call(app, "POST", V1, body), 400, "instances[0].income_k", "out of range")
     expect(call(app, "POST", V1, {"instances": [with_(support_tickets=2**70)]}), 400, "64-bit")
     raw = (
-        json.dumps({"instances": [with_(income_k=0)]})
-        .encode()
-        .replace(b'"income_k": 0', b'"income_k": ' + b"9" * 5000)
+        json.dumps({"instances": [with_(income_k=0)]}).encode().replace(b'"income_k": 0', b'"income_k": ' + b"9" * 5000)
     )
     expect(call(app, "POST", V1, raw), 400, "invalid JSON")
 
@@ -240,11 +234,7 @@ def test_list_rows_in_schema_order(app):
 # --- never a 5xx -------------------------------------------------------------------------------
 
 json_values = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=8),
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=8),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
     max_leaves=12,
 )

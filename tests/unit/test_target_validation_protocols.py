@@ -115,9 +115,7 @@ def test_v2_tensor_layout(app):
         "minimum",
     )
     nulls = [None] + numeric[1:]
-    expect(
-        call(app, "POST", V2, {"inputs": [tensor("input-0", [1, 6], "FP64", nulls)]}), 400, "(age)", "null"
-    )
+    expect(call(app, "POST", V2, {"inputs": [tensor("input-0", [1, 6], "FP64", nulls)]}), 400, "(age)", "null")
 
 
 def test_v2_batch_limit(app):
@@ -130,9 +128,7 @@ def test_v2_batch_limit(app):
 def test_mlflow_envelopes(app):
     split = {"columns": list(ROW), "data": [list(ROW.values())]}
     assert call(app, "POST", MLFLOW, {"dataframe_split": split}).status == 200
-    expect(
-        call(app, "POST", MLFLOW, {"dataframe_split": split, "dataframe_records": [ROW]}), 400, "exactly one"
-    )
+    expect(call(app, "POST", MLFLOW, {"dataframe_split": split, "dataframe_records": [ROW]}), 400, "exactly one")
     expect(call(app, "POST", MLFLOW, {"data": [ROW]}), 400, "unknown key 'data'")
     bad = {"columns": [*ROW, "color"], "data": [[*ROW.values(), "red"]]}
     expect(call(app, "POST", MLFLOW, {"dataframe_split": bad}), 400, "dataframe_split.columns", "'color'")
@@ -140,9 +136,7 @@ def test_mlflow_envelopes(app):
     expect(call(app, "POST", MLFLOW, {"dataframe_split": short}), 400, "dataframe_split.data[0]")
     twice = {"columns": ["age", "age"], "data": [[40, 40]]}
     expect(call(app, "POST", MLFLOW, {"dataframe_split": twice}), 400, "duplicate column")
-    expect(
-        call(app, "POST", MLFLOW, {"dataframe_records": [with_(age="x")]}), 400, "dataframe_records[0].age"
-    )
+    expect(call(app, "POST", MLFLOW, {"dataframe_records": [with_(age="x")]}), 400, "dataframe_records[0].age")
     columns = {k: [v] for k, v in ROW.items()}
     expect(call(app, "POST", MLFLOW, {"inputs": {**columns, "age": [40, 41]}}), 400, "different lengths")
     expect(call(app, "POST", MLFLOW, {"inputs": {**columns, "age": ["x"]}}), 400, "inputs.age[0]", "integer")

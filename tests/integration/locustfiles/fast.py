@@ -1,12 +1,15 @@
-"""Test locustfile: ML users with no wait; each process writes what it counted at quitting.
+"""Test locustfile: ML users with no wait; each process writes what it saw at quitting.
 
 MLSTRESS_TEST_USER=http picks MLHttpUser instead of MLUser. MLSTRESS_TEST_OUT names a directory;
-each process writes <pid>.json there with its outcome counts (the master's include the
-workers') and the user ids in the request ids it sent.
+each process writes <pid>.json there: the requests its own users sent, counted here by a
+listener of our own (independent of the library's recorder), the user ids in their request
+ids, Locust's counts, and on a local runner or master the library's ML summary. A worker also
+writes report-<pid>.json at each report to the master: what it had sent up to that report.
 """
 
 import json
 import os
+from collections import Counter
 from pathlib import Path
 
 from locust import constant, events
@@ -16,6 +19,7 @@ from locust_mlstress import MLHttpUser, MLUser, ml_events
 OUT = os.environ.get("MLSTRESS_TEST_OUT")
 BASE = MLHttpUser if os.environ.get("MLSTRESS_TEST_USER") == "http" else MLUser
 user_ids: set[int] = set()
+sent: Counter = Counter()
 
 
 class Model(BASE):
@@ -24,20 +28,32 @@ class Model(BASE):
 
 @events.init.add_listener
 def _track(environment, **_kwargs):
-    def seen(payload, result, **_kw):
+    def seen(payload, result, probe_of=None, **_kw):
+        kind = "probe" if probe_of is not None else payload.kind
+        sent[(kind, payload.variant, result.outcome.value)] += 1
         user_ids.add(int(payload.request_id.split("-")[1], 16))
 
     ml_events(environment).add_listener(seen)
+
+    def reported(client_id, data, **_kw):
+        # Runs in the same greenlet pass as the library's own report listener, so this snapshot
+        # is exactly what the master has received from this worker once the message arrives.
+        if OUT:
+            snapshot = {"client_id": client_id, "outcomes": [[k, v, o, n] for (k, v, o), n in sent.items()]}
+            Path(OUT, f"report-{os.getpid()}.json").write_text(json.dumps(snapshot))
+
+    environment.events.report_to_master.add_listener(reported)
 
 
 @events.quitting.add_listener
 def _dump(environment, **_kwargs):
     if not OUT:
         return
-    counts = environment.mlstress_outcomes.total
+    run = getattr(environment, "mlstress_run", None)
     record = {
         "role": type(environment.runner).__name__,
-        "outcomes": [[k, v, o, n] for (k, v, o), n in counts.items()],
+        "client_id": getattr(environment.runner, "client_id", None),
+        "outcomes": [[k, v, o, n] for (k, v, o), n in sent.items()],
         "user_ids": sorted(user_ids),
         "locust_requests": environment.runner.stats.total.num_requests,
         "locust_failures": environment.runner.stats.total.num_failures,
@@ -45,5 +61,6 @@ def _dump(environment, **_kwargs):
             name: [entry.num_requests, entry.num_failures]
             for (name, _method), entry in environment.runner.stats.entries.items()
         },
+        "summary": run.summary if run is not None else None,
     }
     Path(OUT, f"{os.getpid()}.json").write_text(json.dumps(record))

@@ -1,0 +1,153 @@
+"""Locust wiring of the quality recorder and monitor: what runs where, and when.
+
+- Every process records its users' requests (the `ml_request` hook) into a `QualityRecorder`.
+- A worker sends what it recorded since its last report in `report_to_master` and forgets it;
+  the master adds it in `worker_report`. A local runner feeds its own monitor directly.
+- Final figures are computed in `quitting`: on a headless master `test_stop` fires before the
+  workers' last reports arrive; by `quitting` they are in.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from locust import events
+from locust.env import Environment
+from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
+
+from .events import ml_events
+from .profile.model import Profile
+from .quality import QualityMonitor, QualityRecorder, Warmup
+from .quality.baseline import load_baseline, save_baseline
+from .report.console import format_summary
+from .report.files import write_csv, write_json
+from .runtime import clock_for, ml_user_classes, option, resolve_profile
+
+REPORT_KEY = "mlstress"
+console = logging.getLogger("locust.stats_logger")  # Locust's plain console logger
+logger = logging.getLogger("locust_mlstress")
+
+
+@dataclass
+class MLRun:
+    """One environment's quality state; replaced at each test start."""
+
+    profile: Profile | None = None
+    recorder: QualityRecorder | None = None
+    monitor: QualityMonitor | None = None
+    baseline_header: dict | None = None
+    model_version: str | None = None
+    summary: dict | None = None
+    extra: dict = field(default_factory=dict)
+
+    def record(self, **kwargs) -> None:
+        if self.recorder is not None:
+            self.recorder.record(**kwargs)
+
+
+def ml_run(environment: Environment) -> MLRun:
+    run = getattr(environment, "mlstress_run", None)
+    if run is None:
+        run = environment.mlstress_run = MLRun()
+        ml_events(environment).add_listener(lambda **kw: environment.mlstress_run.record(**kw))
+    return run
+
+
+def _profile(environment: Environment) -> Profile | None:
+    classes = ml_user_classes(environment)
+    return resolve_profile(classes[0], environment, quiet=True) if classes else None
+
+
+def start(environment: Environment) -> MLRun:
+    """A fresh recorder (and, on a local runner or master, monitor) for a new test."""
+    old = ml_run(environment)
+    run = MLRun()
+    environment.mlstress_run = run
+    run.profile = profile = _profile(environment)
+    if profile is None:
+        return old if old.profile is None else run
+    window = float(option(environment, "ml_window", 10.0))
+    if not isinstance(environment.runner, WorkerRunner):
+        baseline = None
+        path = option(environment, "ml_baseline")
+        if path:
+            baseline, run.baseline_header = load_baseline(path, profile)
+        run.monitor = QualityMonitor(
+            profile,
+            window_s=window,
+            warmup=Warmup.parse(option(environment, "ml_warmup", "10s")),
+            baseline=baseline,
+        )
+    if not isinstance(environment.runner, MasterRunner):
+        sink = run.monitor.absorb if run.monitor is not None else None
+        run.recorder = QualityRecorder(profile.output, window, clock_for(environment), sink)
+    return run
+
+
+def finish(environment: Environment) -> dict | None:
+    """Final figures, printed and written where the options say; None if nothing ran."""
+    run = ml_run(environment)
+    if run.monitor is None:
+        return None
+    if run.recorder is not None:
+        run.recorder.flush()
+    if not run.monitor.totals:
+        return None
+    summary = run.monitor.summary()
+    summary["run"] = {
+        "profile": {"name": run.profile.name, "path": str(run.profile.path), "sha256": run.profile.sha256},
+        "host": environment.host,
+        "model_version": run.model_version,
+    }
+    if run.baseline_header is not None:
+        summary["baseline"] |= {"path": str(option(environment, "ml_baseline")), **run.baseline_header}
+    runner = environment.runner
+    if isinstance(runner, MasterRunner):
+        summary["workers"] = {
+            "reported": sorted(summary["received"]),
+            "missing": sorted(c.id for c in runner.clients.values() if c.state == STATE_MISSING),
+        }
+    run.summary = summary
+    console.info("\n%s\n", format_summary(summary))
+    if path := option(environment, "ml_json"):
+        write_json(path, summary)
+    if prefix := option(environment, "ml_csv"):
+        write_csv(prefix, summary)
+    if path := option(environment, "ml_save_baseline"):
+        clean = run.monitor.totals.get("clean")
+        if clean is None or clean.predictions.n == 0:
+            logger.warning("--ml-save-baseline: no clean predictions were recorded; nothing saved")
+        else:
+            model = {"host": environment.host, "path": run.profile.target.path, "version": run.model_version}
+            save_baseline(path, run.profile, clean, model)
+    return summary
+
+
+@events.init.add_listener
+def _wire(environment: Environment, **_kwargs) -> None:
+    ml_run(environment)
+
+    def report(client_id, data, **_kw):
+        run = ml_run(environment)
+        if run.recorder is not None:
+            data[REPORT_KEY] = run.recorder.take_delta()
+            if run.model_version:
+                data[REPORT_KEY + "_version"] = run.model_version
+
+    def receive(client_id, data, **_kw):
+        run = ml_run(environment)
+        if run.monitor is not None and REPORT_KEY in data:
+            run.monitor.absorb(data[REPORT_KEY], source=client_id)
+            run.model_version = run.model_version or data.get(REPORT_KEY + "_version")
+
+    if isinstance(environment.runner, WorkerRunner):
+        environment.events.report_to_master.add_listener(report)
+    else:
+        environment.events.worker_report.add_listener(receive)
+        environment.events.quitting.add_listener(lambda environment, **_kw: finish(environment))
+
+
+@events.test_start.add_listener
+def _on_test_start(environment: Environment, **_kwargs) -> None:
+    start(environment)

@@ -1,0 +1,65 @@
+"""Saved baselines: one run's clean predictions, kept to compare a later release against.
+
+The file holds the clean stats in wire form plus who produced them: the profile's hash (the
+comparison only means something for the same traffic) and the model's identity (endpoint and,
+when the run was told which response header carries it, the model version). Loading checks the
+profile and refuses a mismatch with a message that says what to do.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from ..errors import ProfileError
+from ..profile.model import Profile
+from .kindstats import KindStats
+
+FORMAT = "locust-mlstress-baseline"
+VERSION = 1
+
+
+def save_baseline(path: str | Path, profile: Profile, clean: KindStats, model: dict) -> None:
+    record = {
+        "format": FORMAT,
+        "version": VERSION,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "profile": {"name": profile.name, "path": str(profile.path), "sha256": profile.sha256},
+        "output": {"type": profile.output.type, "classes": list(profile.output.classes)},
+        "model": model,
+        "clean": clean.to_wire(),
+    }
+    Path(path).write_text(json.dumps(record, indent=1))
+
+
+def load_baseline(path: str | Path, profile: Profile) -> tuple[KindStats, dict]:
+    """The baseline's clean stats and its header; ProfileError naming --ml-baseline otherwise."""
+
+    def fail(message: str) -> ProfileError:
+        return ProfileError(path, "--ml-baseline", message)
+
+    try:
+        record = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise fail("file not found; write one first with --ml-save-baseline PATH") from None
+    except (OSError, ValueError) as exc:
+        raise fail(f"is not a baseline file: {exc}") from None
+    if not isinstance(record, dict) or record.get("format") != FORMAT:
+        raise fail(f"is not a {FORMAT} file (write one with --ml-save-baseline)")
+    if record.get("version") != VERSION:
+        raise fail(f"has format version {record.get('version')!r}; this locust-mlstress reads {VERSION}")
+    recorded = record.get("profile", {})
+    if recorded.get("sha256") != profile.sha256:
+        raise fail(
+            f"was recorded with profile {recorded.get('name')!r} ({recorded.get('path')}, sha256 "
+            f"{str(recorded.get('sha256'))[:12]}…) but this run uses {profile.name!r} ({profile.path}, sha256 "
+            f"{profile.sha256[:12]}…); run with the same profile, or save a new baseline"
+        )
+    n_classes = len(profile.output.classes) if profile.output.type == "multiclass" else 0
+    try:
+        clean = KindStats.from_wire(record["clean"], profile.output.type, n_classes)
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        raise fail(f"is damaged: {exc!r}") from None
+    header = {k: record.get(k) for k in ("created", "profile", "model")}
+    return clean, header

@@ -1,0 +1,160 @@
+"""Histograms that add exactly: the only way per-worker data can give the figures one process would.
+
+Bins are fixed before any data arrives, so two histograms of the same kind always share bins and
+merging is addition of integer counts, in any order, with no loss.
+
+- `LinearHistogram`: equal-width bins on [0, 1] for probabilities, right-closed with p = 0 in the
+  first bin (the calibration convention, so one rule holds everywhere).
+- `LogHistogram`: log-spaced bins for values of any size and sign (latencies, regression outputs),
+  in the HdrHistogram manner: a bin spans (g^(i-1), g^i] with g = 1.01, so any value's bin
+  representative is within 0.5% of it. Stored sparsely: only bins that were hit cost memory.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left
+from collections.abc import Iterable
+from functools import cache
+
+import numpy as np
+
+PROBABILITY_BINS = 200
+GROWTH = 1.01
+_LOG_GROWTH = math.log(GROWTH)
+TINY = 1e-6  # |x| at or below this counts as zero (a latency of a nanosecond is zero)
+
+
+@cache
+def unit_edges(bins: int) -> tuple[list[float], np.ndarray]:
+    """Interior edges of `bins` equal-width bins on [0, 1], as a list (for bisect) and an array.
+
+    From np.linspace, as scikit-learn's calibration_curve and `metrics.calibration_bin_index`,
+    so a probability on an edge (0.3 is stored as 0.30000000000000004) lands in the same bin
+    whichever of the three computes it.
+    """
+    inner = np.linspace(0.0, 1.0, bins + 1)[1:-1]
+    return inner.tolist(), inner
+
+
+def unit_bin(p: float, bins: int) -> int:
+    """The right-closed bin of one probability (p = 0 in the first): binary search, in C."""
+    return bisect_left(unit_edges(bins)[0], p)
+
+
+class LinearHistogram:
+    """Counts of probabilities in `bins` equal-width, right-closed bins on [0, 1]."""
+
+    __slots__ = ("counts",)
+
+    def __init__(self, bins: int = PROBABILITY_BINS):
+        self.counts = np.zeros(bins, dtype=np.int64)
+
+    @property
+    def edges(self) -> np.ndarray:
+        return np.linspace(0.0, 1.0, len(self.counts) + 1)
+
+    def add(self, p: float) -> None:
+        self.counts[unit_bin(p, len(self.counts))] += 1
+
+    def add_many(self, p: np.ndarray) -> None:
+        bins = len(self.counts)
+        self.counts += np.bincount(np.searchsorted(unit_edges(bins)[1], p, side="left"), minlength=bins)
+
+    def merge(self, other: LinearHistogram) -> None:
+        self.counts += other.counts
+
+    @property
+    def n(self) -> int:
+        return int(self.counts.sum())
+
+    def to_wire(self) -> list[list[int]]:
+        """Sparse [[bin, count], ...] of plain ints: small deltas, msgpack-safe."""
+        nz = np.flatnonzero(self.counts)
+        return [[int(i), int(self.counts[i])] for i in nz]
+
+    @classmethod
+    def from_wire(cls, rows: Iterable[list[int]], bins: int = PROBABILITY_BINS) -> LinearHistogram:
+        h = cls(bins)
+        for i, c in rows:
+            h.counts[i] += c
+        return h
+
+
+def log_key(x: float) -> int:
+    """The signed bin key of x: 0 for |x| <= TINY, +i for x in (g^(i-1), g^i]·TINY, -i mirrored."""
+    a = abs(x)
+    if a <= TINY:
+        return 0
+    i = max(1, math.ceil(math.log(a / TINY) / _LOG_GROWTH))
+    return i if x > 0 else -i
+
+
+def key_bounds(key: int) -> tuple[float, float]:
+    """(lower, upper) of a key's bin, as numbers on the real line."""
+    if key == 0:
+        return -TINY, TINY
+    i = abs(key)
+    lo, hi = TINY * GROWTH ** (i - 1), TINY * GROWTH**i
+    return (lo, hi) if key > 0 else (-hi, -lo)
+
+
+def key_value(key: int) -> float:
+    """A bin's representative: within (g-1)/(g+1) < 0.5% of every value in the bin."""
+    if key == 0:
+        return 0.0
+    lo, hi = key_bounds(abs(key))
+    value = 2 * lo * hi / (lo + hi)  # the harmonic mean: equal relative distance to both ends
+    return value if key > 0 else -value
+
+
+class LogHistogram:
+    """Sparse log-spaced counts; memory grows with the range of values seen, never their number."""
+
+    __slots__ = ("counts",)
+
+    def __init__(self) -> None:
+        self.counts: dict[int, int] = {}
+
+    def add(self, x: float) -> None:
+        k = log_key(x)
+        self.counts[k] = self.counts.get(k, 0) + 1
+
+    def merge(self, other: LogHistogram) -> None:
+        for k, c in other.counts.items():
+            self.counts[k] = self.counts.get(k, 0) + c
+
+    @property
+    def n(self) -> int:
+        return sum(self.counts.values())
+
+    def quantile(self, q: float) -> float:
+        """Nearest-rank quantile: the representative of the bin holding the ceil(q·n)-th value."""
+        n = self.n
+        if n == 0:
+            return math.nan
+        rank = max(1, math.ceil(q * n))
+        seen = 0
+        for k in sorted(self.counts):
+            seen += self.counts[k]
+            if seen >= rank:
+                return key_value(k)
+        return key_value(max(self.counts))
+
+    def dense(self, keys: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(edges, counts) over every bin from the lowest to the highest key (or of `keys`' span)."""
+        span = keys if keys is not None else list(self.counts)
+        lo, hi = min(span), max(span)
+        ks = range(lo, hi + 1)
+        edges = np.array([key_bounds(lo)[0]] + [key_bounds(k)[1] for k in ks])
+        return edges, np.array([self.counts.get(k, 0) for k in ks], dtype=np.int64)
+
+    def to_wire(self) -> list[list[int]]:
+        return [[int(k), int(c)] for k, c in self.counts.items()]
+
+    @classmethod
+    def from_wire(cls, rows: Iterable[list[int]]) -> LogHistogram:
+        h = cls()
+        for k, c in rows:
+            h.counts[k] = h.counts.get(k, 0) + c
+        return h

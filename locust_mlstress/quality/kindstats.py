@@ -1,0 +1,146 @@
+"""Everything recorded about one payload kind in one time window, mergeable and wire-safe.
+
+One `KindStats` per (window, kind). Recording is O(instances) with small constants; memory is
+bounded by bins, never by requests. `to_wire()` gives plain ints, floats, strings and lists
+(msgpack-safe: numpy scalars would silently kill a worker's report greenlet); `from_wire()`
+and `merge()` rebuild and add them exactly.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+
+from .calibration_bins import CalibrationBins, fixed
+from .histograms import LinearHistogram, LogHistogram
+
+
+class Consistency:
+    """Resent payloads: how often the predicted class flipped and how far scores moved."""
+
+    __slots__ = ("probes", "instances", "flips", "max_diff", "sum_diff")
+
+    def __init__(self) -> None:
+        self.probes = self.instances = self.flips = self.sum_diff = 0
+        self.max_diff = 0.0
+
+    def add(self, instances: int, flips: int, diffs: list[float]) -> None:
+        self.probes += 1
+        self.instances += instances
+        self.flips += flips
+        self.max_diff = max(self.max_diff, *diffs) if diffs else self.max_diff
+        self.sum_diff += sum(fixed(d) for d in diffs)
+
+    def merge(self, other: Consistency) -> None:
+        self.probes += other.probes
+        self.instances += other.instances
+        self.flips += other.flips
+        self.max_diff = max(self.max_diff, other.max_diff)
+        self.sum_diff += other.sum_diff
+
+    def to_wire(self) -> list:
+        return [self.probes, self.instances, self.flips, float(self.max_diff), self.sum_diff]
+
+    @classmethod
+    def from_wire(cls, row: list) -> Consistency:
+        c = cls()
+        c.probes, c.instances, c.flips, c.max_diff, c.sum_diff = row
+        return c
+
+
+class KindStats:
+    __slots__ = ("output", "n_classes", "outcomes", "predictions", "classes", "class_sums", "calibration",
+                 "latency", "consistency")  # fmt: skip
+
+    def __init__(self, output: str, n_classes: int = 0):
+        self.output = output
+        self.n_classes = n_classes
+        self.outcomes: Counter[tuple[str, str]] = Counter()  # (variant, outcome) -> requests
+        self.predictions: LinearHistogram | LogHistogram = (
+            LogHistogram() if output == "regression" else LinearHistogram()
+        )
+        self.classes = [0] * n_classes  # predicted-class counts (multiclass)
+        self.class_sums = [0] * n_classes  # Σ P(class) in fixed point (multiclass)
+        self.calibration = CalibrationBins() if output != "regression" else None
+        self.latency = LogHistogram()
+        self.consistency = Consistency()
+
+    @property
+    def requests(self) -> int:
+        return sum(self.outcomes.values())
+
+    def record_outcome(self, variant: str, outcome: str, response_time: float) -> None:
+        self.outcomes[(variant, outcome)] += 1
+        self.latency.add(response_time)
+
+    def record_predictions(self, predictions: list, labels: list | None) -> None:
+        if self.output == "binary":
+            self._binary(predictions, labels)
+        elif self.output == "multiclass":
+            self._multiclass(predictions, labels)
+        else:
+            for value in predictions:
+                self.predictions.add(value)
+
+    def _binary(self, predictions: list[float], labels: list | None) -> None:
+        hist, cal = self.predictions, self.calibration
+        if len(predictions) > 32:  # large batches: one numpy pass instead of a Python loop
+            hist.add_many(np.asarray(predictions, dtype=np.float64))
+        else:
+            for p in predictions:
+                hist.add(p)
+        if labels is not None:
+            for p, y in zip(predictions, labels, strict=True):
+                cal.add(p, y, (p - y) * (p - y))
+
+    def _multiclass(self, predictions: list[list[float]], labels: list | None) -> None:
+        for i, probs in enumerate(predictions):
+            top = max(range(len(probs)), key=probs.__getitem__)
+            self.predictions.add(probs[top])
+            self.classes[top] += 1
+            for k, p in enumerate(probs):
+                self.class_sums[k] += fixed(p)
+            if labels is not None:
+                y = labels[i]
+                sq = sum((p - (k == y)) ** 2 for k, p in enumerate(probs))
+                self.calibration.add(probs[top], int(top == y), sq)
+
+    def merge(self, other: KindStats) -> None:
+        self.outcomes.update(other.outcomes)
+        self.predictions.merge(other.predictions)  # type: ignore[arg-type]
+        for k in range(self.n_classes):
+            self.classes[k] += other.classes[k]
+            self.class_sums[k] += other.class_sums[k]
+        if self.calibration is not None and other.calibration is not None:
+            self.calibration.merge(other.calibration)
+        self.latency.merge(other.latency)
+        self.consistency.merge(other.consistency)
+
+    def to_wire(self) -> dict:
+        wire = {
+            "outcomes": [[v, o, int(n)] for (v, o), n in self.outcomes.items()],
+            "predictions": self.predictions.to_wire(),
+            "latency": self.latency.to_wire(),
+            "consistency": self.consistency.to_wire(),
+        }
+        if self.calibration is not None:
+            wire["calibration"] = self.calibration.to_wire()
+        if self.n_classes:
+            wire["classes"] = list(self.classes)
+            wire["class_sums"] = list(self.class_sums)
+        return wire
+
+    @classmethod
+    def from_wire(cls, wire: dict, output: str, n_classes: int = 0) -> KindStats:
+        s = cls(output, n_classes)
+        s.outcomes.update({(v, o): n for v, o, n in wire["outcomes"]})
+        s.predictions = (LogHistogram if output == "regression" else LinearHistogram).from_wire(wire["predictions"])
+        s.latency = LogHistogram.from_wire(wire["latency"])
+        s.consistency = Consistency.from_wire(wire["consistency"])
+        if "calibration" in wire:
+            s.calibration = CalibrationBins.from_wire(wire["calibration"])
+        if n_classes:
+            s.classes = list(wire["classes"])
+            s.class_sums = list(wire["class_sums"])
+        return s

@@ -1,0 +1,176 @@
+"""The run-wide view, on a local runner or a master: deltas in, a summary of figures out.
+
+Holds, whatever the request count:
+- run totals per kind (exact; these give the end-of-run table);
+- per-window stats per kind, at most `max_windows` of them: past that, neighbouring windows are
+  merged in pairs and the window length doubles (old detail gets coarser, never lost);
+- the clean stats of the first `HEAD_WINDOWS` windows, unmerged, from which the warm-up
+  baseline is cut (the first N seconds, or the first windows holding N predictions);
+- requests received per worker, so a report can say whose data arrived.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from ..profile.model import Profile
+from . import figures
+from .kindstats import KindStats
+
+HEAD_WINDOWS = 64
+
+
+@dataclass(frozen=True)
+class Warmup:
+    """The warm-up baseline: the first `seconds` of clean traffic, or its first `predictions`."""
+
+    seconds: float | None = 10.0
+    predictions: int | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> Warmup:
+        """'30s' (seconds) or '500' (predictions); ValueError with the fix otherwise."""
+        t = str(text).strip().lower()
+        try:
+            if t.endswith("s"):
+                value = float(t[:-1])
+                if value < 0:
+                    raise ValueError
+                return cls(seconds=value)
+            n = int(t)
+            if n < 1:
+                raise ValueError
+            return cls(seconds=None, predictions=n)
+        except ValueError:
+            raise ValueError(
+                f"--ml-warmup: {text!r} is neither seconds like '30s' nor a prediction count like '500'"
+            ) from None
+
+
+class QualityMonitor:
+    def __init__(
+        self,
+        profile: Profile,
+        *,
+        window_s: float = 10.0,
+        warmup: Warmup = Warmup(),
+        baseline: KindStats | None = None,
+        max_windows: int = 360,
+    ):
+        self.profile = profile
+        self.output = profile.output.type
+        self.n_classes = len(profile.output.classes) if self.output == "multiclass" else 0
+        self.window_s = window_s  # the recorders' window; the monitor's may be a multiple of it
+        self.factor = 1
+        self.warmup = warmup
+        self.file_baseline = baseline
+        self.max_windows = max_windows
+        self.totals: dict[str, KindStats] = {}
+        self.windows: dict[int, dict[str, KindStats]] = {}
+        self.clean_head: dict[int, KindStats] = {}
+        self.received: Counter[str] = Counter()
+
+    def _new(self) -> KindStats:
+        return KindStats(self.output, self.n_classes)
+
+    def absorb(self, delta: list[dict], source: str = "local") -> None:
+        """Add one recorder delta (a worker's report, or a local recorder's closed windows)."""
+        for item in delta:
+            stats = KindStats.from_wire(item["stats"], self.output, self.n_classes)
+            kind, window = item["kind"], item["window"]
+            self.received[source] += stats.requests
+            self.totals.setdefault(kind, self._new()).merge(stats)
+            self.windows.setdefault(window // self.factor, {}).setdefault(kind, self._new()).merge(stats)
+            if kind == "clean" and window < HEAD_WINDOWS:
+                self.clean_head.setdefault(window, self._new()).merge(stats)
+        while len(self.windows) > self.max_windows:
+            self._coarsen()
+
+    def _coarsen(self) -> None:
+        merged: dict[int, dict[str, KindStats]] = {}
+        for w, kinds in self.windows.items():
+            target = merged.setdefault(w // 2, {})
+            for kind, stats in kinds.items():
+                target.setdefault(kind, self._new()).merge(stats)
+        self.windows = merged
+        self.factor *= 2
+
+    def warmup_stats(self) -> tuple[KindStats, list[int]]:
+        """The clean stats of the warm-up windows, and which (recorder) windows those are."""
+        chosen: list[int] = []
+        stats = self._new()
+        if self.warmup.seconds is not None:
+            last = max(1, round(self.warmup.seconds / self.window_s))
+            chosen = [w for w in sorted(self.clean_head) if w < last]
+        else:
+            for w in sorted(self.clean_head):
+                if stats.predictions.n >= self.warmup.predictions:
+                    break
+                chosen.append(w)
+                stats.merge(self.clean_head[w])
+            return stats, chosen
+        for w in chosen:
+            stats.merge(self.clean_head[w])
+        return stats, chosen
+
+    def references(self) -> tuple[dict[str, KindStats], dict]:
+        """Per kind, the stats its predictions are compared with, and a description of them."""
+        clean = self.totals.get("clean", self._new())
+        if self.file_baseline is not None:
+            refs = dict.fromkeys(self.totals, self.file_baseline)
+            return refs, {"mode": "file", "n": self.file_baseline.predictions.n}
+        warm, windows = self.warmup_stats()
+        refs = {kind: clean for kind in self.totals if kind != "clean"}
+        refs["clean"] = warm
+        return refs, {
+            "mode": "clean",
+            "clean_n": clean.predictions.n,
+            "warmup": {"seconds": self.warmup.seconds, "predictions": self.warmup.predictions,
+                       "windows": windows, "n": warm.predictions.n},
+        }  # fmt: skip
+
+    def kind_figures(self, kind: str, stats: KindStats, reference: KindStats | None) -> dict:
+        total, by_variant = figures.outcomes(stats)
+        current = stats
+        if kind == "clean" and self.file_baseline is None and reference is not None:
+            current = figures.minus(stats, reference)  # clean after warm-up vs the warm-up
+        return {
+            "requests": stats.requests,
+            "outcomes": total,
+            "variants": by_variant,
+            "shift": figures.shift(reference, current) if reference is not None else None,
+            "calibration": figures.calibration(stats),
+            "latency_ms": figures.latency(stats),
+            "consistency": figures.consistency(stats),
+            "classes": figures.classes(stats, self.profile.output.classes),
+        }
+
+    def summary(self) -> dict:
+        refs, baseline = self.references()
+        kinds = {kind: self.kind_figures(kind, stats, refs.get(kind)) for kind, stats in sorted(self.totals.items())}
+        window_rows = []
+        span = self.window_s * self.factor
+        for w in sorted(self.windows):
+            for kind, stats in sorted(self.windows[w].items()):
+                ref = refs.get(kind)
+                window_rows.append(
+                    {
+                        "window": w,
+                        "start_s": w * span,
+                        "end_s": (w + 1) * span,
+                        "kind": kind,
+                        "requests": stats.requests,
+                        "outcomes": figures.outcomes(stats)[0],
+                        "shift": figures.shift(ref, stats) if ref is not None and kind != "probe" else None,
+                        "calibration": figures.calibration(stats, detail=False),
+                        "latency_ms": figures.latency(stats),
+                    }
+                )
+        return {
+            "kinds": kinds,
+            "windows": window_rows,
+            "baseline": baseline,
+            "window_s": span,
+            "received": dict(self.received),
+        }
