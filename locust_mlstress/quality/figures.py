@@ -28,7 +28,7 @@ def _aligned(reference: KindStats, current: KindStats) -> tuple[np.ndarray, np.n
     if isinstance(ref, LinearHistogram):
         return ref.edges, ref.counts, cur.counts  # type: ignore[union-attr]
     assert isinstance(ref, LogHistogram) and isinstance(cur, LogHistogram)
-    keys = list(ref.counts) + list(cur.counts)
+    keys = ref.keys() + cur.keys()
     edges, ref_counts = ref.dense(keys)
     _, cur_counts = cur.dense(keys)
     return edges, ref_counts, cur_counts
@@ -153,9 +153,8 @@ def minus(total: KindStats, part: KindStats) -> KindStats:
     if isinstance(total.predictions, LinearHistogram):
         rest.predictions.counts = total.predictions.counts - part.predictions.counts  # type: ignore[union-attr]
     else:
-        counts = dict(total.predictions.counts)
-        for k, c in part.predictions.counts.items():
-            counts[k] -= c
-        rest.predictions.counts = {k: c for k, c in counts.items() if c}  # type: ignore[union-attr]
+        rest.predictions.merge(total.predictions)  # type: ignore[arg-type]
+        for key, count in part.predictions.items():  # type: ignore[union-attr]
+            rest.predictions.add_key(key, -count)  # type: ignore[union-attr]
     rest.classes = [a - b for a, b in zip(total.classes, part.classes, strict=True)]
     return rest

@@ -109,24 +109,54 @@ def key_value(key: int) -> float:
 
 
 class LogHistogram:
-    """Sparse log-spaced counts; memory grows with the range of values seen, never their number."""
+    """Log-spaced counts over the span of keys seen: one int64 per bin between the lowest and
+    highest key hit (latencies from 0.01 ms to 100 s span ~1,600 bins, 13 KB), never per value."""
 
-    __slots__ = ("counts",)
+    __slots__ = ("offset", "counts")
 
     def __init__(self) -> None:
-        self.counts: dict[int, int] = {}
+        self.offset = 0
+        self.counts = np.zeros(0, dtype=np.int64)
+
+    def _slot(self, key: int) -> int:
+        """The array index of `key`, growing the span to hold it."""
+        i = key - self.offset
+        size = len(self.counts)
+        if size == 0:
+            self.offset, self.counts = key, np.zeros(16, dtype=np.int64)
+            return 0
+        if i < 0:
+            grow = max(-i, size // 2)
+            self.counts = np.concatenate((np.zeros(grow, dtype=np.int64), self.counts))
+            self.offset -= grow
+            return i + grow
+        if i >= size:
+            self.counts = np.concatenate((self.counts, np.zeros(max(i - size + 1, size // 2), dtype=np.int64)))
+        return i
 
     def add(self, x: float) -> None:
-        k = log_key(x)
-        self.counts[k] = self.counts.get(k, 0) + 1
+        key = log_key(x)
+        i = key - self.offset
+        if not 0 <= i < len(self.counts):
+            i = self._slot(key)  # first, then index: growing replaces self.counts
+        self.counts[i] += 1
+
+    def add_key(self, key: int, count: int) -> None:
+        i = self._slot(key)
+        self.counts[i] += count
 
     def merge(self, other: LogHistogram) -> None:
-        for k, c in other.counts.items():
-            self.counts[k] = self.counts.get(k, 0) + c
+        for key, count in other.items():
+            self.add_key(key, count)
+
+    def items(self) -> list[tuple[int, int]]:
+        """(key, count) of every non-empty bin, in ascending order."""
+        nz = np.flatnonzero(self.counts)
+        return [(int(i) + self.offset, int(self.counts[i])) for i in nz]
 
     @property
     def n(self) -> int:
-        return sum(self.counts.values())
+        return int(self.counts.sum())
 
     def quantile(self, q: float) -> float:
         """Nearest-rank quantile: the representative of the bin holding the ceil(q·n)-th value."""
@@ -134,27 +164,27 @@ class LogHistogram:
         if n == 0:
             return math.nan
         rank = max(1, math.ceil(q * n))
-        seen = 0
-        for k in sorted(self.counts):
-            seen += self.counts[k]
-            if seen >= rank:
-                return key_value(k)
-        return key_value(max(self.counts))
+        i = int(np.searchsorted(np.cumsum(self.counts), rank, side="left"))
+        return key_value(i + self.offset)
 
-    def dense(self, keys: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(edges, counts) over every bin from the lowest to the highest key (or of `keys`' span)."""
-        span = keys if keys is not None else list(self.counts)
-        lo, hi = min(span), max(span)
-        ks = range(lo, hi + 1)
-        edges = np.array([key_bounds(lo)[0]] + [key_bounds(k)[1] for k in ks])
-        return edges, np.array([self.counts.get(k, 0) for k in ks], dtype=np.int64)
+    def dense(self, keys: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """(edges, counts) over every bin from min(keys) to max(keys)."""
+        lo, hi = min(keys), max(keys)
+        edges = np.array([key_bounds(lo)[0]] + [key_bounds(k)[1] for k in range(lo, hi + 1)])
+        counts = np.zeros(hi - lo + 1, dtype=np.int64)
+        for key, count in self.items():
+            counts[key - lo] += count
+        return edges, counts
+
+    def keys(self) -> list[int]:
+        return [k for k, _ in self.items()]
 
     def to_wire(self) -> list[list[int]]:
-        return [[int(k), int(c)] for k, c in self.counts.items()]
+        return [[k, c] for k, c in self.items()]
 
     @classmethod
     def from_wire(cls, rows: Iterable[list[int]]) -> LogHistogram:
         h = cls()
-        for k, c in rows:
-            h.counts[k] = h.counts.get(k, 0) + c
+        for k, c in sorted(rows):
+            h.add_key(k, c)
         return h

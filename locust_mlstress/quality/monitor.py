@@ -56,7 +56,7 @@ class QualityMonitor:
         window_s: float = 10.0,
         warmup: Warmup = Warmup(),
         baseline: KindStats | None = None,
-        max_windows: int = 360,
+        max_windows: int = 120,
     ):
         self.profile = profile
         self.output = profile.output.type

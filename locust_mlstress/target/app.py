@@ -128,7 +128,12 @@ class ReferenceApp:
             body = b'{"error":"internal server error"}'
         finally:
             self.in_flight -= 1
-        headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body))), *headers]
+        headers = [
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(body))),
+            ("X-Model-Version", self.knobs.model_version),
+            *headers,
+        ]
         start_response(STATUS_TEXT.get(status, f"{status} Error"), headers)
         return [body]
 
@@ -214,5 +219,6 @@ class ReferenceApp:
             return 200, encode(self.model, self.model_name, self.model.neutral(n), None)
         x, drifted = self.model.encode(decoded.columns, decoded.n)
         knobs = self.knobs
-        predictions = self.model.predict_design(x, drifted, knobs.temperature, knobs.drift_degradation, self.rng)
+        noise = knobs.load_noise * max(0, self.in_flight - 1)
+        predictions = self.model.predict_design(x, drifted, knobs.temperature, knobs.drift_degradation, self.rng, noise)
         return 200, encode(self.model, self.model_name, predictions, decoded)

@@ -30,11 +30,17 @@ KNOB_FLAGS: dict[str, tuple[str, type, str]] = {
         float,
         "latency added per request in flight, in ms (latency grows with concurrency)",
     ),
+    "load_noise": (
+        "--load-noise",
+        float,
+        "std of Gaussian noise added to every logit per other request in flight (answers vary under load)",
+    ),
     "lax": ("--lax", str, "input validation: off (strict), accept (never reject), crash (500 on bad input)"),
     "max_body_bytes": ("--max-body-bytes", int, "largest accepted request body (413 above)"),
     "max_instances": ("--max-instances", int, "largest accepted batch (413 above)"),
     "max_fields": ("--max-fields", int, "most keys accepted in one instance (413 above)"),
     "seed": ("--seed", int, "seed of the jitter, error and drift-noise draws"),
+    "model_version": ("--model-version", str, "model version sent in the X-Model-Version header"),
 }
 
 

@@ -26,11 +26,13 @@ class ServerKnobs:
     temperature: float = 1.0  # logits are divided by this before sigmoid/softmax; 1.0 = calibrated
     drift_degradation: float = 0.0  # std of Gaussian noise added to the logit of drifted-looking rows
     concurrency_latency_ms: float = 0.0  # added latency per request in flight
+    load_noise: float = 0.0  # std of logit noise per other request in flight: answers vary under load
     lax: LaxMode = "off"  # "accept": never reject input; "crash": answer 500 to invalid input
     max_body_bytes: int = 1 << 20
     max_instances: int = 1024
     max_fields: int = 1024
     seed: int = 0
+    model_version: str = "1"  # sent as X-Model-Version on every answer
 
     def __post_init__(self) -> None:
         problems = knob_problems(self)
@@ -41,7 +43,7 @@ class ServerKnobs:
 def knob_problems(knobs: ServerKnobs) -> list[str]:
     """Every reason the knobs are unusable, so a CLI can report them all at once."""
     problems: list[str] = []
-    for name in ("latency_ms", "jitter_ms", "drift_degradation", "concurrency_latency_ms"):
+    for name in ("latency_ms", "jitter_ms", "drift_degradation", "concurrency_latency_ms", "load_noise"):
         value = getattr(knobs, name)
         if not (math.isfinite(value) and value >= 0):
             problems.append(f"{name} must be a finite number >= 0, got {value!r}")

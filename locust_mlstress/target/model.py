@@ -62,14 +62,19 @@ class Model:
         temperature: float = 1.0,
         drift_noise: float = 0.0,
         rng: np.random.Generator | None = None,
+        noise: float = 0.0,
     ) -> np.ndarray:
-        """Predict from an encoded batch, applying the miscalibration and drift-degradation knobs."""
+        """Predict from an encoded batch, applying the miscalibration and noise knobs: `drift_noise`
+        on rows that look drifted, `noise` on every row (both in logit units, or target stds)."""
         raw = x @ self.weights
-        if drift_noise > 0 and drifted.any():
+        unit = self.target_std if self.output.type == "regression" else 1.0
+        if (drift_noise > 0 and drifted.any()) or noise > 0:
             rng = rng if rng is not None else np.random.default_rng()
-            scale = drift_noise * (self.target_std if self.output.type == "regression" else 1.0)
             raw = raw.copy()
-            raw[drifted] += rng.normal(0.0, scale, size=raw[drifted].shape)
+        if drift_noise > 0 and drifted.any():
+            raw[drifted] += rng.normal(0.0, drift_noise * unit, size=raw[drifted].shape)
+        if noise > 0:
+            raw += rng.normal(0.0, noise * unit, size=raw.shape)
         if self.output.type == "regression":
             return raw
         if temperature != 1.0:
