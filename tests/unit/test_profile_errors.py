@@ -169,6 +169,7 @@ CASES = [
          "drift.shift.target_class", "choose one of: 0, 1"),
     case("prior-shift-with-labels", DRIFT, 'type = "prior_shift"\nrate = 0.5\nlabels = "keep"',
          "drift.shift.labels", "never changed"),
+    case("consistency-above-one", "", "[consistency]\nfraction = 1.5\n", "consistency.fraction", "<= 1"),
     case("drift-weights-all-zero", "shift = 1.0", "shift = 1.0\nweight = 0", "drift", "positive weight"),
     case("gradual-without-duration", "shift = 1.0", 'shift = 1.0\nschedule = { type = "gradual", at = 5 }',
          "drift.shift.schedule.duration", "is required", "a number > 0"),

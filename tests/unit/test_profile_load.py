@@ -257,3 +257,8 @@ def test_a_dataset_source_reads_each_format_alike(tmp_path, fmt):
     assert columns["credit_score"].dtype.kind == "i" and columns["employed"].dtype == bool
     assert list(columns["purpose"][:3]) == list(frame["purpose"][:3])
     assert labels.tolist() == frame["defaulted"].tolist()
+
+
+def test_consistency_fraction(write):
+    assert write("[consistency]\nfraction = 0.05\n").consistency == 0.05
+    assert write("", name="none.toml").consistency == 0.0

@@ -1,0 +1,43 @@
+"""The --ml-* options: bad values get one message naming the option and the fix."""
+
+import argparse
+
+import pytest
+from locust.env import Environment
+
+from locust_mlstress.errors import ProfileError
+from locust_mlstress.quality import Warmup
+from locust_mlstress.runtime import check_options, option
+
+
+def _env(**options) -> Environment:
+    return Environment(parsed_options=argparse.Namespace(**options))
+
+
+@pytest.mark.parametrize(
+    ("options", "field", "hint"),
+    [
+        ({"ml_window": "0"}, "--ml-window", "> 0"),
+        ({"ml_window": "ten"}, "--ml-window", "e.g. 10"),
+        ({"ml_warmup": "ten"}, "--ml-warmup", "'30s'"),
+        ({"ml_warmup": "-5s"}, "--ml-warmup", "prediction count"),
+        ({"ml_warmup": "0"}, "--ml-warmup", "'500'"),
+        ({"ml_consistency": "2"}, "--ml-consistency", "between 0 and 1"),
+        ({"ml_consistency": "often"}, "--ml-consistency", "between 0 and 1"),
+    ],
+)
+def test_bad_options(options, field, hint):
+    with pytest.raises(ProfileError) as err:
+        check_options(_env(**options))
+    assert err.value.field == field and hint in str(err.value)
+
+
+def test_good_options_pass_and_empty_ones_fall_back_to_defaults():
+    check_options(_env(ml_window="2.5", ml_warmup="500", ml_consistency="0.1"))
+    env = _env(ml_window="", ml_json=None)
+    assert option(env, "ml_window", 10) == 10 and option(env, "ml_json") is None
+
+
+def test_warmup_forms():
+    assert Warmup.parse("30s") == Warmup(seconds=30.0)
+    assert Warmup.parse("500") == Warmup(seconds=None, predictions=500)
