@@ -6,8 +6,10 @@ without a server and read in one place. Only `ok` and `rejected` count as Locust
 
 from __future__ import annotations
 
+import re
 import socket
 from enum import StrEnum
+from functools import cache
 
 from .codecs import Codec, DecodeError
 from .profile.model import Expectation
@@ -28,18 +30,28 @@ SUCCESSES = frozenset({Outcome.OK, Outcome.REJECTED})
 OUTCOMES: tuple[str, ...] = tuple(o.value for o in Outcome)
 
 
+@cache
 def _timeout_types() -> tuple[type[BaseException], ...]:
+    # Imported on first use: importing requests before Locust (which monkey-patches ssl on
+    # import) would break a locustfile that imports this module first.
     import gevent
     import requests
 
     return (TimeoutError, socket.timeout, gevent.Timeout, requests.Timeout)
 
 
-_TIMEOUTS = _timeout_types()
-
-
 def is_timeout(error: BaseException | None) -> bool:
-    return isinstance(error, _TIMEOUTS) or (error is not None and "timed out" in str(error).lower())
+    return isinstance(error, _timeout_types()) or (error is not None and "timed out" in str(error).lower())
+
+
+_NUMBER = re.compile(r"[-+]?\d+(\.\d+)?(e[-+]?\d+)?")
+
+
+def failure_message(outcome: str, reason: str | None) -> str:
+    """Locust's failure text, with numbers folded to N: Locust keeps one row per distinct text,
+    so raw values ('prediction 0 is 1.7') would grow its error table with every request. The
+    exact reason still reaches the `ml_request` hook."""
+    return f"{outcome}: {_NUMBER.sub('N', reason or '')}"
 
 
 def classify(

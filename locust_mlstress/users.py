@@ -25,7 +25,7 @@ from .codecs import Codec
 from .errors import ProfileError
 from .events import MLResult, ml_events
 from .monitoring import ml_run
-from .outcomes import SUCCESSES, classify
+from .outcomes import SUCCESSES, classify, failure_message
 from .payloads import Payload, PayloadFactory
 from .profile.model import KINDS, Profile
 from .runtime import clock_for, log_once, next_user_id, option, resolve_profile
@@ -58,6 +58,7 @@ class _MLBehaviour:
         self._probe_rng = random.Random((profile.seed << 24) ^ user_id)  # its own stream: payloads stay put
         self._last_ok: tuple[Payload, list] | None = None
         self._version_header = option(self.environment, "ml_version_header")
+        self._expect = {(k, v): profile.expectation(k, v) for k in KINDS for v, _ in profile.variants(k)}
 
     def predict(self) -> None:
         """The users' one task (listed in `tasks`: Locust collects @task only from User classes)."""
@@ -83,12 +84,12 @@ class _MLBehaviour:
             body = resp.content
         except Exception as exc:  # a reset mid-body: the status came, the answer did not
             body, error = None, exc
-        expectation = self._profile.expectation(payload.kind, payload.variant)
+        expectation = self._expect[(payload.kind, payload.variant)]
         outcome, predictions, reason = classify(payload.kind, expectation, status, error, body, self._codec, payload.n)
         if outcome in SUCCESSES:
             resp.success()
         else:
-            resp.failure(f"{outcome}: {reason}")
+            resp.failure(failure_message(outcome, reason))
         if predictions is not None and probe_of is None and payload.kind == "clean":
             self._last_ok = (payload, predictions)
         if self._version_header and status:

@@ -20,10 +20,10 @@ def test_http_user_timeouts_and_connection_errors(tmp_path):
     slow_profile = tmp_path / "slow.toml"
     slow_profile.write_text(QUICKSTART.read_text().replace("timeout = 10.0", "timeout = 0.3"))
     with ReferenceServer(QUICKSTART, ServerKnobs(latency_ms=1500)) as slow:
-        slow_run = run_local(slow_profile, slow.url, tmp_path / "slow", "-u", "2", "-t", "3s", user="http")
+        slow_run = run_local(slow_profile, slow.url, tmp_path / "slow", "-u", "2", "-r", "2", "-t", "4s", user="http")
     assert {o for (k, _v, o) in slow_run.outcomes() if k == "clean"} == {"timeout"}
     down = run_local(
-        QUICKSTART, f"http://127.0.0.1:{free_port()}", tmp_path / "down", "-u", "2", "-t", "2s", user="http"
+        QUICKSTART, f"http://127.0.0.1:{free_port()}", tmp_path / "down", "-u", "2", "-r", "2", "-t", "4s", user="http"
     )
     assert {o for (_k, _v, o) in down.outcomes()} == {"connection_error"}
     assert "Traceback" not in slow_run.stderr + down.stderr

@@ -111,7 +111,7 @@ def test_a_lax_server_yields_accepted_malformed_failures(lax_server, tmp_path):
 
 def test_a_server_that_is_down_gives_classified_connection_errors(tmp_path):
     host = f"http://127.0.0.1:{free_port()}"  # nothing listens there
-    run = run_local(QUICKSTART, host, tmp_path, "-u", "2", "-r", "2", "-t", "3s")
+    run = run_local(QUICKSTART, host, tmp_path, "-u", "2", "-r", "2", "-t", "4s")
     outcomes = {o for (_k, _v, o) in run.outcomes()}
     assert outcomes == {"connection_error"}
     assert run.record()["locust_failures"] == run.record()["locust_requests"] > 0
@@ -125,7 +125,7 @@ def test_a_slow_server_gives_classified_timeouts(tmp_path):
     profile = tmp_path / "slow.toml"
     profile.write_text(re.sub(r"timeout = 10.0", "timeout = 0.3", QUICKSTART.read_text()))
     with ReferenceServer(QUICKSTART, ServerKnobs(latency_ms=1500)) as slow:
-        run = run_local(profile, slow.url, tmp_path / "out", "-u", "2", "-r", "2", "-t", "3s")
+        run = run_local(profile, slow.url, tmp_path / "out", "-u", "2", "-r", "2", "-t", "4s")
     kinds = {o for (k, _v, o) in run.outcomes() if k == "clean"}
     assert kinds == {"timeout"}
     assert "Traceback" not in run.stderr

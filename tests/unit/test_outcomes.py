@@ -60,3 +60,11 @@ def test_a_variant_expectation_overrides_its_kind(tmp_path):
     strict = profile.expectation("malformed", "invalid_json")
     assert classify("malformed", lenient, 200, None, GOOD, codec, 1)[0] == Outcome.OK
     assert classify("malformed", strict, 200, None, GOOD, codec, 1)[0] == Outcome.ACCEPTED_MALFORMED
+
+
+def test_failure_messages_fold_numbers_so_locusts_error_table_stays_small():
+    from locust_mlstress.outcomes import failure_message
+
+    a = failure_message("undecodable", "prediction 0 is 1.7, outside [0, 1]")
+    b = failure_message("undecodable", "prediction 3 is -2.5e-3, outside [0, 1]")
+    assert a == b == "undecodable: prediction N is N, outside [N, N]"
