@@ -16,12 +16,13 @@ from locust import events
 from locust.env import Environment
 from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
 
+from .artifacts import prepare, write_outputs
 from .events import ml_events
 from .profile.model import Profile
 from .quality import QualityMonitor, QualityRecorder, Warmup
 from .quality.baseline import load_baseline, save_baseline
+from .quality.traces import TraceFile, TraceSampler
 from .report.console import format_summary
-from .report.files import write_csv, write_json
 from .runtime import clock_for, ml_user_classes, option, resolve_profile
 
 REPORT_KEY = "mlstress"
@@ -39,11 +40,17 @@ class MLRun:
     baseline_header: dict | None = None
     model_version: str | None = None
     summary: dict | None = None
-    extra: dict = field(default_factory=dict)
+    traces: TraceSampler | None = None  # processes with users, when --ml-artifacts is given
+    trace_file: TraceFile | None = None  # the local runner or master
+    stages: list[dict] = field(default_factory=list)
 
     def record(self, **kwargs) -> None:
         if self.recorder is not None:
             self.recorder.record(**kwargs)
+        if self.traces is not None:
+            self.traces.record(**kwargs)
+            if self.trace_file is not None and len(self.traces.pending) >= 100:
+                self.trace_file.add(*self.traces.take())
 
 
 def ml_run(environment: Environment) -> MLRun:
@@ -79,9 +86,14 @@ def start(environment: Environment) -> MLRun:
             warmup=Warmup.parse(option(environment, "ml_warmup", "10s")),
             baseline=baseline,
         )
+    artifacts = option(environment, "ml_artifacts")
+    if artifacts and not isinstance(environment.runner, WorkerRunner):
+        run.trace_file = TraceFile(f"{artifacts}/traces.jsonl")
     if not isinstance(environment.runner, MasterRunner):
         sink = run.monitor.absorb if run.monitor is not None else None
         run.recorder = QualityRecorder(profile.output, window, clock_for(environment), sink)
+        if artifacts:
+            run.traces = TraceSampler(float(option(environment, "ml_trace_rate", 0.01)))
     return run
 
 
@@ -92,9 +104,12 @@ def finish(environment: Environment) -> dict | None:
         return None
     if run.recorder is not None:
         run.recorder.flush()
+    if run.traces is not None and run.trace_file is not None:
+        run.trace_file.add(*run.traces.take())
     if not run.monitor.totals:
         return None
     summary = run.monitor.summary()
+    summary["duration_s"] = round(clock_for(environment)(), 3)
     summary["run"] = {
         "profile": {"name": run.profile.name, "path": str(run.profile.path), "sha256": run.profile.sha256},
         "host": environment.host,
@@ -110,10 +125,7 @@ def finish(environment: Environment) -> dict | None:
         }
     run.summary = summary
     console.info("\n%s\n", format_summary(summary))
-    if path := option(environment, "ml_json"):
-        write_json(path, summary)
-    if prefix := option(environment, "ml_csv"):
-        write_csv(prefix, summary)
+    write_outputs(environment, run, summary, gates=[])
     if path := option(environment, "ml_save_baseline"):
         clean = run.monitor.totals.get("clean")
         if clean is None or clean.predictions.n == 0:
@@ -127,6 +139,8 @@ def finish(environment: Environment) -> dict | None:
 @events.init.add_listener
 def _wire(environment: Environment, **_kwargs) -> None:
     ml_run(environment)
+    if not isinstance(environment.runner, WorkerRunner):
+        prepare(environment)
 
     def report(client_id, data, **_kw):
         run = ml_run(environment)
@@ -134,12 +148,16 @@ def _wire(environment: Environment, **_kwargs) -> None:
             data[REPORT_KEY] = run.recorder.take_delta()
             if run.model_version:
                 data[REPORT_KEY + "_version"] = run.model_version
+        if run.traces is not None:
+            data[REPORT_KEY + "_traces"] = list(run.traces.take())
 
     def receive(client_id, data, **_kw):
         run = ml_run(environment)
         if run.monitor is not None and REPORT_KEY in data:
             run.monitor.absorb(data[REPORT_KEY], source=client_id)
             run.model_version = run.model_version or data.get(REPORT_KEY + "_version")
+        if run.trace_file is not None and REPORT_KEY + "_traces" in data:
+            run.trace_file.add(*data[REPORT_KEY + "_traces"])
 
     if isinstance(environment.runner, WorkerRunner):
         environment.events.report_to_master.add_listener(report)

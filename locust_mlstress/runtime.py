@@ -43,6 +43,14 @@ OPTIONS: tuple[tuple[str, dict], ...] = (
     ("--ml-consistency", {"help": "Share of requests that resend an earlier payload to check the answer "
                                   "stays the same (0-1); overrides the profile's [consistency] fraction"}),
     ("--ml-version-header", {"help": "Response header that carries the model version, recorded in reports"}),
+    ("--ml-header", {"action": "append", "help": "Extra request header 'Name: value' (repeatable); its value is "
+                                                "treated as a secret: never written to reports or manifests"}),
+    ("--ml-artifacts", {"help": "Directory that gathers the run record: manifest, ML summary JSON and CSV, "
+                                "Locust's CSV and HTML reports, sampled request traces"}),
+    ("--ml-manifest", {"help": "Write the run's manifest (seed, profile hash, versions, command line without "
+                               "secrets, host, times, workers, gate verdicts) to PATH"}),
+    ("--ml-trace-rate", {"default": "0.01", "help": "Share of requests kept as traces in --ml-artifacts "
+                                                    "(0-1, chosen by request id; default 0.01)"}),
 )  # fmt: skip
 
 
@@ -76,15 +84,24 @@ def check_options(environment: Environment) -> None:
         Warmup.parse(option(environment, "ml_warmup", "10s"))
     except ValueError as exc:
         raise ProfileError(None, "--ml-warmup", str(exc).split(": ", 1)[1]) from None
-    consistency = option(environment, "ml_consistency")
-    if consistency is not None:
+    for name, flag in (("ml_consistency", "--ml-consistency"), ("ml_trace_rate", "--ml-trace-rate")):
+        share = option(environment, name)
+        if share is None:
+            continue
         try:
-            if not 0 <= float(consistency) <= 1:
+            if not 0 <= float(share) <= 1:
                 raise ValueError
         except ValueError:
-            raise ProfileError(
-                None, "--ml-consistency", f"must be a share between 0 and 1, got {consistency!r}"
-            ) from None
+            raise ProfileError(None, flag, f"must be a share between 0 and 1, got {share!r}") from None
+    for header in option(environment, "ml_header", []) or []:
+        if ":" not in header or not header.split(":", 1)[0].strip():
+            raise ProfileError(None, "--ml-header", "must look like 'Name: value', e.g. 'Authorization: Bearer $TOKEN'")
+
+
+def extra_headers(environment: Environment) -> dict[str, str]:
+    """--ml-header values as a dict (checked by `check_options`)."""
+    pairs = (h.split(":", 1) for h in option(environment, "ml_header", []) or [])
+    return {name.strip(): value.strip() for name, value in pairs}
 
 
 _profiles: dict[tuple[str, float], Profile] = {}
@@ -169,6 +186,7 @@ def _check_before_traffic(environment: Environment, **_kwargs) -> None:
 @events.test_start.add_listener
 def _on_test_start(environment: Environment, **_kwargs) -> None:
     environment.mlstress_t0 = time.monotonic()
+    environment.mlstress_started = time.time()
     _counters.clear()
     runner = environment.runner
     if isinstance(runner, MasterRunner) and environment.parsed_options is not None:

@@ -28,7 +28,7 @@ from .monitoring import ml_run
 from .outcomes import SUCCESSES, classify, failure_message
 from .payloads import Payload, PayloadFactory
 from .profile.model import KINDS, Profile
-from .runtime import clock_for, log_once, next_user_id, option, resolve_profile
+from .runtime import clock_for, extra_headers, log_once, next_user_id, option, resolve_profile
 
 
 class _MLBehaviour:
@@ -51,7 +51,7 @@ class _MLBehaviour:
         self._profile = profile
         self._path = profile.target.path
         self._names = {kind: f"POST {self._path} [{kind}]" for kind in (*KINDS, "probe")}
-        self._headers = {h.name: h.value for h in profile.target.headers}
+        self._headers = {h.name: h.value for h in profile.target.headers} | extra_headers(self.environment)
         self._hook = ml_events(self.environment)
         share = option(self.environment, "ml_consistency")
         self._probe_share = float(share) if share is not None else profile.consistency

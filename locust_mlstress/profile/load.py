@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..errors import ProfileError
 from .fields import Table
+from .gates import read_gates
 from .model import (
     KINDS,
     DatasetSource,
@@ -80,11 +81,13 @@ def parse_profile(data: dict, path: Path, sha256: str = "") -> Profile:
     oversized = read_variants(top.table("oversized"), "oversized", partial)
     kind_weights = _mix(top.table("mix", required=True), drift, malformed, oversized)
     consistency = _consistency(top.table("consistency"))
+    gates = read_gates(top.table("gates"))
     top.finish()
     return Profile(
         name=name, path=path, sha256=sha256, seed=seed, target=target, features=features,
         output=output, source=source, kind_weights=kind_weights, drift=drift, malformed=malformed,
         oversized=oversized, expect=expect, description=description, consistency=consistency,
+        gates=gates,
     )  # fmt: skip
 
 

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from ..gates.spec import GateSpec
+
 FeatureType = Literal["float", "int", "bool", "category", "text"]
 OutputType = Literal["binary", "multiclass", "regression"]
 KINDS: tuple[str, ...] = ("clean", "drifted", "malformed", "oversized")
@@ -200,6 +202,7 @@ class Profile:
     expect: dict[str, Expectation]
     description: str = ""
     consistency: float = 0.0  # share of requests that resend an earlier clean payload
+    gates: GateSpec = GateSpec()  # [gates]: SLO checks turned into an exit code (docs/gates.md)
     extra: dict[str, object] = field(default_factory=dict)
 
     def feature(self, name: str) -> Feature:

@@ -167,8 +167,18 @@ class QualityMonitor:
                         "latency_ms": figures.latency(stats),
                     }
                 )
+        everything = self._new()
+        for kind, stats in self.totals.items():
+            if kind != "probe":
+                everything.merge(stats)
+        all_outcomes, _ = figures.outcomes(everything)
         return {
             "kinds": kinds,
+            "all": {
+                "requests": everything.requests,
+                "outcomes": all_outcomes,
+                "latency_ms": figures.latency(everything),
+            },
             "windows": window_rows,
             "baseline": baseline,
             "window_s": span,

@@ -37,8 +37,9 @@ def window_rows(summary: dict) -> list[dict]:
     return rows
 
 
-def write_csv(prefix: str | Path, summary: dict) -> Path:
-    path = Path(f"{prefix}_ml_windows.csv")
+def write_csv(prefix: str | Path | None, summary: dict, *, path: str | Path | None = None) -> Path:
+    """`PREFIX_ml_windows.csv`, or exactly `path`."""
+    path = Path(path) if path is not None else Path(f"{prefix}_ml_windows.csv")
     with path.open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=WINDOW_COLUMNS)
         writer.writeheader()

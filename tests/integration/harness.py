@@ -77,10 +77,13 @@ def locust_args(profile: Path, host: str, *extra: str, locustfile: str = "fast.p
     ]
 
 
-def run_local(profile: Path, host: str, out: Path, *extra: str, timeout: float = 90, user: str = "fast") -> Run:
+def run_local(
+    profile: Path, host: str, out: Path, *extra: str, timeout: float = 90, user: str = "fast", env: dict | None = None
+) -> Run:
     out.mkdir(parents=True, exist_ok=True)
     args = locust_args(profile, host, "--headless", *extra)
-    proc = subprocess.run(args, env=locust_env(out, user), capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+    environ = locust_env(out, user) | (env or {})
+    proc = subprocess.run(args, env=environ, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
     return Run(proc.returncode, proc.stdout, proc.stderr, read_records(out), out)
 
 

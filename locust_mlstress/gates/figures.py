@@ -1,0 +1,136 @@
+"""Where each gate metric comes from in the ML summary (docs/reports.md), and how many samples
+stand behind it.
+
+The sample count travels with the value because a figure from too few samples (a p99 of 40
+latencies, a PSI of 30 predictions) says little, and the verdict must be able to say so. Missing
+data is `value=None, n=0`, never an exception: a gate over a kind the run did not send is
+inconclusive, not a crash at the end of a long run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .expression import CALIBRATION_METRICS, LATENCY_METRICS, SHIFT_METRICS, TRAFFIC_KINDS
+
+SUCCESS_OUTCOMES = frozenset({"ok", "rejected"})  # as locust_mlstress.outcomes.SUCCESSES
+
+
+@dataclass(frozen=True)
+class Observation:
+    """A figure, the samples behind it, the kind it was read from, and why it is missing if so."""
+
+    value: float | None
+    n: int
+    kind: str | None = None
+    why: str = ""
+
+
+def lookup(summary: dict, metric: str, kind: str | None) -> Observation:
+    """The value of `metric` for `kind` (None: the metric's default scope) in `summary`."""
+    if metric in LATENCY_METRICS:
+        return _latency(summary, metric, kind or "all")
+    if metric in SHIFT_METRICS:
+        return _quality(summary, "shift", metric, kind)
+    if metric in CALIBRATION_METRICS:
+        return _quality(summary, "calibration", metric, kind or "clean")
+    if metric == "flip_rate":
+        return _flip_rate(summary)
+    return _traffic(summary, metric, kind or "all")
+
+
+def _scope(summary: dict, kind: str) -> dict | None:
+    """`summary["all"]` for `all`, else the kind's entry; None when absent or not a table."""
+    entry = summary.get("all") if kind == "all" else (summary.get("kinds") or {}).get(kind)
+    return entry if isinstance(entry, dict) else None
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _count(value: Any) -> int:
+    number = _number(value)
+    return int(number) if number is not None and number >= 0 else 0
+
+
+def _absent(kind: str) -> Observation:
+    why = "no 'all' entry in the summary" if kind == "all" else f"no {kind!r} traffic in the summary"
+    return Observation(None, 0, kind, why)
+
+
+def _latency(summary: dict, metric: str, kind: str) -> Observation:
+    entry = _scope(summary, kind)
+    if entry is None:
+        return _absent(kind)
+    latency = entry.get("latency_ms") or {}
+    value = _number(latency.get(metric.removesuffix("_ms")))
+    if value is None:
+        return Observation(None, 0, kind, "no latency recorded")
+    return Observation(value, _count(latency.get("n")), kind)
+
+
+def _traffic(summary: dict, metric: str, kind: str) -> Observation:
+    """requests, rps, error_rate, accepted_malformed: counts from `requests` and `outcomes`."""
+    entry = _scope(summary, kind)
+    if entry is None:
+        return _absent(kind)
+    requests = _count(entry.get("requests"))
+    outcomes = entry.get("outcomes") or {}
+    if metric == "requests":
+        return Observation(float(requests), requests, kind)
+    if metric == "accepted_malformed":
+        return Observation(float(_count(outcomes.get("accepted_malformed"))), requests, kind)
+    if metric == "rps":
+        duration = _number(summary.get("duration_s"))
+        if duration is None or duration <= 0:
+            return Observation(None, 0, kind, "no run duration (duration_s) in the summary")
+        return Observation(requests / duration, requests, kind)
+    # error_rate: every outcome that is not a Locust success
+    if requests == 0:
+        return Observation(None, 0, kind, "no requests")
+    failed = sum(_count(n) for outcome, n in outcomes.items() if outcome not in SUCCESS_OUTCOMES)
+    return Observation(failed / requests, requests, kind)
+
+
+def _quality(summary: dict, section: str, metric: str, kind: str | None) -> Observation:
+    """A shift or calibration figure of one kind; for no kind (shift) or `all`, the worst
+    (largest) over the traffic kinds that have one, since every one of these is lower-is-better."""
+    if kind is not None and kind != "all":
+        return _kind_quality(summary, section, metric, kind)
+    found = [_kind_quality(summary, section, metric, k) for k in TRAFFIC_KINDS]
+    found = [o for o in found if o.value is not None]
+    if not found:
+        return Observation(None, 0, None, f"no kind has a {metric} figure")
+    return max(found, key=lambda o: o.value or 0.0)  # ties go to the first kind in TRAFFIC_KINDS
+
+
+def _kind_quality(summary: dict, section: str, metric: str, kind: str) -> Observation:
+    entry = _scope(summary, kind)
+    if entry is None:
+        return _absent(kind)
+    figures = entry.get(section)
+    if not isinstance(figures, dict):
+        what = "no predictions to compare" if section == "shift" else "no labels or no predictions"
+        return Observation(None, 0, kind, f"{section} is null ({what})")
+    value = _number(figures.get(metric))
+    if value is None:
+        return Observation(None, 0, kind, f"{metric} is null (too few predictions)")
+    n = _count(figures.get("n"))
+    if section == "shift":
+        n = min(n, _count(figures.get("n_reference")))
+    return Observation(value, n, kind)
+
+
+def _flip_rate(summary: dict) -> Observation:
+    entry = _scope(summary, "probe")
+    if entry is None:
+        return _absent("probe")
+    consistency = entry.get("consistency")
+    if not isinstance(consistency, dict):
+        return Observation(None, 0, "probe", "no consistency probes")
+    value = _number(consistency.get("flip_rate"))
+    if value is None:
+        return Observation(None, 0, "probe", "flip_rate is null")
+    return Observation(value, _count(consistency.get("instances")), "probe")
