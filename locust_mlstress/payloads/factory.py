@@ -9,6 +9,7 @@ codec encode.
 from __future__ import annotations
 
 import time
+from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -41,8 +42,8 @@ class Payload:
 
 @dataclass
 class _Block:
-    kinds: list[int]
-    variants: list[int]
+    kind_draws: list[float]  # one uniform per slot; the current mix maps it to a kind
+    variants: list[list[int]]  # per kind, the variant each slot would be
     sched: list[float]
     aux: list[int]
     clean_rows: list[dict]
@@ -50,18 +51,35 @@ class _Block:
     drifted: dict[int, tuple[list[dict], CleanBatch, np.ndarray]]  # variant -> rows, batch, row index
 
 
-class PayloadFactory:
-    """Deterministic payloads for one user; `clock` gives seconds since the test started."""
+Mix = Callable[[float], list[float]]  # seconds since start -> cumulative kind weights (KINDS order)
 
-    def __init__(self, profile: Profile, user_id: int, clock: Callable[[], float] | None = None):
+
+def cumulative(weights: dict[str, float]) -> list[float]:
+    """Cumulative shares of the kinds, in KINDS order, for mapping a uniform draw to a kind."""
+    total = sum(weights.get(k, 0.0) for k in KINDS)
+    out, acc = [], 0.0
+    for k in KINDS:
+        acc += weights.get(k, 0.0) / total
+        out.append(acc)
+    out[-1] = 1.0
+    return out
+
+
+class PayloadFactory:
+    """Deterministic payloads for one user; `clock` gives seconds since the test started, and
+    `mix` the kind weights in force at a time (stages of a load plan may change them)."""
+
+    def __init__(
+        self, profile: Profile, user_id: int, clock: Callable[[], float] | None = None, mix: Mix | None = None
+    ):
         self.kit: PayloadKit = kit_for(profile)
         self.profile = profile
         self.user_id = user_id
         self.rng = np.random.default_rng([profile.seed, 0x10AD, user_id])
         self.clock = clock or _since(time.monotonic())
         self.bs = profile.target.batch_size
-        weights = np.array([profile.kind_weights[k] for k in KINDS])
-        self._kind_p = weights / weights.sum()
+        constant = cumulative(profile.kind_weights)
+        self.mix: Mix = mix or (lambda _t: constant)
         self._variant_cum = []
         self._variant_names = []
         for kind in KINDS:
@@ -82,7 +100,9 @@ class PayloadFactory:
         b, i = self._block, self._i
         self._i += 1
         self._seq += 1
-        kind, v = b.kinds[i], b.variants[i]
+        now = self.clock()
+        kind = bisect_left(self.mix(now), b.kind_draws[i])
+        v = b.variants[kind][i]
         request_id = f"{self._prefix}{self._seq:x}"
         name = self._variant_names[kind][v]
         lo = i * self.bs
@@ -91,7 +111,7 @@ class PayloadFactory:
             return Payload("oversized", name, o.body, o.content_type, request_id, o.n, o.labels, None)
         if kind == DRIFTED:
             rows, batch, index = b.drifted[v]
-            active = b.sched[i] < strength(self.profile.drift[v].schedule, self.clock())
+            active = b.sched[i] < strength(self.profile.drift[v].schedule, now)
             if active:
                 j = int(np.searchsorted(index, lo))
                 rows_i = rows[j : j + self.bs]
@@ -110,30 +130,31 @@ class PayloadFactory:
         return Payload(kind, name, self.kit.codec.encode(rows), JSON, request_id, len(rows), labels, probs, active)
 
     def _draw_block(self) -> _Block:
+        """One block of slots. Every slot gets a clean row, a variant of each kind and, for its
+        drift variant, a drifted row, so whatever kind the mix makes it at send time it is ready:
+        the draws never depend on timing."""
         rng, bs = self.rng, self.bs
-        kinds = rng.choice(len(KINDS), size=BLOCK, p=self._kind_p)
+        kind_draws = rng.random(BLOCK)
         u = rng.random(BLOCK)
-        variants = np.zeros(BLOCK, dtype=np.int64)
-        for k in range(len(KINDS)):
-            mask = kinds == k
-            variants[mask] = np.minimum(
-                np.searchsorted(self._variant_cum[k], u[mask], side="right"), len(self._variant_cum[k]) - 1
-            )
+        variants = [
+            np.minimum(np.searchsorted(cum, u, side="right"), len(cum) - 1).tolist() if len(cum) else [0] * BLOCK
+            for cum in self._variant_cum
+        ]
         sched = rng.random(BLOCK)
         aux = rng.integers(0, 2**31, BLOCK)
         clean = self.kit.sampler.draw(rng, BLOCK * bs)
         drifted = {}
+        drift_of_slot = np.asarray(variants[DRIFTED])
         for v in range(len(self.profile.drift)):
-            payloads = np.flatnonzero((kinds == DRIFTED) & (variants == v))
-            if len(payloads) == 0:
+            slots = np.flatnonzero(drift_of_slot == v)
+            if len(slots) == 0:
                 continue
-            index = (payloads[:, None] * bs + np.arange(bs)).ravel()
-            subset = _take(clean, index)
-            moved = apply_drift(self.profile.drift[v], subset, self.kit.sampler, rng)
+            index = (slots[:, None] * bs + np.arange(bs)).ravel()
+            moved = apply_drift(self.profile.drift[v], _take(clean, index), self.kit.sampler, rng)
             drifted[v] = (to_rows(moved.columns, len(index)), moved, index)
         return _Block(
-            kinds.tolist(), variants.tolist(), sched.tolist(), aux.tolist(),
-            to_rows(clean.columns, BLOCK * bs), clean, drifted,
+            kind_draws.tolist(), variants, sched.tolist(), aux.tolist(), to_rows(clean.columns, BLOCK * bs), clean,
+            drifted,
         )  # fmt: skip
 
 
