@@ -40,6 +40,14 @@ def describe(profile: Profile) -> str:
             expect = profile.expectation(kind, name)
             decodes = " + prediction" if expect.decodable and any(s.startswith("2") for s in expect.statuses) else ""
             lines.append(f"{kind:<11}{name:<28}{share * w / vsum:>8.1%}  {'/'.join(expect.statuses)}{decodes}")
+    if profile.load is not None:
+        lines += ["", f"load plan ({profile.load.shape}, {profile.load.duration:g} s)"]
+        for row in profile.load.timeline():
+            mix = ", ".join(f"{k} {w:g}" for k, w in row["mix"].items() if w) if row["mix"] else "profile [mix]"
+            span = f"{row['start_s']:>6g}-{row['end_s']:<6g}s"
+            lines.append(f"  {span}  {row['users']:>5} users  {row['name']:<14} {mix}")
+    if profile.gates.checks:
+        lines += ["", "gates"] + [f"  {g.text}" for g in profile.gates.checks]
     return "\n".join(lines)
 
 

@@ -172,6 +172,14 @@ def _check_before_traffic(environment: Environment, **_kwargs) -> None:
     try:
         check_options(environment)
         profiles = [resolve_profile(cls, environment) for cls in ml_user_classes(environment)]
+        shape = getattr(environment.shape_class, "__class__", None)
+        if shape is not None and shape.__name__ == "ProfileShape" and profiles and profiles[0].load is None:
+            raise ProfileError(
+                profiles[0].path,
+                "load",
+                "ProfileShape is in the locustfile but the profile has no [load] section; "
+                "add one (docs/scenarios.md) or remove the shape",
+            )
         baseline = option(environment, "ml_baseline")
         if baseline and profiles:
             from .quality.baseline import load_baseline

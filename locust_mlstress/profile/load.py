@@ -23,6 +23,7 @@ from .model import (
     Source,
     Target,
 )
+from .plan import read_plan
 from .sources import read_features, read_label_model
 from .variants import read_drift, read_variants
 
@@ -82,12 +83,13 @@ def parse_profile(data: dict, path: Path, sha256: str = "") -> Profile:
     kind_weights = _mix(top.table("mix", required=True), drift, malformed, oversized)
     consistency = _consistency(top.table("consistency"))
     gates = read_gates(top.table("gates"))
+    plan = read_plan(top.table("load"), partial_kinds_check(drift, malformed, oversized))
     top.finish()
     return Profile(
         name=name, path=path, sha256=sha256, seed=seed, target=target, features=features,
         output=output, source=source, kind_weights=kind_weights, drift=drift, malformed=malformed,
         oversized=oversized, expect=expect, description=description, consistency=consistency,
-        gates=gates,
+        gates=gates, load=plan,
     )  # fmt: skip
 
 
@@ -210,19 +212,22 @@ def _source(t: Table, kind: str, features: tuple[Feature, ...], output: Output, 
     return ParametricSource(label_model)
 
 
+def partial_kinds_check(drift, malformed, oversized):
+    """A check that a mix gives weight only to kinds the profile has variants of."""
+    available = {"clean": True, "drifted": bool(drift), "malformed": bool(malformed), "oversized": bool(oversized)}
+
+    def check(t: Table, weights: dict[str, float]) -> None:
+        for kind, weight in weights.items():
+            if weight > 0 and not available[kind]:
+                section = "[drift.NAME]" if kind == "drifted" else f"[{kind}]"
+                raise t.error(kind, f"is {weight:g} but the profile has no {kind} variant; add {section} or set 0")
+
+    return check
+
+
 def _mix(t: Table, drift, malformed, oversized) -> dict[str, float]:
-    available = {
-        "clean": True,
-        "drifted": bool(drift),
-        "malformed": bool(malformed),
-        "oversized": bool(oversized),
-    }
-    weights = {}
-    for kind in KINDS:
-        weights[kind] = t.number(kind, 0.0, min=0)
-        if weights[kind] > 0 and not available[kind]:
-            section = "[drift.NAME]" if kind == "drifted" else f"[{kind}]"
-            raise t.error(kind, f"is {weights[kind]:g} but the profile has no {kind} variant; add {section} or set 0")
+    weights = {kind: t.number(kind, 0.0, min=0) for kind in KINDS}
+    partial_kinds_check(drift, malformed, oversized)(t, weights)
     t.finish()
     if sum(weights.values()) <= 0:
         raise t.error("", f"needs a positive weight for at least one kind: {', '.join(KINDS)}")

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from ..gates.spec import GateSpec
+
+if TYPE_CHECKING:
+    from .plan import LoadPlan
 
 FeatureType = Literal["float", "int", "bool", "category", "text"]
 OutputType = Literal["binary", "multiclass", "regression"]
@@ -203,6 +206,7 @@ class Profile:
     description: str = ""
     consistency: float = 0.0  # share of requests that resend an earlier clean payload
     gates: GateSpec = GateSpec()  # [gates]: SLO checks turned into an exit code (docs/gates.md)
+    load: LoadPlan | None = None  # [load]: users and mix over time (profile/plan.py)
     extra: dict[str, object] = field(default_factory=dict)
 
     def feature(self, name: str) -> Feature:

@@ -60,7 +60,7 @@ def locust_env(out: Path, user: str = "fast") -> dict[str, str]:
     env = dict(os.environ)
     env["MLSTRESS_TEST_OUT"] = str(out)
     env["MLSTRESS_TEST_USER"] = user
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), str(LOCUSTFILES), env.get("PYTHONPATH")) if p)
     return env
 
 
@@ -78,10 +78,17 @@ def locust_args(profile: Path, host: str, *extra: str, locustfile: str = "fast.p
 
 
 def run_local(
-    profile: Path, host: str, out: Path, *extra: str, timeout: float = 90, user: str = "fast", env: dict | None = None
+    profile: Path,
+    host: str,
+    out: Path,
+    *extra: str,
+    timeout: float = 90,
+    user: str = "fast",
+    env: dict | None = None,
+    locustfile: str = "fast.py",
 ) -> Run:
     out.mkdir(parents=True, exist_ok=True)
-    args = locust_args(profile, host, "--headless", *extra)
+    args = locust_args(profile, host, "--headless", *extra, locustfile=locustfile)
     environ = locust_env(out, user) | (env or {})
     proc = subprocess.run(args, env=environ, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
     return Run(proc.returncode, proc.stdout, proc.stderr, read_records(out), out)

@@ -1,0 +1,161 @@
+"""The `[load]` section: how many users over time, and which mix, as a list of stages.
+
+Every shape reduces to stages, each holding a user count (fixed, or a ramp from the previous
+stage's) and optionally its own payload mix. Because the plan lives in the profile, every
+process computes the stage in force from its own test clock: the master's shape sets the user
+count, each worker's payload factories read the stage's mix, with no message between them.
+
+    [load]
+    shape = "ramp"        # ramp | spike | soak | seasonal | stages
+    users = 50
+    up = 30               # seconds; then hold, then down
+    hold = 120
+    down = 30
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from .fields import Table
+from .model import KINDS
+
+SHAPES = ("ramp", "spike", "soak", "seasonal", "stages")
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    duration: float
+    users: int
+    spawn_rate: float
+    mix: dict[str, float] | None = None  # None: the profile's [mix]
+    ramp_from: int | None = None  # users at the stage's start when it ramps linearly
+
+
+@dataclass(frozen=True)
+class LoadPlan:
+    shape: str
+    stages: tuple[Stage, ...]
+
+    @property
+    def duration(self) -> float:
+        return sum(s.duration for s in self.stages)
+
+    def stage_at(self, t: float) -> tuple[int, Stage] | None:
+        """(index, stage) in force t seconds into the test; None once the plan is over."""
+        start = 0.0
+        for i, stage in enumerate(self.stages):
+            if t < start + stage.duration:
+                return i, stage
+            start += stage.duration
+        return None
+
+    def users_at(self, t: float) -> tuple[int, float] | None:
+        """(users, spawn rate) at t: what a LoadTestShape's tick() returns; None to stop."""
+        found = self.stage_at(t)
+        if found is None:
+            return None
+        i, stage = found
+        if stage.ramp_from is None:
+            return stage.users, stage.spawn_rate
+        into = t - sum(s.duration for s in self.stages[:i])
+        users = stage.ramp_from + (stage.users - stage.ramp_from) * into / stage.duration
+        return max(0, round(users)), stage.spawn_rate
+
+    def timeline(self) -> list[dict]:
+        """The planned stages with their start and end, for the run record."""
+        out, start = [], 0.0
+        for s in self.stages:
+            out.append({"name": s.name, "start_s": start, "end_s": start + s.duration, "users": s.users,
+                        "mix": s.mix})  # fmt: skip
+            start += s.duration
+        return out
+
+
+def read_plan(t: Table, kind_weights_ok) -> LoadPlan | None:
+    """The plan, or None without a [load] section. `kind_weights_ok(table, field, mix)` checks a
+    stage's mix against the variants the profile has (the loader passes its own check)."""
+    if not t.data:
+        return None
+    shape = t.str("shape", choices=SHAPES)
+    rate = t.number("spawn_rate", 10.0, above=0)
+    if shape == "stages":
+        stages = _link_ramps([_stage(s, rate, kind_weights_ok) for s in t.tables("stages")])
+        if not stages:
+            raise t.error("stages", "needs at least one [[load.stages]] table")
+    elif shape == "ramp":
+        users = t.integer("users", min=1)
+        up, hold, down = t.number("up", min=0), t.number("hold", min=0), t.number("down", 0.0, min=0)
+        stages = tuple(
+            s
+            for s in (
+                Stage("ramp up", up, users, rate, ramp_from=0),
+                Stage("hold", hold, users, rate),
+                Stage("ramp down", down, 0, rate, ramp_from=users),
+            )
+            if s.duration > 0
+        )
+    elif shape == "spike":
+        base, factor = t.integer("users", min=1), t.number("factor", above=1)
+        at, length, total = t.number("at", min=0), t.number("duration", above=0), t.number("total", above=0)
+        if at + length > total:
+            raise t.error("total", f"must cover the spike: at ({at:g}) + duration ({length:g}) > total ({total:g})")
+        peak = math.ceil(base * factor)
+        stages = tuple(
+            s
+            for s in (
+                Stage("base", at, base, rate),
+                Stage("spike", length, peak, max(rate, float(peak))),
+                Stage("after", total - at - length, base, max(rate, float(peak))),
+            )
+            if s.duration > 0
+        )
+    elif shape == "soak":
+        users, total = t.integer("users", min=1), t.number("duration", above=0)
+        stages = (Stage("soak", total, users, rate),)
+    else:  # seasonal: a compressed day, sinusoidal between low and high, in steps
+        low, high = t.integer("min_users", min=0), t.integer("max_users", min=1)
+        period, total = t.number("period", above=0), t.number("duration", above=0)
+        step = t.number("step", max(1.0, period / 24), above=0)
+        if high <= low:
+            raise t.error("max_users", f"must be greater than min_users ({low}), got {high}")
+        n = max(1, math.ceil(total / step))
+        stages = tuple(
+            Stage(f"t={k * step:g}s", min(step, total - k * step),
+                  round(low + (high - low) * 0.5 * (1 - math.cos(2 * math.pi * (k * step) / period))), rate)
+            for k in range(n)
+        )  # fmt: skip
+    t.finish()
+    return LoadPlan(shape, stages)
+
+
+def _stage(t: Table, rate: float, kind_weights_ok) -> Stage:
+    name = t.str("name", "")
+    duration = t.number("duration", above=0)
+    users = t.integer("users", min=0)
+    spawn_rate = t.number("spawn_rate", rate, above=0)
+    mix = None
+    if t.has("mix"):
+        m = t.table("mix")
+        mix = {k: m.number(k, 0.0, min=0) for k in KINDS}
+        m.finish()
+        if sum(mix.values()) <= 0:
+            raise m.error("", "needs a positive weight for at least one kind")
+        kind_weights_ok(m, mix)
+    stage = Stage(name or f"stage {users} users", duration, users, spawn_rate, mix, None)
+    if t.boolean("ramp", False):
+        stage = Stage(stage.name, duration, users, spawn_rate, mix, ramp_from=-1)  # filled in below
+    t.finish()
+    return stage
+
+
+def _link_ramps(stages: list[Stage]) -> tuple[Stage, ...]:
+    """A stage with `ramp = true` goes linearly from the previous stage's users (0 at first)."""
+    out: list[Stage] = []
+    for s in stages:
+        if s.ramp_from == -1:
+            s = Stage(s.name, s.duration, s.users, s.spawn_rate, s.mix, out[-1].users if out else 0)
+        out.append(s)
+    return tuple(out)

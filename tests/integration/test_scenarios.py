@@ -1,0 +1,54 @@
+"""Load plans in real headless runs: a spike, and a staged scenario whose mix changes by stage."""
+
+import json
+
+from tests.integration.conftest import QUICKSTART
+from tests.integration.harness import run_local
+
+SPIKE = '\n[load]\nshape = "spike"\nusers = 2\nfactor = 3\nat = 3\nduration = 3\ntotal = 9\nspawn_rate = 10\n'
+STAGES = """
+[load]
+shape = "stages"
+spawn_rate = 10
+
+[[load.stages]]
+name = "clean only"
+duration = 4
+users = 3
+mix = { clean = 1 }
+
+[[load.stages]]
+name = "drift starts"
+duration = 4
+users = 3
+mix = { clean = 0.5, drifted = 0.5 }
+"""
+
+
+def _run(tmp_path, server, plan: str, *extra: str):
+    profile = tmp_path / "plan.toml"
+    profile.write_text(QUICKSTART.read_text() + plan)
+    return run_local(profile, server.url, tmp_path / "out", *extra, locustfile="shaped.py")
+
+
+def test_a_spike_raises_users_k_times_for_its_duration(server, tmp_path):
+    manifest = tmp_path / "manifest.json"
+    run = _run(tmp_path, server, SPIKE, "--ml-manifest", str(manifest))
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.record()["user_ids"] == [0, 1, 2, 3, 4, 5]  # 2 users, then 6 during the spike
+    stages = json.loads(manifest.read_text())["stages"]
+    assert [(s["name"], s["users"]) for s in stages] == [("base", 2), ("spike", 6), ("after", 2)]
+    assert abs(stages[1]["started_s"] - 3) < 1.5 and abs(stages[2]["started_s"] - 6) < 1.5
+    assert "Shape test updating to 6 users" in run.stderr
+
+
+def test_a_stage_mix_starts_drift_in_its_stage(server, tmp_path):
+    run = _run(tmp_path, server, STAGES, "--ml-window", "1")
+    assert run.returncode == 0, run.stderr[-2000:]
+    windows = run.record()["summary"]["windows"]
+    drifted = [w["start_s"] for w in windows if w["kind"] == "drifted"]
+    clean_early = [w for w in windows if w["kind"] == "clean" and w["end_s"] <= 3]
+    assert drifted and min(drifted) >= 3  # none in the clean-only stage (one window of slack for clocks)
+    assert clean_early and all(w["kind"] != "drifted" for w in windows if w["end_s"] <= 3)
+    kinds = run.record()["summary"]["kinds"]
+    assert kinds["drifted"]["requests"] > 0.25 * kinds["clean"]["requests"]
