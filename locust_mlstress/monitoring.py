@@ -12,12 +12,15 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+import gevent
 from locust import events
 from locust.env import Environment
 from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
 
 from .artifacts import prepare, write_outputs
 from .events import ml_events
+from .gates import GateSpec
+from .gating import conclude, gate_spec, watch
 from .profile.model import Profile
 from .quality import QualityMonitor, QualityRecorder, Warmup
 from .quality.baseline import load_baseline, save_baseline
@@ -43,6 +46,9 @@ class MLRun:
     traces: TraceSampler | None = None  # processes with users, when --ml-artifacts is given
     trace_file: TraceFile | None = None  # the local runner or master
     stages: list[dict] = field(default_factory=list)
+    gates: GateSpec | None = None  # the local runner or master
+    watcher: gevent.Greenlet | None = None  # judges the gates during the run (abort_on_fail)
+    aborted: dict | None = None
 
     def record(self, **kwargs) -> None:
         if self.recorder is not None:
@@ -86,6 +92,10 @@ def start(environment: Environment) -> MLRun:
             warmup=Warmup.parse(option(environment, "ml_warmup", "10s")),
             baseline=baseline,
         )
+    if not isinstance(environment.runner, WorkerRunner):
+        run.gates = gate_spec(environment, profile)
+        if run.gates.abort_on_fail and run.gates.checks:
+            run.watcher = watch(environment, run.gates, lambda: live_summary(environment), run)
     artifacts = option(environment, "ml_artifacts")
     if artifacts and not isinstance(environment.runner, WorkerRunner):
         run.trace_file = TraceFile(f"{artifacts}/traces.jsonl")
@@ -97,19 +107,30 @@ def start(environment: Environment) -> MLRun:
     return run
 
 
-def finish(environment: Environment) -> dict | None:
-    """Final figures, printed and written where the options say; None if nothing ran."""
+def live_summary(environment: Environment) -> dict | None:
+    """The figures so far (a local recorder hands over its open window first)."""
     run = ml_run(environment)
     if run.monitor is None:
         return None
     if run.recorder is not None:
         run.recorder.flush()
-    if run.traces is not None and run.trace_file is not None:
-        run.trace_file.add(*run.traces.take())
     if not run.monitor.totals:
         return None
     summary = run.monitor.summary()
     summary["duration_s"] = round(clock_for(environment)(), 3)
+    return summary
+
+
+def finish(environment: Environment) -> dict | None:
+    """Final figures, printed and written where the options say; None if nothing ran."""
+    run = ml_run(environment)
+    if run.watcher is not None:
+        run.watcher.kill(block=False)
+    if run.traces is not None and run.trace_file is not None:
+        run.trace_file.add(*run.traces.take())
+    summary = live_summary(environment)
+    if summary is None:
+        return None
     summary["run"] = {
         "profile": {"name": run.profile.name, "path": str(run.profile.path), "sha256": run.profile.sha256},
         "host": environment.host,
@@ -125,7 +146,12 @@ def finish(environment: Environment) -> dict | None:
         }
     run.summary = summary
     console.info("\n%s\n", format_summary(summary))
-    write_outputs(environment, run, summary, gates=[])
+    verdicts = conclude(environment, run.gates or GateSpec(), summary, run.aborted)
+    if verdicts:
+        summary["gates"] = verdicts
+        if run.aborted:
+            summary["aborted"] = run.aborted
+    write_outputs(environment, run, summary, gates=verdicts)
     if path := option(environment, "ml_save_baseline"):
         clean = run.monitor.totals.get("clean")
         if clean is None or clean.predictions.n == 0:

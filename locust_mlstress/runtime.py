@@ -45,6 +45,9 @@ OPTIONS: tuple[tuple[str, dict], ...] = (
     ("--ml-version-header", {"help": "Response header that carries the model version, recorded in reports"}),
     ("--ml-header", {"action": "append", "help": "Extra request header 'Name: value' (repeatable); its value is "
                                                 "treated as a secret: never written to reports or manifests"}),
+    ("--ml-gate", {"action": "append", "help": "An SLO gate, e.g. 'p99_ms[clean] < 300' (repeatable; added to the "
+                                              "profile's [gates]); the exit code is 3 if one fails (docs/gates.md)"}),
+    ("--ml-junit", {"help": "Write the gate verdicts as JUnit XML to PATH, one test case per gate"}),
     ("--ml-artifacts", {"help": "Directory that gathers the run record: manifest, ML summary JSON and CSV, "
                                 "Locust's CSV and HTML reports, sampled request traces"}),
     ("--ml-manifest", {"help": "Write the run's manifest (seed, profile hash, versions, command line without "
@@ -93,6 +96,12 @@ def check_options(environment: Environment) -> None:
                 raise ValueError
         except ValueError:
             raise ProfileError(None, flag, f"must be a share between 0 and 1, got {share!r}") from None
+    from .gates import GateError, parse_gates
+
+    try:
+        parse_gates(option(environment, "ml_gate", []) or [])
+    except GateError as exc:
+        raise ProfileError(None, "", str(exc)) from None
     for header in option(environment, "ml_header", []) or []:
         if ":" not in header or not header.split(":", 1)[0].strip():
             raise ProfileError(None, "--ml-header", "must look like 'Name: value', e.g. 'Authorization: Bearer $TOKEN'")

@@ -56,7 +56,7 @@ def _count(value: Any) -> int:
 
 
 def _absent(kind: str) -> Observation:
-    why = "no 'all' entry in the summary" if kind == "all" else f"no {kind!r} traffic in the summary"
+    why = "no 'all' entry in the summary" if kind == "all" else f"no {kind!r} traffic"
     return Observation(None, 0, kind, why)
 
 
@@ -85,7 +85,7 @@ def _traffic(summary: dict, metric: str, kind: str) -> Observation:
     if metric == "rps":
         duration = _number(summary.get("duration_s"))
         if duration is None or duration <= 0:
-            return Observation(None, 0, kind, "no run duration (duration_s) in the summary")
+            return Observation(None, 0, kind, "no duration_s in the summary")
         return Observation(requests / duration, requests, kind)
     # error_rate: every outcome that is not a Locust success
     if requests == 0:
@@ -112,11 +112,11 @@ def _kind_quality(summary: dict, section: str, metric: str, kind: str) -> Observ
         return _absent(kind)
     figures = entry.get(section)
     if not isinstance(figures, dict):
-        what = "no predictions to compare" if section == "shift" else "no labels or no predictions"
-        return Observation(None, 0, kind, f"{section} is null ({what})")
+        why = "no predictions to compare" if section == "shift" else "no labels or no predictions"
+        return Observation(None, 0, kind, why)
     value = _number(figures.get(metric))
     if value is None:
-        return Observation(None, 0, kind, f"{metric} is null (too few predictions)")
+        return Observation(None, 0, kind, "too few predictions")
     n = _count(figures.get("n"))
     if section == "shift":
         n = min(n, _count(figures.get("n_reference")))
@@ -132,5 +132,5 @@ def _flip_rate(summary: dict) -> Observation:
         return Observation(None, 0, "probe", "no consistency probes")
     value = _number(consistency.get("flip_rate"))
     if value is None:
-        return Observation(None, 0, "probe", "flip_rate is null")
+        return Observation(None, 0, "probe", "no resent instances")
     return Observation(value, _count(consistency.get("instances")), "probe")

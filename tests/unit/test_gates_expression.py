@@ -59,7 +59,7 @@ def test_every_metric_and_kind_parses():
 
 
 def test_gate_kinds_are_the_profile_kinds_plus_probe_and_all():
-    assert KINDS == (*PROFILE_KINDS, "probe", "all")
+    assert (*PROFILE_KINDS, "probe", "all") == KINDS
 
 
 def test_subject_and_holds():
@@ -185,8 +185,8 @@ def test_random_text_only_ever_raises_gate_error(text):
     _check_outcome(text)
 
 
-GRAMMAR = ["p99_ms", "psi", "error_rate", "flip_rate", "rps", "[", "]", "clean", "probe", "all", "<", "<=", "=",
-           "!", "==", ">", " ", "\t", "\n", "300", "1e-3", ".5", "-", "+", "%", "e", "x", "1.2.3", "'", "\x00"]  # fmt: skip
+GRAMMAR = ["p99_ms", "psi", "error_rate", "flip_rate", "rps", "[", "]", "clean", "probe", "all", "<", "<=", "=", "!",
+           "==", ">", " ", "\t", "\n", "300", "1e-3", ".5", "-", "+", "%", "e", "x", "1.2.3", "'", "\x00"]  # fmt: skip
 
 
 @settings(max_examples=1000, deadline=None)

@@ -1,0 +1,81 @@
+"""Gates in a Locust run: which gates apply, judging them at the end and during the run.
+
+At `quitting` (local runner or master, once the workers' last reports are in) the gates are
+judged on the final summary, a verdict table is printed, `--ml-junit` is written and
+`environment.process_exit_code` is set: 0 when every gate passes, 3 when one fails, 4 when one
+is inconclusive and the profile counts that as failing. With no gates, Locust's codes stand.
+
+With `abort_on_fail`, a greenlet judges them every `interval_s` on the figures so far and stops
+the run once some gate has failed for `grace_s` seconds without a break.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import gevent
+from locust.env import Environment
+
+from .gates import GateResult, GateSpec, evaluate, exit_code, format_verdicts, junit_xml, parse_gates
+from .profile.model import Profile
+from .runtime import option
+
+console = logging.getLogger("locust.stats_logger")
+logger = logging.getLogger("locust_mlstress")
+
+
+def gate_spec(environment: Environment, profile: Profile) -> GateSpec:
+    """The profile's [gates] plus every --ml-gate (checked at init, so parsing cannot fail here)."""
+    return profile.gates.with_checks(parse_gates(option(environment, "ml_gate", []) or []))
+
+
+def judge(environment: Environment, spec: GateSpec, summary: dict) -> list[GateResult]:
+    return evaluate(list(spec.checks), summary, min_samples=spec.min_samples, inconclusive=spec.inconclusive)
+
+
+def conclude(environment: Environment, spec: GateSpec, summary: dict, aborted: dict | None) -> list[dict]:
+    """Judge the final figures, report them, set the exit code; the verdicts as plain dicts."""
+    if not spec.checks:
+        return []
+    results = judge(environment, spec, summary)
+    console.info("\n%s\n", format_verdicts(results))
+    if aborted:
+        console.info("run stopped early at %.1f s: %s", aborted["at_s"], aborted["gate"])
+    if path := option(environment, "ml_junit"):
+        Path(path).write_text(junit_xml(results))
+    code = exit_code(results)
+    if code is not None:
+        environment.process_exit_code = code
+    return [
+        {"gate": r.gate.text, "value": r.value, "n": r.n, "status": r.status, "message": r.message} for r in results
+    ]
+
+
+def watch(environment: Environment, spec: GateSpec, summarise, run) -> gevent.Greenlet:
+    """Judge the gates every interval; stop the run once one has failed for `grace_s` in a row."""
+
+    def loop() -> None:
+        failing_since: dict[str, float] = {}
+        while True:
+            gevent.sleep(spec.interval_s)
+            summary = summarise()
+            if summary is None:
+                continue
+            now = time.monotonic()
+            for result in judge(environment, spec, summary):
+                if result.status != "fail":
+                    failing_since.pop(result.gate.text, None)
+                    continue
+                since = failing_since.setdefault(result.gate.text, now)
+                if now - since >= spec.grace_s:
+                    at = now - getattr(environment, "mlstress_t0", now)
+                    run.aborted = {"gate": result.message, "at_s": round(at, 3)}
+                    logger.error("gate failed for %g s, stopping the run: %s", spec.grace_s, result.message)
+                    environment.process_exit_code = 3
+                    if environment.runner is not None:
+                        environment.runner.quit()
+                    return
+
+    return gevent.spawn(loop)
