@@ -79,3 +79,29 @@ def watch(environment: Environment, spec: GateSpec, summarise, run) -> gevent.Gr
                     return
 
     return gevent.spawn(loop)
+
+
+def conclude_stages(environment: Environment, profile: Profile, summary: dict) -> None:
+    """Stage verdicts of a load plan: staged validation fails the run (exit 3) at its first
+    failing stage; step-to-failure reports its breaking point (finding one is its purpose)."""
+    shape = environment.shape_class
+    verdicts = getattr(shape, "verdicts", None)
+    if not verdicts or profile.load is None:
+        return
+    summary["stages"] = verdicts
+    lines = ["Stage verdicts"]
+    for v in verdicts:
+        lines.append(f"  {v['name']:<20} {'pass' if v['passed'] else 'FAIL'}")
+        lines += [f"      {g['message']}" for g in v["gates"] if g["status"] != "pass" or v["passed"]]
+    if profile.load.shape == "step":
+        point = shape.breaking_point()
+        summary["breaking_point"] = point
+        last = point["last_passing"]["name"] if point["last_passing"] else "none"
+        first = point["first_failing"]["name"] if point["first_failing"] else "none within the plan"
+        lines.append(f"breaking point: last passing step {last}; first failing step {first}")
+        lines += [f"  broke: {message}" for message in point["broken"]]
+    elif shape.failure is not None:
+        summary["stage_failure"] = shape.failure
+        lines.append(f"stopped at stage {shape.failure['name']!r}: its gates failed")
+        environment.process_exit_code = 3
+    console.info("\n%s\n", "\n".join(lines))

@@ -20,13 +20,14 @@ from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
 from .artifacts import prepare, write_outputs
 from .events import ml_events
 from .gates import GateSpec
-from .gating import conclude, gate_spec, watch
+from .gating import conclude, conclude_stages, gate_spec, watch
 from .profile.model import Profile
 from .quality import QualityMonitor, QualityRecorder, Warmup
 from .quality.baseline import load_baseline, save_baseline
 from .quality.traces import TraceFile, TraceSampler
 from .report.console import format_summary
 from .runtime import clock_for, ml_user_classes, option, resolve_profile
+from .shapes import stage_of
 
 REPORT_KEY = "mlstress"
 console = logging.getLogger("locust.stats_logger")  # Locust's plain console logger
@@ -101,7 +102,7 @@ def start(environment: Environment) -> MLRun:
         run.trace_file = TraceFile(f"{artifacts}/traces.jsonl")
     if not isinstance(environment.runner, MasterRunner):
         sink = run.monitor.absorb if run.monitor is not None else None
-        run.recorder = QualityRecorder(profile.output, window, clock_for(environment), sink)
+        run.recorder = QualityRecorder(profile.output, window, clock_for(environment), sink, stage_of(profile))
         if artifacts:
             run.traces = TraceSampler(float(option(environment, "ml_trace_rate", 0.01)))
     return run
@@ -151,6 +152,7 @@ def finish(environment: Environment) -> dict | None:
         summary["gates"] = verdicts
         if run.aborted:
             summary["aborted"] = run.aborted
+    conclude_stages(environment, run.profile, summary)
     write_outputs(environment, run, summary, gates=verdicts)
     if path := option(environment, "ml_save_baseline"):
         clean = run.monitor.totals.get("clean")

@@ -37,37 +37,62 @@ def mix_for(profile: Profile) -> Mix | None:
     return mix
 
 
+def stage_of(profile: Profile):
+    """t -> the plan's stage index (the last after the plan ends), for the recorder; None without
+    a plan whose stages have gates (only those need per-stage figures)."""
+    plan = profile.load
+    if plan is None or not any(s.gates for s in plan.stages):
+        return None
+    last = len(plan.stages) - 1
+
+    def index(t: float) -> int:
+        found = plan.stage_at(t)
+        return found[0] if found is not None else last
+
+    return index
+
+
+SETTLE_LOCAL_S = 0.5  # a local recorder hands its data over at once
+SETTLE_MASTER_S = 4.0  # workers report every 3 s: wait for a stage's last reports
+
+
 class ProfileShape(LoadTestShape):
-    """Users over time as the profile's `[load]` section says; stops when the plan ends."""
+    """Users over time as the profile's `[load]` section says; stops when the plan ends, or at
+    the first stage whose gates fail (staged validation, step-to-failure)."""
 
     abstract = False
 
     def __init__(self) -> None:
         super().__init__()
-        self._stage = -1
-        self.timeline: list[dict] = []  # stages as they began, for the run record
+        self.reset_time()
 
     def reset_time(self) -> None:
         super().reset_time()
         self._stage = -1
-        self.timeline = []
+        self.timeline: list[dict] = []  # stages as they began, for the run record
+        self.verdicts: list[dict] = []  # stages whose gates were judged, in order
+        self.failure: dict | None = None  # the first stage whose gates failed
 
-    def _plan(self):
+    def _profile(self) -> Profile | None:
         from .runtime import ml_user_classes, resolve_profile
 
         environment = self.runner.environment
         classes = ml_user_classes(environment)
-        profile = resolve_profile(classes[0], environment, quiet=True) if classes else None
-        return profile.load if profile is not None else None
+        return resolve_profile(classes[0], environment, quiet=True) if classes else None
 
     def tick(self) -> tuple[int, float] | None:
-        plan = self._plan()
-        if plan is None:
+        profile = self._profile()
+        plan = profile.load if profile is not None else None
+        if plan is None or self.failure is not None:
             return None  # the init check has already refused a profile without [load]
         t = self.get_run_time()
+        self._judge_ended_stages(profile, t)
+        if self.failure is not None:
+            return None
         found = plan.stage_at(t)
         if found is None:
-            return None
+            waiting = any(s.gates for s in plan.stages) and len(self.verdicts) < sum(bool(s.gates) for s in plan.stages)
+            return (0, plan.stages[-1].spawn_rate) if waiting else None  # hold on for the last verdict
         index, stage = found
         if index != self._stage:
             self._stage = index
@@ -75,3 +100,45 @@ class ProfileShape(LoadTestShape):
                 {"index": index, "name": stage.name, "started_s": round(t, 3), "users": stage.users, "mix": stage.mix}
             )
         return plan.users_at(t)
+
+    def _judge_ended_stages(self, profile: Profile, t: float) -> None:
+        from locust.runners import MasterRunner
+
+        from .gates import GateSpec
+        from .gating import judge
+        from .monitoring import ml_run
+
+        settle = SETTLE_MASTER_S if isinstance(self.runner, MasterRunner) else SETTLE_LOCAL_S
+        judged = {v["index"] for v in self.verdicts}
+        end = 0.0
+        for index, stage in enumerate(profile.load.stages):
+            end += stage.duration
+            if not stage.gates or index in judged or t < end + settle:
+                continue
+            run = ml_run(self.runner.environment)
+            if run.monitor is None:
+                return
+            if run.recorder is not None:
+                run.recorder.flush()
+            summary = run.monitor.stage_summary(index, stage.duration) or {"kinds": {}, "duration_s": stage.duration}
+            spec = GateSpec(checks=stage.gates, min_samples=profile.gates.min_samples,
+                            inconclusive=profile.gates.inconclusive)  # fmt: skip
+            results = judge(self.runner.environment, spec, summary)
+            verdict = {
+                "index": index, "name": stage.name, "users": stage.users,
+                "passed": all(r.passed for r in results),
+                "gates": [{"gate": r.gate.text, "status": r.status, "message": r.message} for r in results],
+            }  # fmt: skip
+            self.verdicts.append(verdict)
+            if not verdict["passed"]:
+                self.failure = verdict
+                return
+
+    def breaking_point(self) -> dict | None:
+        """Step-to-failure: the last step whose SLOs held, the first that broke, and how."""
+        passed = [v for v in self.verdicts if v["passed"]]
+        return {
+            "last_passing": passed[-1] if passed else None,
+            "first_failing": self.failure,
+            "broken": [g["message"] for g in self.failure["gates"] if g["status"] != "pass"] if self.failure else [],
+        }

@@ -83,7 +83,7 @@ def parse_profile(data: dict, path: Path, sha256: str = "") -> Profile:
     kind_weights = _mix(top.table("mix", required=True), drift, malformed, oversized)
     consistency = _consistency(top.table("consistency"))
     gates = read_gates(top.table("gates"))
-    plan = read_plan(top.table("load"), partial_kinds_check(drift, malformed, oversized))
+    plan = read_plan(top.table("load"), partial_kinds_check(drift, malformed, oversized), gates.checks)
     top.finish()
     return Profile(
         name=name, path=path, sha256=sha256, seed=seed, target=target, features=features,

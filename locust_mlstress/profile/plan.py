@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from .fields import Table
 from .model import KINDS
 
-SHAPES = ("ramp", "spike", "soak", "seasonal", "stages")
+SHAPES = ("ramp", "spike", "soak", "seasonal", "stages", "step")
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,7 @@ class Stage:
     spawn_rate: float
     mix: dict[str, float] | None = None  # None: the profile's [mix]
     ramp_from: int | None = None  # users at the stage's start when it ramps linearly
+    gates: tuple = ()  # Gate objects judged on this stage's own figures when it ends
 
 
 @dataclass(frozen=True)
@@ -74,15 +75,25 @@ class LoadPlan:
         return out
 
 
-def read_plan(t: Table, kind_weights_ok) -> LoadPlan | None:
-    """The plan, or None without a [load] section. `kind_weights_ok(table, field, mix)` checks a
-    stage's mix against the variants the profile has (the loader passes its own check)."""
+def read_plan(t: Table, kind_weights_ok, default_gates: tuple = ()) -> LoadPlan | None:
+    """The plan, or None without a [load] section. `kind_weights_ok(table, mix)` checks a stage's
+    mix against the variants the profile has; `default_gates` (the profile's [gates] checks) are
+    the SLOs of a step-to-failure plan that names none of its own."""
     if not t.data:
         return None
     shape = t.str("shape", choices=SHAPES)
     rate = t.number("spawn_rate", 10.0, above=0)
-    if shape == "stages":
+    if shape == "step":
+        start, step = t.integer("users", min=1), t.integer("step", min=1)
+        length, top = t.number("step_duration", above=0), t.integer("max_users", min=1)
+        slo = _gates(t, "slo", default_gates)
+        if not slo:
+            raise t.error("slo", "step-to-failure needs SLO checks: slo = [...] here, or [gates] checks")
+        stages = tuple(Stage(f"{u} users", length, u, rate, gates=slo) for u in range(start, top + 1, step))
+    elif shape == "stages":
         stages = _link_ramps([_stage(s, rate, kind_weights_ok) for s in t.tables("stages")])
+        if any(s.gates for s in stages) and t.has("slo"):
+            raise t.error("slo", 'is for shape = "step"; give each stage its own gates = [...]')
         if not stages:
             raise t.error("stages", "needs at least one [[load.stages]] table")
     elif shape == "ramp":
@@ -144,9 +155,10 @@ def _stage(t: Table, rate: float, kind_weights_ok) -> Stage:
         if sum(mix.values()) <= 0:
             raise m.error("", "needs a positive weight for at least one kind")
         kind_weights_ok(m, mix)
-    stage = Stage(name or f"stage {users} users", duration, users, spawn_rate, mix, None)
+    gates = _gates(t, "gates", ())
+    stage = Stage(name or f"stage {users} users", duration, users, spawn_rate, mix, None, gates)
     if t.boolean("ramp", False):
-        stage = Stage(stage.name, duration, users, spawn_rate, mix, ramp_from=-1)  # filled in below
+        stage = Stage(stage.name, duration, users, spawn_rate, mix, -1, gates)  # ramp_from filled in below
     t.finish()
     return stage
 
@@ -156,6 +168,22 @@ def _link_ramps(stages: list[Stage]) -> tuple[Stage, ...]:
     out: list[Stage] = []
     for s in stages:
         if s.ramp_from == -1:
-            s = Stage(s.name, s.duration, s.users, s.spawn_rate, s.mix, out[-1].users if out else 0)
+            s = Stage(s.name, s.duration, s.users, s.spawn_rate, s.mix, out[-1].users if out else 0, s.gates)
         out.append(s)
     return tuple(out)
+
+
+def _gates(t: Table, key: str, default: tuple) -> tuple:
+    """Gate expressions of a stage (or a step plan's SLO), parsed now so a typo fails at load."""
+    from ..gates import GateError, parse_gate
+
+    texts = t.strings(key, None)
+    if texts is None:
+        return default
+    gates = []
+    for i, text in enumerate(texts):
+        try:
+            gates.append(parse_gate(text, label="check"))
+        except GateError as exc:
+            raise t.error(f"{key}[{i}]", str(exc)) from None
+    return tuple(gates)

@@ -69,6 +69,7 @@ class QualityMonitor:
         self.totals: dict[str, KindStats] = {}
         self.windows: dict[int, dict[str, KindStats]] = {}
         self.clean_head: dict[int, KindStats] = {}
+        self.stages: dict[int, dict[str, KindStats]] = {}  # load-plan stage -> kind -> stats
         self.received: Counter[str] = Counter()
 
     def _new(self) -> KindStats:
@@ -84,6 +85,8 @@ class QualityMonitor:
             self.windows.setdefault(window // self.factor, {}).setdefault(kind, self._new()).merge(stats)
             if kind == "clean" and window < HEAD_WINDOWS:
                 self.clean_head.setdefault(window, self._new()).merge(stats)
+            if item.get("stage", -1) >= 0:
+                self.stages.setdefault(item["stage"], {}).setdefault(kind, self._new()).merge(stats)
         while len(self.windows) > self.max_windows:
             self._coarsen()
 
@@ -146,6 +149,20 @@ class QualityMonitor:
             "classes": figures.classes(stats, self.profile.output.classes),
         }
 
+    def stage_summary(self, stage: int, duration_s: float) -> dict | None:
+        """Figures of one load-plan stage alone (what its gates are judged on); None if no data."""
+        totals = self.stages.get(stage)
+        if not totals:
+            return None
+        refs, _ = self.references()
+        kinds = {}
+        for kind, stats in sorted(totals.items()):
+            ref = refs.get(kind)
+            if kind == "clean" and self.file_baseline is None:
+                ref = self.warmup_stats()[0] if stage > 0 else None  # the warm-up stage has nothing earlier
+            kinds[kind] = self.kind_figures("stage", stats, ref)
+        return {"kinds": kinds, "all": _all_figures(totals), "duration_s": duration_s}
+
     def summary(self) -> dict:
         refs, baseline = self.references()
         kinds = {kind: self.kind_figures(kind, stats, refs.get(kind)) for kind, stats in sorted(self.totals.items())}
@@ -167,20 +184,25 @@ class QualityMonitor:
                         "latency_ms": figures.latency(stats),
                     }
                 )
-        everything = self._new()
-        for kind, stats in self.totals.items():
-            if kind != "probe":
-                everything.merge(stats)
-        all_outcomes, _ = figures.outcomes(everything)
         return {
             "kinds": kinds,
-            "all": {
-                "requests": everything.requests,
-                "outcomes": all_outcomes,
-                "latency_ms": figures.latency(everything),
-            },
+            "all": _all_figures(self.totals),
             "windows": window_rows,
             "baseline": baseline,
             "window_s": span,
             "received": dict(self.received),
         }
+
+
+def _all_figures(totals: dict[str, KindStats]) -> dict:
+    """Requests, outcomes and latency over every kind but the probes."""
+    everything: KindStats | None = None
+    for kind, stats in totals.items():
+        if kind != "probe":
+            if everything is None:
+                everything = KindStats(stats.output, stats.n_classes)
+            everything.merge(stats)
+    if everything is None:
+        return {"requests": 0, "outcomes": {}, "latency_ms": {"p50": None, "p95": None, "p99": None, "n": 0}}
+    return {"requests": everything.requests, "outcomes": figures.outcomes(everything)[0],
+            "latency_ms": figures.latency(everything)}  # fmt: skip

@@ -24,17 +24,19 @@ class QualityRecorder:
         window_s: float,
         clock: Callable[[], float],
         sink: Callable[[list[dict]], None] | None = None,
+        stage_of: Callable[[float], int] | None = None,
     ):
         self.output = output.type
         self.n_classes = len(output.classes) if output.type == "multiclass" else 0
         self.window_s = window_s
         self.clock = clock
         self.sink = sink
+        self.stage_of = stage_of  # the load plan's stage at a time, so stages get exact totals
         self._window = -1
-        self._unsent: dict[tuple[int, str], KindStats] = {}
+        self._unsent: dict[tuple[int, int, str], KindStats] = {}
 
-    def _stats(self, window: int, kind: str) -> KindStats:
-        key = (window, kind)
+    def _stats(self, window: int, stage: int, kind: str) -> KindStats:
+        key = (window, stage, kind)
         stats = self._unsent.get(key)
         if stats is None:
             stats = self._unsent[key] = KindStats(self.output, self.n_classes)
@@ -42,13 +44,14 @@ class QualityRecorder:
 
     def record(self, payload, result, probe_of: list | None = None, **_kwargs) -> None:
         """The `ml_request` listener; `probe_of` holds the earlier answers of a resent payload."""
-        window = int(self.clock() // self.window_s)
+        now = self.clock()
+        window = int(now // self.window_s)
         if window != self._window:
             if self.sink is not None and self._unsent:
                 self.sink(self.take_delta())
             self._window = window
         kind = PROBE if probe_of is not None else payload.kind
-        stats = self._stats(window, kind)
+        stats = self._stats(window, self.stage_of(now) if self.stage_of is not None else -1, kind)
         stats.record_outcome(payload.variant, result.outcome.value, result.response_time)
         if result.outcome is not Outcome.OK or result.predictions is None:
             return
@@ -60,7 +63,9 @@ class QualityRecorder:
 
     def take_delta(self) -> list[dict]:
         """Everything since the last call, as wire dicts; the recorder starts afresh."""
-        delta = [{"window": w, "kind": k, "stats": s.to_wire()} for (w, k), s in sorted(self._unsent.items())]
+        delta = [
+            {"window": w, "stage": g, "kind": k, "stats": s.to_wire()} for (w, g, k), s in sorted(self._unsent.items())
+        ]
         self._unsent.clear()
         return delta
 

@@ -52,3 +52,68 @@ def test_a_stage_mix_starts_drift_in_its_stage(server, tmp_path):
     assert clean_early and all(w["kind"] != "drifted" for w in windows if w["end_s"] <= 3)
     kinds = run.record()["summary"]["kinds"]
     assert kinds["drifted"]["requests"] > 0.25 * kinds["clean"]["requests"]
+
+
+STEP = """
+[load]
+shape = "step"
+users = 2
+step = 4
+step_duration = 3
+max_users = 30
+spawn_rate = 20
+slo = ["p95_ms[clean] < 40"]
+"""
+
+STAGED = """
+[load]
+shape = "stages"
+spawn_rate = 10
+
+[[load.stages]]
+name = "sanity"
+duration = 3
+users = 2
+mix = { clean = 0.8, malformed = 0.2 }
+gates = ["accepted_malformed == 0", "p99_ms < 2000"]
+
+[[load.stages]]
+name = "drifted"
+duration = 3
+users = 2
+mix = { clean = 0.5, drifted = 0.5 }
+gates = ["psi[drifted] < 0.01"]
+
+[[load.stages]]
+name = "peak"
+duration = 3
+users = 6
+"""
+
+
+def test_step_to_failure_finds_the_breaking_point(tmp_path):
+    """Latency grows with concurrency on this server: a step of users breaks the p95 SLO."""
+    from locust_mlstress.target.knobs import ServerKnobs
+    from locust_mlstress.target.process import ReferenceServer
+
+    with ReferenceServer(QUICKSTART, ServerKnobs(concurrency_latency_ms=5)) as slow:
+        run = _run(tmp_path, slow, STEP)
+    assert run.returncode == 0, run.stderr[-2000:]  # finding the breaking point is not a failure
+    point = run.record()["summary"]["breaking_point"]
+    assert point["last_passing"] is not None and point["first_failing"] is not None
+    assert point["first_failing"]["users"] > point["last_passing"]["users"]
+    assert point["first_failing"]["users"] < 30  # it broke before the plan ran out
+    assert any("p95_ms[clean]" in message for message in point["broken"])
+    assert "breaking point: last passing step" in run.stdout + run.stderr
+
+
+def test_staged_validation_stops_at_the_first_failing_stage(server, tmp_path):
+    manifest = tmp_path / "manifest.json"
+    run = _run(tmp_path, server, STAGED, "--ml-manifest", str(manifest))
+    assert run.returncode == 3
+    summary = run.record()["summary"]
+    assert [(v["name"], v["passed"]) for v in summary["stages"]] == [("sanity", True), ("drifted", False)]
+    assert summary["stage_failure"]["name"] == "drifted"
+    started = [s["name"] for s in json.loads(manifest.read_text())["stages"]]
+    assert started[:2] == ["sanity", "drifted"]  # 'peak' starts at most for the half second a verdict takes
+    assert "stopped at stage 'drifted'" in run.stdout + run.stderr
