@@ -23,6 +23,7 @@ from .gates import GateSpec
 from .gating import conclude, conclude_stages, gate_spec, watch
 from .profile.model import Profile
 from .quality import QualityMonitor, QualityRecorder, Warmup
+from .quality.arrival_counts import counts_for
 from .quality.baseline import load_baseline, save_baseline
 from .quality.traces import TraceFile, TraceSampler
 from .report.console import format_summary
@@ -152,6 +153,17 @@ def finish(environment: Environment) -> dict | None:
         summary["gates"] = verdicts
         if run.aborted:
             summary["aborted"] = run.aborted
+    arrivals = getattr(environment, "mlstress_arrivals", None)
+    if arrivals is not None and (figures := arrivals.figures()) is not None:
+        summary["arrivals"] = figures
+        console.info(
+            "open-model arrivals: %s scheduled, %s sent, %s late, %s dropped; achieved %.1f/s",
+            figures["scheduled"],
+            figures["sent"],
+            figures["late"],
+            figures["dropped"],
+            figures["achieved_rate"] or 0,
+        )
     conclude_stages(environment, run.profile, summary)
     write_outputs(environment, run, summary, gates=verdicts)
     if path := option(environment, "ml_save_baseline"):
@@ -178,6 +190,9 @@ def _wire(environment: Environment, **_kwargs) -> None:
                 data[REPORT_KEY + "_version"] = run.model_version
         if run.traces is not None:
             data[REPORT_KEY + "_traces"] = list(run.traces.take())
+        arrivals = getattr(environment, "mlstress_arrivals", None)
+        if arrivals is not None:
+            data[REPORT_KEY + "_arrivals"] = arrivals.take_delta()
 
     def receive(client_id, data, **_kw):
         run = ml_run(environment)
@@ -186,6 +201,8 @@ def _wire(environment: Environment, **_kwargs) -> None:
             run.model_version = run.model_version or data.get(REPORT_KEY + "_version")
         if run.trace_file is not None and REPORT_KEY + "_traces" in data:
             run.trace_file.add(*data[REPORT_KEY + "_traces"])
+        if REPORT_KEY + "_arrivals" in data:
+            counts_for(environment).add(data[REPORT_KEY + "_arrivals"])
 
     if isinstance(environment.runner, WorkerRunner):
         environment.events.report_to_master.add_listener(report)

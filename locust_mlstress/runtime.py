@@ -48,6 +48,9 @@ OPTIONS: tuple[tuple[str, dict], ...] = (
     ("--ml-gate", {"action": "append", "help": "An SLO gate, e.g. 'p99_ms[clean] < 300' (repeatable; added to the "
                                               "profile's [gates]); the exit code is 3 if one fails (docs/gates.md)"}),
     ("--ml-junit", {"help": "Write the gate verdicts as JUnit XML to PATH, one test case per gate"}),
+    ("--ml-arrival-rate", {"help": "Open model (MLArrivalUser): arrivals per second per dispatcher user"}),
+    ("--ml-arrival-process", {"choices": ["constant", "poisson"],
+                              "help": "Open model: evenly spaced or Poisson arrivals (default: the class's)"}),
     ("--ml-artifacts", {"help": "Directory that gathers the run record: manifest, ML summary JSON and CSV, "
                                 "Locust's CSV and HTML reports, sampled request traces"}),
     ("--ml-manifest", {"help": "Write the run's manifest (seed, profile hash, versions, command line without "
@@ -96,6 +99,13 @@ def check_options(environment: Environment) -> None:
                 raise ValueError
         except ValueError:
             raise ProfileError(None, flag, f"must be a share between 0 and 1, got {share!r}") from None
+    rate = option(environment, "ml_arrival_rate")
+    if rate is not None:
+        try:
+            if not float(rate) > 0:
+                raise ValueError
+        except ValueError:
+            raise ProfileError(None, "--ml-arrival-rate", f"must be arrivals per second > 0, got {rate!r}") from None
     from .gates import GateError, parse_gates
 
     try:

@@ -33,6 +33,7 @@ class Stage:
     mix: dict[str, float] | None = None  # None: the profile's [mix]
     ramp_from: int | None = None  # users at the stage's start when it ramps linearly
     gates: tuple = ()  # Gate objects judged on this stage's own figures when it ends
+    rate: float | None = None  # open-model arrivals per second per dispatcher (arrivals.py)
 
 
 @dataclass(frozen=True)
@@ -156,9 +157,10 @@ def _stage(t: Table, rate: float, kind_weights_ok) -> Stage:
             raise m.error("", "needs a positive weight for at least one kind")
         kind_weights_ok(m, mix)
     gates = _gates(t, "gates", ())
-    stage = Stage(name or f"stage {users} users", duration, users, spawn_rate, mix, None, gates)
+    rate = t.number("rate", None, min=0)
+    stage = Stage(name or f"stage {users} users", duration, users, spawn_rate, mix, None, gates, rate)
     if t.boolean("ramp", False):
-        stage = Stage(stage.name, duration, users, spawn_rate, mix, -1, gates)  # ramp_from filled in below
+        stage = Stage(stage.name, duration, users, spawn_rate, mix, -1, gates, rate)  # ramp_from filled in below
     t.finish()
     return stage
 
@@ -168,7 +170,7 @@ def _link_ramps(stages: list[Stage]) -> tuple[Stage, ...]:
     out: list[Stage] = []
     for s in stages:
         if s.ramp_from == -1:
-            s = Stage(s.name, s.duration, s.users, s.spawn_rate, s.mix, out[-1].users if out else 0, s.gates)
+            s = Stage(s.name, s.duration, s.users, s.spawn_rate, s.mix, out[-1].users if out else 0, s.gates, s.rate)
         out.append(s)
     return tuple(out)
 

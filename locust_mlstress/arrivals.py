@@ -1,0 +1,96 @@
+"""Open-model arrivals: requests at a target rate, whatever the server's response times.
+
+Locust's users are a closed loop: each waits for its answer before sending again, so an
+overloaded server is sent less, and its queue never shows in the latency (coordinated
+omission). An `MLArrivalUser` is a dispatcher instead: it schedules arrivals (constant spacing
+or Poisson) at `--ml-arrival-rate` per second (or the load-plan stage's `rate`), sends each in
+its own greenlet at its scheduled time, and measures latency from that *intended* time. An
+arrival that finds `max_in_flight` requests outstanding is dropped; one sent more than
+`LATE_S` after its time is counted late. Both are reported.
+
+    from locust_mlstress.arrivals import MLArrivalUser
+
+    class Model(MLArrivalUser):
+        profile = "profiles/quickstart.toml"
+
+    locust -f that.py --headless -u 1 --ml-arrival-rate 200 -t 60s   # one dispatcher per user
+"""
+
+from __future__ import annotations
+
+import random
+import time
+
+import gevent
+from gevent.pool import Group
+
+from .quality.arrival_counts import counts_for
+from .runtime import option
+from .users import MLUser
+
+LATE_S = 0.010  # sent more than 10 ms after its scheduled time
+
+
+class MLArrivalUser(MLUser):
+    """A dispatcher of open-model arrivals (see the module docstring)."""
+
+    abstract = True
+    max_in_flight = 200
+    concurrency = 200  # geventhttpclient's connection pool: one connection per request in flight
+    rate: float | None = None  # arrivals per second; --ml-arrival-rate or a stage's rate override it
+    process = "constant"  # or "poisson"; --ml-arrival-process overrides it
+
+    def on_start(self) -> None:
+        super().on_start()
+        self._group = Group()
+        self._counts = counts_for(self.environment)
+        self._rng = random.Random(self._profile.seed * 7919 + self._factory.user_id)  # its own stream
+        self._process = option(self.environment, "ml_arrival_process", self.process)
+
+    def on_stop(self) -> None:
+        self._group.kill(block=False)
+
+    def rate_at(self, t: float) -> float:
+        plan = self._profile.load
+        if plan is not None:
+            found = plan.stage_at(t)
+            if found is not None and found[1].rate is not None:
+                return found[1].rate
+        value = option(self.environment, "ml_arrival_rate", self.rate)
+        return float(value) if value is not None else 0.0
+
+    def dispatch(self) -> None:
+        """Schedule and send arrivals until the user is stopped."""
+        clock = time.perf_counter
+        start_t = getattr(self.environment, "mlstress_t0", None)
+        since_start = (lambda: time.monotonic() - start_t) if start_t is not None else (lambda: 0.0)
+        due = clock()
+        while True:
+            rate = self.rate_at(since_start())
+            if rate <= 0:
+                gevent.sleep(0.1)
+                due = clock()
+                continue
+            due += self._rng.expovariate(rate) if self._process == "poisson" else 1.0 / rate
+            wait = due - clock()
+            if wait > 0:
+                gevent.sleep(wait)
+            self._counts.count("scheduled")
+            if len(self._group) >= self.max_in_flight:
+                self._counts.count("dropped")
+                continue
+            if clock() - due > LATE_S:
+                self._counts.count("late")
+            self._counts.count("sent")
+            self._group.spawn(self._arrive, self._factory.next(), due)
+
+    tasks = [dispatch]
+
+    def _arrive(self, payload, due: float) -> None:
+        headers = {**self._headers, "Content-Type": payload.content_type, "X-Request-ID": payload.request_id}
+        with self.client.request(
+            "POST", self._path, data=payload.body, headers=headers, name=self._names[payload.kind], catch_response=True
+        ) as resp:
+            latency = (time.perf_counter() - due) * 1000.0  # from the intended send time
+            resp.request_meta["response_time"] = latency
+            self._judge(payload, resp, latency, None)
