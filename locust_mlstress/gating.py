@@ -84,16 +84,19 @@ def watch(environment: Environment, spec: GateSpec, summarise, run) -> gevent.Gr
 def conclude_stages(environment: Environment, profile: Profile, summary: dict) -> None:
     """Stage verdicts of a load plan: staged validation fails the run (exit 3) at its first
     failing stage; step-to-failure reports its breaking point (finding one is its purpose)."""
+    from .shapes import plan_for
+
     shape = environment.shape_class
     verdicts = getattr(shape, "verdicts", None)
-    if not verdicts or profile.load is None:
+    plan = plan_for(environment, profile)
+    if not verdicts or plan is None:
         return
     summary["stages"] = verdicts
     lines = ["Stage verdicts"]
     for v in verdicts:
         lines.append(f"  {v['name']:<20} {'pass' if v['passed'] else 'FAIL'}")
         lines += [f"      {g['message']}" for g in v["gates"] if g["status"] != "pass" or v["passed"]]
-    if profile.load.shape == "step":
+    if plan.shape == "step":
         point = shape.breaking_point()
         summary["breaking_point"] = point
         last = point["last_passing"]["name"] if point["last_passing"] else "none"

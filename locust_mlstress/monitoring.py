@@ -28,7 +28,7 @@ from .quality.baseline import load_baseline, save_baseline
 from .quality.traces import TraceFile, TraceSampler
 from .report.console import format_summary
 from .runtime import clock_for, ml_user_classes, option, resolve_profile
-from .shapes import stage_of
+from .shapes import plan_for, stage_of
 
 REPORT_KEY = "mlstress"
 console = logging.getLogger("locust.stats_logger")  # Locust's plain console logger
@@ -103,7 +103,8 @@ def start(environment: Environment) -> MLRun:
         run.trace_file = TraceFile(f"{artifacts}/traces.jsonl")
     if not isinstance(environment.runner, MasterRunner):
         sink = run.monitor.absorb if run.monitor is not None else None
-        run.recorder = QualityRecorder(profile.output, window, clock_for(environment), sink, stage_of(profile))
+        plan = plan_for(environment, profile)
+        run.recorder = QualityRecorder(profile.output, window, clock_for(environment), sink, stage_of(profile, plan))
         if artifacts:
             run.traces = TraceSampler(float(option(environment, "ml_trace_rate", 0.01)))
     return run

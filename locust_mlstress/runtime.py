@@ -48,6 +48,8 @@ OPTIONS: tuple[tuple[str, dict], ...] = (
     ("--ml-gate", {"action": "append", "help": "An SLO gate, e.g. 'p99_ms[clean] < 300' (repeatable; added to the "
                                               "profile's [gates]); the exit code is 3 if one fails (docs/gates.md)"}),
     ("--ml-junit", {"help": "Write the gate verdicts as JUnit XML to PATH, one test case per gate"}),
+    ("--ml-shape", {"help": "Load plan instead of the profile's [load], e.g. 'ramp users=50 up=30 hold=120' "
+                            "(needs ProfileShape in the locustfile; docs/scenarios.md)"}),
     ("--ml-arrival-rate", {"help": "Open model (MLArrivalUser): arrivals per second per dispatcher user"}),
     ("--ml-arrival-process", {"choices": ["constant", "poisson"],
                               "help": "Open model: evenly spaced or Poisson arrivals (default: the class's)"}),
@@ -191,8 +193,13 @@ def _check_before_traffic(environment: Environment, **_kwargs) -> None:
     try:
         check_options(environment)
         profiles = [resolve_profile(cls, environment) for cls in ml_user_classes(environment)]
+        if option(environment, "ml_shape") and profiles:
+            from .profile.plan import plan_from_option
+
+            plan_from_option(option(environment, "ml_shape"), profiles[0].gates.checks)
         shape = getattr(environment.shape_class, "__class__", None)
-        if shape is not None and shape.__name__ == "ProfileShape" and profiles and profiles[0].load is None:
+        no_plan = profiles and profiles[0].load is None and not option(environment, "ml_shape")
+        if shape is not None and shape.__name__ == "ProfileShape" and no_plan:
             raise ProfileError(
                 profiles[0].path,
                 "load",

@@ -16,9 +16,18 @@ from .payloads.factory import Mix, cumulative
 from .profile.model import Profile
 
 
-def mix_for(profile: Profile) -> Mix | None:
-    """The kind weights in force at t under the profile's plan; None when no stage changes them."""
-    plan = profile.load
+def plan_for(environment, profile: Profile):
+    """The run's load plan: --ml-shape if given (checked at init), else the profile's [load]."""
+    from .profile.plan import plan_from_option
+    from .runtime import option
+
+    text = option(environment, "ml_shape")
+    return plan_from_option(text, profile.gates.checks) if text else profile.load
+
+
+def mix_for(profile: Profile, plan=None) -> Mix | None:
+    """The kind weights in force at t under the plan; None when no stage changes them."""
+    plan = plan if plan is not None else profile.load
     if plan is None or all(s.mix is None for s in plan.stages):
         return None
     base = cumulative(profile.kind_weights)
@@ -37,10 +46,10 @@ def mix_for(profile: Profile) -> Mix | None:
     return mix
 
 
-def stage_of(profile: Profile):
+def stage_of(profile: Profile, plan=None):
     """t -> the plan's stage index (the last after the plan ends), for the recorder; None without
     a plan whose stages have gates (only those need per-stage figures)."""
-    plan = profile.load
+    plan = plan if plan is not None else profile.load
     if plan is None or not any(s.gates for s in plan.stages):
         return None
     last = len(plan.stages) - 1
@@ -82,7 +91,7 @@ class ProfileShape(LoadTestShape):
 
     def tick(self) -> tuple[int, float] | None:
         profile = self._profile()
-        plan = profile.load if profile is not None else None
+        plan = plan_for(self.runner.environment, profile) if profile is not None else None
         if plan is None or self.failure is not None:
             return None  # the init check has already refused a profile without [load]
         t = self.get_run_time()
@@ -111,7 +120,7 @@ class ProfileShape(LoadTestShape):
         settle = SETTLE_MASTER_S if isinstance(self.runner, MasterRunner) else SETTLE_LOCAL_S
         judged = {v["index"] for v in self.verdicts}
         end = 0.0
-        for index, stage in enumerate(profile.load.stages):
+        for index, stage in enumerate(plan_for(self.runner.environment, profile).stages):
             end += stage.duration
             if not stage.gates or index in judged or t < end + settle:
                 continue

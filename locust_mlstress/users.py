@@ -29,7 +29,7 @@ from .outcomes import SUCCESSES, classify, failure_message
 from .payloads import Payload, PayloadFactory
 from .profile.model import KINDS, Profile
 from .runtime import clock_for, extra_headers, log_once, next_user_id, option, resolve_profile
-from .shapes import mix_for
+from .shapes import mix_for, plan_for
 
 
 class _MLBehaviour:
@@ -47,7 +47,8 @@ class _MLBehaviour:
             log_once(str(exc))
             raise StopUser() from None
         user_id = next_user_id(self.environment, type(self))
-        self._factory = PayloadFactory(profile, user_id, clock_for(self.environment), mix_for(profile))
+        mix = mix_for(profile, plan_for(self.environment, profile))
+        self._factory = PayloadFactory(profile, user_id, clock_for(self.environment), mix)
         self._codec: Codec = self._factory.kit.codec
         self._profile = profile
         self._path = profile.target.path

@@ -189,3 +189,40 @@ def _gates(t: Table, key: str, default: tuple) -> tuple:
         except GateError as exc:
             raise t.error(f"{key}[{i}]", str(exc)) from None
     return tuple(gates)
+
+
+def plan_from_option(text: str, default_gates: tuple = ()) -> LoadPlan:
+    """`--ml-shape 'spike users=4 factor=5 at=30 duration=20 total=120'`: the shape name, then
+    the same fields as [load] (numbers, or comma-separated gate expressions for `slo`)."""
+    from ..errors import ProfileError
+
+    words = text.split()
+    if not words:
+        raise ProfileError(None, "--ml-shape", f"needs a shape name first: one of {', '.join(SHAPES)}")
+    data: dict = {"shape": words[0]}
+    for word in words[1:]:
+        key, sep, value = word.partition("=")
+        if not sep or not key:
+            raise ProfileError(None, "--ml-shape", f"{word!r} is not key=value, e.g. users=10")
+        if key == "slo":
+            data[key] = value.split(",")
+            continue
+        try:
+            data[key] = int(value)
+        except ValueError:
+            try:
+                data[key] = float(value)
+            except ValueError:
+                raise ProfileError(None, f"--ml-shape {key}", f"must be a number, got {value!r}") from None
+    if data["shape"] == "stages":
+        raise ProfileError(None, "--ml-shape", "custom stages are written in the profile's [load] section")
+
+    def no_mix(_t, _mix) -> None:
+        return None
+
+    try:
+        plan = read_plan(Table(data, "--ml-shape", None), no_mix, default_gates)
+    except ProfileError as exc:
+        raise ProfileError(None, exc.field, exc.message) from None
+    assert plan is not None
+    return plan

@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from tests.integration.conftest import QUICKSTART
 from tests.integration.harness import run_local
 
@@ -31,9 +33,14 @@ def _run(tmp_path, server, plan: str, *extra: str):
     return run_local(profile, server.url, tmp_path / "out", *extra, locustfile="shaped.py")
 
 
-def test_a_spike_raises_users_k_times_for_its_duration(server, tmp_path):
+@pytest.mark.parametrize("given", ["profile", "option"])
+def test_a_spike_raises_users_k_times_for_its_duration(server, tmp_path, given):
     manifest = tmp_path / "manifest.json"
-    run = _run(tmp_path, server, SPIKE, "--ml-manifest", str(manifest))
+    if given == "profile":
+        run = _run(tmp_path, server, SPIKE, "--ml-manifest", str(manifest))
+    else:
+        option = "spike users=2 factor=3 at=3 duration=3 total=9 spawn_rate=10"
+        run = _run(tmp_path, server, "", "--ml-manifest", str(manifest), "--ml-shape", option)
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.record()["user_ids"] == [0, 1, 2, 3, 4, 5]  # 2 users, then 6 during the spike
     stages = json.loads(manifest.read_text())["stages"]

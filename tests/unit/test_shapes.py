@@ -81,3 +81,30 @@ def test_bad_plans(tmp_path, load, field, hint):
     with pytest.raises(ProfileError) as err:
         _plan(tmp_path, load)
     assert field in str(err.value) and hint in str(err.value)
+
+
+def test_a_plan_from_the_command_line_matches_the_same_plan_in_a_profile(tmp_path):
+    from locust_mlstress.profile.plan import plan_from_option
+
+    written = _plan(tmp_path, 'shape = "spike"\nusers = 4\nfactor = 5\nat = 3\nduration = 2\ntotal = 8\n')
+    assert plan_from_option("spike users=4 factor=5 at=3 duration=2 total=8") == written
+
+
+@pytest.mark.parametrize(
+    ("text", "hint"),
+    [
+        ("", "needs a shape name first"),
+        ("zig users=3", "choose one of: ramp"),
+        ("ramp users=x", "must be a number"),
+        ("ramp users=5 up=3", "--ml-shape.hold: is required"),
+        ("stages", "written in the profile"),
+        ("step users=2 step=2 step_duration=5 max_users=9", "needs SLO checks"),
+    ],
+)
+def test_bad_shape_options(text, hint):
+    from locust_mlstress.errors import ProfileError
+    from locust_mlstress.profile.plan import plan_from_option
+
+    with pytest.raises(ProfileError) as err:
+        plan_from_option(text)
+    assert hint in str(err.value)
