@@ -39,3 +39,25 @@ def test_against_a_slow_server_the_closed_loop_reports_lower_latency_than_the_op
     closed_rate = closed.record()["summary"]["all"]["requests"] / closed.record()["summary"]["duration_s"]
     assert closed_rate < 150  # the closed loop never reached the open model's rate ...
     assert open_p50 > 1.3 * closed_p50, (closed_p50, open_p50)  # ... and its latency looked better
+
+
+def test_the_arrival_rate_changes_by_stage(server, tmp_path):
+    """One dispatcher, 50/s for 4 s then 150/s for 4 s: about 800 arrivals, and the second
+    stage's windows carry three times the first's."""
+    profile = tmp_path / "rates.toml"
+    profile.write_text(
+        QUICKSTART.read_text()
+        + '\n[load]\nshape = "stages"\n'
+        + '[[load.stages]]\nname = "slow"\nduration = 4\nusers = 1\nrate = 50\n'
+        + '[[load.stages]]\nname = "fast"\nduration = 4\nusers = 1\nrate = 150\n'
+    )
+    run = run_local(profile, server.url, tmp_path / "out", "--ml-window", "1", locustfile="arrivals_shaped.py")
+    assert run.returncode == 0, run.stderr[-2000:]
+    arrivals = run.record()["summary"]["arrivals"]
+    assert 700 <= arrivals["sent"] <= 820, arrivals
+    per_window = {}
+    for w in run.record()["summary"]["windows"]:
+        per_window[w["window"]] = per_window.get(w["window"], 0) + w["requests"]
+    slow = [per_window.get(k, 0) for k in (1, 2)]
+    fast = [per_window.get(k, 0) for k in (5, 6)]
+    assert all(40 <= n <= 60 for n in slow) and all(135 <= n <= 165 for n in fast), per_window

@@ -1,0 +1,5 @@
+"""Test locustfile: the open-model dispatcher of arrivals.py, with the profile's [load] plan."""
+
+from arrivals import *  # noqa: F403
+
+from locust_mlstress.shapes import ProfileShape  # noqa: F401  (Locust finds the shape here)
