@@ -87,10 +87,4 @@ class MLArrivalUser(MLUser):
     tasks = [dispatch]
 
     def _arrive(self, payload, due: float) -> None:
-        headers = {**self._headers, "Content-Type": payload.content_type, "X-Request-ID": payload.request_id}
-        with self.client.request(
-            "POST", self._path, data=payload.body, headers=headers, name=self._names[payload.kind], catch_response=True
-        ) as resp:
-            latency = (time.perf_counter() - due) * 1000.0  # from the intended send time
-            resp.request_meta["response_time"] = latency
-            self._judge(payload, resp, latency, None)
+        self._send(payload, self._names[payload.kind], payload.request_id, None, due)

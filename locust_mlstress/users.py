@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import random
+import time
 from typing import ClassVar
 
 from locust import HttpUser
@@ -71,12 +72,18 @@ class _MLBehaviour:
             payload = self._factory.next()
             self._send(payload, self._names[payload.kind], payload.request_id, None)
 
-    def _send(self, payload: Payload, name: str, request_id: str, probe_of: list | None) -> None:
+    def _send(
+        self, payload: Payload, name: str, request_id: str, probe_of: list | None, due: float | None = None
+    ) -> None:
+        """One request. With `due` (a perf_counter time: open-model arrivals), latency counts
+        from that intended send time instead of the actual one, in Locust's stats and ours."""
         headers = {**self._headers, "Content-Type": payload.content_type, "X-Request-ID": request_id}
         with self.client.request(
             "POST", self._path, data=payload.body, headers=headers, name=name, catch_response=True,
             **self._client_options,
         ) as resp:  # fmt: skip
+            if due is not None:
+                resp.request_meta["response_time"] = (time.perf_counter() - due) * 1000.0
             self._judge(payload, resp, resp.request_meta["response_time"], probe_of)
 
     def _judge(self, payload: Payload, resp, response_time: float, probe_of: list | None) -> None:
