@@ -85,7 +85,7 @@ def write_outputs(environment: Environment, run, summary: dict, gates: list[dict
             started=getattr(environment, "mlstress_started", None),
             ended=time.time(),
             workers=len(summary.get("workers", {}).get("reported", [])),  # who sent data (0: local run)
-            stages=run.stages or list(getattr(environment.shape_class, "timeline", [])),
+            stages=list(getattr(environment.shape_class, "timeline", [])),
             gates=gates,
             model_version=run.model_version,
             files=files,

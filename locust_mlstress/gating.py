@@ -31,7 +31,7 @@ def gate_spec(environment: Environment, profile: Profile) -> GateSpec:
     return profile.gates.with_checks(parse_gates(option(environment, "ml_gate", []) or []))
 
 
-def judge(environment: Environment, spec: GateSpec, summary: dict) -> list[GateResult]:
+def judge_spec(spec: GateSpec, summary: dict) -> list[GateResult]:
     return evaluate(list(spec.checks), summary, min_samples=spec.min_samples, inconclusive=spec.inconclusive)
 
 
@@ -39,7 +39,7 @@ def conclude(environment: Environment, spec: GateSpec, summary: dict, aborted: d
     """Judge the final figures, report them, set the exit code; the verdicts as plain dicts."""
     if not spec.checks:
         return []
-    results = judge(environment, spec, summary)
+    results = judge_spec(spec, summary)
     console.info("\n%s\n", format_verdicts(results))
     if aborted:
         console.info("run stopped early at %.1f s: %s", aborted["at_s"], aborted["gate"])
@@ -64,7 +64,7 @@ def watch(environment: Environment, spec: GateSpec, summarise, run) -> gevent.Gr
             if summary is None:
                 continue
             now = time.monotonic()
-            for result in judge(environment, spec, summary):
+            for result in judge_spec(spec, summary):
                 if result.status != "fail":
                     failing_since.pop(result.gate.text, None)
                     continue

@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import gevent
 from locust import events
@@ -47,7 +47,6 @@ class MLRun:
     summary: dict | None = None
     traces: TraceSampler | None = None  # processes with users, when --ml-artifacts is given
     trace_file: TraceFile | None = None  # the local runner or master
-    stages: list[dict] = field(default_factory=list)
     gates: GateSpec | None = None  # the local runner or master
     watcher: gevent.Greenlet | None = None  # judges the gates during the run (abort_on_fail)
     aborted: dict | None = None

@@ -114,7 +114,7 @@ class ProfileShape(LoadTestShape):
         from locust.runners import MasterRunner
 
         from .gates import GateSpec
-        from .gating import judge
+        from .gating import judge_spec
         from .monitoring import ml_run
 
         settle = SETTLE_MASTER_S if isinstance(self.runner, MasterRunner) else SETTLE_LOCAL_S
@@ -132,7 +132,7 @@ class ProfileShape(LoadTestShape):
             summary = run.monitor.stage_summary(index, stage.duration) or {"kinds": {}, "duration_s": stage.duration}
             spec = GateSpec(checks=stage.gates, min_samples=profile.gates.min_samples,
                             inconclusive=profile.gates.inconclusive)  # fmt: skip
-            results = judge(self.runner.environment, spec, summary)
+            results = judge_spec(spec, summary)
             verdict = {
                 "index": index, "name": stage.name, "users": stage.users,
                 "passed": all(r.passed for r in results),

@@ -31,6 +31,7 @@ class FeatureStats:
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
+    """Overflow-free logistic function (the label model's, and the reference server's)."""
     return 0.5 * (1.0 + np.tanh(0.5 * z))
 
 

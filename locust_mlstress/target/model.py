@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from locust_mlstress.payloads.clean import sigmoid, softmax
 from locust_mlstress.profile.model import Feature, Output
 from locust_mlstress.target.features import Columns, Encoder, Layout, design_matrix, fit_encoders, make_layout
 
@@ -119,16 +120,6 @@ def fit_model(
         return Model(features, encoders, output, fit_softmax(x, y.astype(np.int64), len(output.classes)))
     y = y.astype(float)
     return Model(features, encoders, output, fit_ridge(x, y), float(y.mean()), float(y.std()) or 1.0)
-
-
-def sigmoid(z: np.ndarray) -> np.ndarray:
-    """Overflow-free logistic function."""
-    return 0.5 * (1.0 + np.tanh(0.5 * z))
-
-
-def softmax(z: np.ndarray) -> np.ndarray:
-    e = np.exp(z - z.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
 
 
 def _penalty(d: int, n: int) -> np.ndarray:
