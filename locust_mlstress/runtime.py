@@ -36,6 +36,7 @@ OPTIONS: tuple[tuple[str, dict], ...] = (
                        "help": "Compare predictions with a baseline saved by an earlier run (--ml-save-baseline)"}),
     ("--ml-save-baseline", {"help": "Save this run's clean predictions as a baseline file at PATH"}),
     ("--ml-json", {"help": "Write the ML summary as JSON to PATH at the end of the run"}),
+    ("--ml-html", {"help": "Write a self-contained HTML report with plots to PATH at the end of the run"}),
     ("--ml-csv", {"help": "Write PREFIX_ml_windows.csv: one row per time window and payload kind"}),
     ("--ml-window", {"default": "10", "help": "Seconds per time window of the ML figures (default 10)"}),
     ("--ml-warmup", {"default": "10s", "help": "Clean traffic that forms the warm-up baseline: seconds ('30s') "
