@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import gevent
 from locust import events
 from locust.env import Environment
-from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
+from locust.runners import STATE_MISSING, STATE_RUNNING, STATE_SPAWNING, MasterRunner, WorkerRunner
 
 from .artifacts import prepare, write_outputs
 from .events import ml_events
@@ -49,6 +49,7 @@ class MLRun:
     trace_file: TraceFile | None = None  # the local runner or master
     gates: GateSpec | None = None  # the local runner or master
     watcher: gevent.Greenlet | None = None  # judges the gates during the run (abort_on_fail)
+    counter: gevent.Greenlet | None = None  # notes the running user count each second
     aborted: dict | None = None
 
     def record(self, **kwargs) -> None:
@@ -76,6 +77,8 @@ def _profile(environment: Environment) -> Profile | None:
 def start(environment: Environment) -> MLRun:
     """A fresh recorder (and, on a local runner or master, monitor) for a new test."""
     old = ml_run(environment)
+    if old.counter is not None:
+        old.counter.kill(block=False)
     run = MLRun()
     environment.mlstress_run = run
     run.profile = profile = _profile(environment)
@@ -93,6 +96,7 @@ def start(environment: Environment) -> MLRun:
             warmup=Warmup.parse(option(environment, "ml_warmup", "10s")),
             baseline=baseline,
         )
+        run.counter = gevent.spawn(_count_users, environment, run.monitor)
     if not isinstance(environment.runner, WorkerRunner):
         run.gates = gate_spec(environment, profile)
         if run.gates.abort_on_fail and run.gates.checks:
@@ -109,6 +113,15 @@ def start(environment: Environment) -> MLRun:
     return run
 
 
+def _count_users(environment: Environment, monitor: QualityMonitor) -> None:
+    """Runs until the test finishes (killed in `finish` or by the next start)."""
+    clock = clock_for(environment)
+    while True:
+        if environment.runner is not None and environment.runner.state in (STATE_SPAWNING, STATE_RUNNING):
+            monitor.note_users(clock(), environment.runner.user_count)
+        gevent.sleep(1.0)
+
+
 def live_summary(environment: Environment) -> dict | None:
     """The figures so far (a local recorder hands over its open window first)."""
     run = ml_run(environment)
@@ -118,16 +131,18 @@ def live_summary(environment: Environment) -> dict | None:
         run.recorder.flush()
     if not run.monitor.totals:
         return None
-    summary = run.monitor.summary()
-    summary["duration_s"] = round(clock_for(environment)(), 3)
+    now = clock_for(environment)()
+    summary = run.monitor.summary(now)
+    summary["duration_s"] = round(now, 3)
     return summary
 
 
 def finish(environment: Environment) -> dict | None:
     """Final figures, printed and written where the options say; None if nothing ran."""
     run = ml_run(environment)
-    if run.watcher is not None:
-        run.watcher.kill(block=False)
+    for greenlet in (run.watcher, run.counter):
+        if greenlet is not None:
+            greenlet.kill(block=False)
     if run.traces is not None and run.trace_file is not None:
         run.trace_file.add(*run.traces.take())
     summary = live_summary(environment)

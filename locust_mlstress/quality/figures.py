@@ -108,9 +108,44 @@ def calibration(stats: KindStats, *, alpha: float = 0.01, detail: bool = True) -
     }
 
 
+def histogram(reference: KindStats | None, current: KindStats, *, bins: int = 20) -> dict | None:
+    """Prediction counts of `current` and its `reference` on shared coarse bins, for plotting one
+    over the other: equal-width on [0, 1] for probabilities, equal steps of log bins (one axis for
+    any sign and size) for regression values. None when `current` holds no predictions."""
+    if current.predictions.n == 0:
+        return None
+    ref = reference if reference is not None and reference.predictions.n else None
+    edges, ref_counts, cur_counts = _aligned(ref or current, current)
+    if ref is None:
+        ref_counts = None
+    step = max(1, math.ceil(len(cur_counts) / bins))
+    starts = np.arange(0, len(cur_counts), step)
+    coarse = [float(edges[i]) for i in starts] + [float(edges[-1])]
+
+    def group(counts: np.ndarray | None) -> list[int] | None:
+        return None if counts is None else [int(c) for c in np.add.reduceat(counts, starts)]
+
+    scale = "linear" if isinstance(current.predictions, LinearHistogram) else "log"
+    return {"scale": scale, "edges": coarse, "reference": group(ref_counts), "current": group(cur_counts)}
+
+
 def latency(stats: KindStats) -> dict:
-    h = stats.latency
+    return _percentiles(stats.latency)
+
+
+def _percentiles(h: LogHistogram) -> dict:
     return {f"p{q}": _finite(h.quantile(q / 100)) for q in (50, 95, 99)} | {"n": h.n}
+
+
+def payloads(stats: KindStats) -> dict[str, dict]:
+    """Per variant: requests and body sizes (and latency, where recorded per variant)."""
+    rows = {}
+    for variant, (n, total, top) in sorted(stats.sizes.items()):
+        row = {"requests": n, "mean_bytes": total / n if n else None, "max_bytes": top}
+        if variant in stats.variant_latency:
+            row["latency_ms"] = _percentiles(stats.variant_latency[variant])
+        rows[variant] = row
+    return rows
 
 
 def outcomes(stats: KindStats) -> tuple[dict[str, int], dict[str, dict[str, int]]]:

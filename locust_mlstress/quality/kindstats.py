@@ -51,7 +51,7 @@ class Consistency:
 
 class KindStats:
     __slots__ = ("output", "n_classes", "outcomes", "predictions", "classes", "class_sums", "calibration",
-                 "latency", "consistency")  # fmt: skip
+                 "latency", "consistency", "sizes", "variant_latency")  # fmt: skip
 
     def __init__(self, output: str, n_classes: int = 0):
         self.output = output
@@ -65,14 +65,32 @@ class KindStats:
         self.calibration = CalibrationBins() if output != "regression" else None
         self.latency = LogHistogram()
         self.consistency = Consistency()
+        self.sizes: dict[str, list[int]] = {}  # variant -> [requests, Σ body bytes, max body bytes]
+        # Latency per variant only where the variants differ in size (oversized), to plot one
+        # against the other; elsewhere it would multiply the histograms for little insight.
+        self.variant_latency: dict[str, LogHistogram] = {}
 
     @property
     def requests(self) -> int:
         return sum(self.outcomes.values())
 
-    def record_outcome(self, variant: str, outcome: str, response_time: float) -> None:
+    def record_outcome(
+        self, variant: str, outcome: str, response_time: float, size: int = 0, by_variant: bool = False
+    ) -> None:
         self.outcomes[(variant, outcome)] += 1
         self.latency.add(response_time)
+        row = self.sizes.get(variant)
+        if row is None:
+            row = self.sizes[variant] = [0, 0, 0]
+        row[0] += 1
+        row[1] += size
+        if size > row[2]:
+            row[2] = size
+        if by_variant:
+            hist = self.variant_latency.get(variant)
+            if hist is None:
+                hist = self.variant_latency[variant] = LogHistogram()
+            hist.add(response_time)
 
     def record_predictions(self, predictions: list, labels: list | None) -> None:
         if self.output == "binary":
@@ -116,6 +134,13 @@ class KindStats:
             self.calibration.merge(other.calibration)
         self.latency.merge(other.latency)
         self.consistency.merge(other.consistency)
+        for variant, (n, total, top) in other.sizes.items():
+            row = self.sizes.setdefault(variant, [0, 0, 0])
+            row[0] += n
+            row[1] += total
+            row[2] = max(row[2], top)
+        for variant, hist in other.variant_latency.items():
+            self.variant_latency.setdefault(variant, LogHistogram()).merge(hist)
 
     def to_wire(self) -> dict:
         wire = {
@@ -123,7 +148,10 @@ class KindStats:
             "predictions": self.predictions.to_wire(),
             "latency": self.latency.to_wire(),
             "consistency": self.consistency.to_wire(),
+            "sizes": [[v, int(n), int(total), int(top)] for v, (n, total, top) in self.sizes.items()],
         }
+        if self.variant_latency:
+            wire["variant_latency"] = [[v, h.to_wire()] for v, h in self.variant_latency.items()]
         if self.calibration is not None:
             wire["calibration"] = self.calibration.to_wire()
         if self.n_classes:
@@ -138,6 +166,8 @@ class KindStats:
         s.predictions = (LogHistogram if output == "regression" else LinearHistogram).from_wire(wire["predictions"])
         s.latency = LogHistogram.from_wire(wire["latency"])
         s.consistency = Consistency.from_wire(wire["consistency"])
+        s.sizes = {v: [n, total, top] for v, n, total, top in wire.get("sizes", [])}
+        s.variant_latency = {v: LogHistogram.from_wire(rows) for v, rows in wire.get("variant_latency", [])}
         if "calibration" in wire:
             s.calibration = CalibrationBins.from_wire(wire["calibration"])
         if n_classes:

@@ -71,6 +71,7 @@ class QualityMonitor:
         self.clean_head: dict[int, KindStats] = {}
         self.stages: dict[int, dict[str, KindStats]] = {}  # load-plan stage -> kind -> stats
         self.received: Counter[str] = Counter()
+        self.users: dict[int, int] = {}  # window -> the most users seen running in it
 
     def _new(self) -> KindStats:
         return KindStats(self.output, self.n_classes)
@@ -90,6 +91,11 @@ class QualityMonitor:
         while len(self.windows) > self.max_windows:
             self._coarsen()
 
+    def note_users(self, t: float, users: int) -> None:
+        """The runner's user count at `t` seconds: plotted beside each window's figures."""
+        w = int(t // self.window_s) // self.factor
+        self.users[w] = max(users, self.users.get(w, 0))
+
     def _coarsen(self) -> None:
         merged: dict[int, dict[str, KindStats]] = {}
         for w, kinds in self.windows.items():
@@ -97,6 +103,10 @@ class QualityMonitor:
             for kind, stats in kinds.items():
                 target.setdefault(kind, self._new()).merge(stats)
         self.windows = merged
+        users: dict[int, int] = {}
+        for w, n in self.users.items():
+            users[w // 2] = max(n, users.get(w // 2, 0))
+        self.users = users
         self.factor *= 2
 
     def warmup_stats(self) -> tuple[KindStats, list[int]]:
@@ -142,6 +152,8 @@ class QualityMonitor:
             "requests": stats.requests,
             "outcomes": total,
             "variants": by_variant,
+            "payloads": figures.payloads(stats),
+            "histogram": figures.histogram(reference, current),
             "shift": figures.shift(reference, current) if reference is not None else None,
             "calibration": figures.calibration(stats),
             "latency_ms": figures.latency(stats),
@@ -163,7 +175,20 @@ class QualityMonitor:
             kinds[kind] = self.kind_figures("stage", stats, ref)
         return {"kinds": kinds, "all": _all_figures(totals), "duration_s": duration_s}
 
-    def summary(self) -> dict:
+    def traffic(self, now: float | None = None) -> list[dict]:
+        """Per window, all kinds together: requests, requests per second and users running; the
+        open window's rate is over the time it has been open (`now`), not its full length."""
+        span = self.window_s * self.factor
+        rows = []
+        for w in sorted(set(self.windows) | set(self.users)):
+            requests = sum(s.requests for s in self.windows.get(w, {}).values())
+            start, end = w * span, (w + 1) * span
+            seconds = (min(end, now) if now is not None else end) - start
+            rows.append({"window": w, "start_s": start, "end_s": end, "users": self.users.get(w),
+                         "requests": requests, "rps": requests / seconds if seconds > 0 else None})  # fmt: skip
+        return rows
+
+    def summary(self, now: float | None = None) -> dict:
         refs, baseline = self.references()
         kinds = {kind: self.kind_figures(kind, stats, refs.get(kind)) for kind, stats in sorted(self.totals.items())}
         window_rows = []
@@ -188,6 +213,7 @@ class QualityMonitor:
             "kinds": kinds,
             "all": _all_figures(self.totals),
             "windows": window_rows,
+            "traffic": self.traffic(now),
             "baseline": baseline,
             "window_s": span,
             "received": dict(self.received),

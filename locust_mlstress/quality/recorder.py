@@ -52,7 +52,9 @@ class QualityRecorder:
             self._window = window
         kind = PROBE if probe_of is not None else payload.kind
         stats = self._stats(window, self.stage_of(now) if self.stage_of is not None else -1, kind)
-        stats.record_outcome(payload.variant, result.outcome.value, result.response_time)
+        stats.record_outcome(
+            payload.variant, result.outcome.value, result.response_time, len(payload.body), kind == "oversized"
+        )
         if result.outcome is not Outcome.OK or result.predictions is None:
             return
         if probe_of is not None:
