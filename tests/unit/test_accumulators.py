@@ -36,7 +36,9 @@ def _requests(output: str, n: int, seed: int = 0):
             preds = [rng.gauss(300, 80) for _ in range(size)]
             labels = None
         outcome = rng.choice(OUTCOMES) if kind != "malformed" else Outcome.REJECTED
-        payload = Payload(kind, f"{kind}-v{i % 3}", b"", "application/json", f"r{i}", size, labels, None)
+        payload = Payload(
+            kind, f"{kind}-v{i % 3}", b"x" * (size * 30 + i % 7), "application/json", f"r{i}", size, labels, None
+        )
         result = MLResult(outcome, 200, preds if outcome is Outcome.OK else None, rng.expovariate(0.1), None)
         yield i * 0.01, payload, result
 
