@@ -20,23 +20,30 @@ COLUMNS = (
 )  # fmt: skip
 
 
+def kind_cells(kind: str, k: dict) -> dict[str, str]:
+    """One kind's figures as text, keyed by column name: the console table and the web UI's ML tab
+    show the same numbers the same way."""
+    outcomes, n = k["outcomes"], k["requests"]
+    failed = sum(c for o, c in outcomes.items() if o not in SUCCESSES)
+    shift, cal, lat = k["shift"] or {}, k["calibration"] or {}, k["latency_ms"]
+    verdict = shift.get("verdict", "-")
+    if shift.get("psi") is not None and not shift.get("significant"):
+        verdict += " (noise)" if shift["psi"] >= 0.1 else ""
+    cells = [
+        kind, str(n), _pct(outcomes.get("ok", 0), n), _pct(outcomes.get("rejected", 0), n), _pct(failed, n),
+        _num(shift.get("psi")), _num(shift.get("js")), _num(shift.get("ks")), str(shift.get("n", "-")),
+        _num(cal.get("ece")) + ("*" if cal.get("significant") else ""), _num(cal.get("mce")),
+        _num(cal.get("brier")), str(cal.get("n", "-")),
+        _num(lat.get("p50"), ".1f"), _num(lat.get("p95"), ".1f"), _num(lat.get("p99"), ".1f"), verdict,
+    ]  # fmt: skip
+    return dict(zip((name for name, _ in COLUMNS), cells, strict=True))
+
+
 def format_summary(summary: dict) -> str:
     header = "".join(f"{name:>{w}}" if i else f"{name:<{w}}" for i, (name, w) in enumerate(COLUMNS))
     lines = ["ML quality per payload kind", header, "-" * len(header)]
     for kind, k in summary["kinds"].items():
-        outcomes, n = k["outcomes"], k["requests"]
-        failed = sum(c for o, c in outcomes.items() if o not in SUCCESSES)
-        shift, cal, lat = k["shift"] or {}, k["calibration"] or {}, k["latency_ms"]
-        verdict = shift.get("verdict", "-")
-        if shift.get("psi") is not None and not shift.get("significant"):
-            verdict += " (noise)" if shift["psi"] >= 0.1 else ""
-        cells = [
-            kind, str(n), _pct(outcomes.get("ok", 0), n), _pct(outcomes.get("rejected", 0), n), _pct(failed, n),
-            _num(shift.get("psi")), _num(shift.get("js")), _num(shift.get("ks")), str(shift.get("n", "-")),
-            _num(cal.get("ece")) + ("*" if cal.get("significant") else ""), _num(cal.get("mce")),
-            _num(cal.get("brier")), str(cal.get("n", "-")),
-            _num(lat.get("p50"), ".1f"), _num(lat.get("p95"), ".1f"), _num(lat.get("p99"), ".1f"), verdict,
-        ]  # fmt: skip
+        cells = kind_cells(kind, k).values()
         lines.append(
             "".join(f"{c:>{w}}" if i else f"{c:<{w}}" for i, (c, (_, w)) in enumerate(zip(cells, COLUMNS, strict=True)))
         )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
+from typing import IO
 
 from ..outcomes import SUCCESSES
 
@@ -37,12 +38,17 @@ def window_rows(summary: dict) -> list[dict]:
     return rows
 
 
+def write_window_csv(stream: IO[str], summary: dict) -> None:
+    """The window rows as CSV onto an open text stream: a file here, a download in the web UI."""
+    writer = csv.DictWriter(stream, fieldnames=WINDOW_COLUMNS)
+    writer.writeheader()
+    for row in window_rows(summary):
+        writer.writerow({k: "" if v is None else v for k, v in row.items()})
+
+
 def write_csv(prefix: str | Path | None, summary: dict, *, path: str | Path | None = None) -> Path:
     """`PREFIX_ml_windows.csv`, or exactly `path`."""
     path = Path(path) if path is not None else Path(f"{prefix}_ml_windows.csv")
     with path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=WINDOW_COLUMNS)
-        writer.writeheader()
-        for row in window_rows(summary):
-            writer.writerow({k: "" if v is None else v for k, v in row.items()})
+        write_window_csv(f, summary)
     return path
