@@ -17,7 +17,7 @@ demo: $(STAMP)
 	$(BIN)/locust -f locustfiles/quickstart.py --headless -u 50 -r 10 -t 60s
 
 test: $(STAMP) lint
-	$(BIN)/pytest -q
+	BIN=$(BIN) tests/run.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
