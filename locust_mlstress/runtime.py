@@ -46,8 +46,9 @@ OPTIONS: tuple[tuple[str, dict], ...] = (
     ("--ml-version-header", {"help": "Response header that carries the model version, recorded in reports"}),
     ("--ml-header", {"action": "append", "help": "Extra request header 'Name: value' (repeatable); its value is "
                                                 "treated as a secret: never written to reports or manifests"}),
-    ("--ml-gate", {"action": "append", "help": "An SLO gate, e.g. 'p99_ms[clean] < 300' (repeatable; added to the "
-                                              "profile's [gates]); the exit code is 3 if one fails (docs/gates.md)"}),
+    ("--ml-gate", {"action": "append", "include_in_web_ui": True,
+                   "help": "An SLO gate, e.g. 'p99_ms[clean] < 300' (repeatable; in the web UI, separate several "
+                           "with ';'; added to the profile's [gates]); exit code 3 if one fails (docs/gates.md)"}),
     ("--ml-junit", {"help": "Write the gate verdicts as JUnit XML to PATH, one test case per gate"}),
     ("--ml-shape", {"help": "Load plan instead of the profile's [load], e.g. 'ramp users=50 up=30 hold=120' "
                             "(needs ProfileShape in the locustfile; docs/scenarios.md)"}),
@@ -65,12 +66,14 @@ OPTIONS: tuple[tuple[str, dict], ...] = (
 
 @events.init_command_line_parser.add_listener
 def _add_options(parser, **_kwargs) -> None:
-    # Added on the parser itself (not a group): only those can show in the web UI's form.
+    # Added on the parser itself (not a group): only those can show in the web UI's form, and
+    # Locust shows every option there unless told not to: only those marked include_in_web_ui do
+    # (a header's secret value, or an output path on the master's disk, has no place in a form).
     # This event fires on every web UI page load: add each option once.
     known = {s for a in parser._actions for s in a.option_strings}
     for flag, kwargs in OPTIONS:
         if flag not in known:
-            parser.add_argument(flag, **kwargs)
+            parser.add_argument(flag, **({"include_in_web_ui": False} | kwargs))
 
 
 def option(environment: Environment, name: str, default=None):
@@ -187,31 +190,38 @@ def clock_for(environment: Environment):
     return lambda: time.monotonic() - getattr(environment, "mlstress_t0", time.monotonic())
 
 
+def check_run(environment: Environment) -> None:
+    """Everything a run needs before traffic: options, every ML user's profile, the load plan, the
+    baseline; the first problem as a ProfileError. At init (exit code 2) and from the web UI's
+    start form (webui.py: the message shows in the form), so both judge a value alike."""
+    check_options(environment)
+    profiles = [resolve_profile(cls, environment) for cls in ml_user_classes(environment)]
+    if option(environment, "ml_shape") and profiles:
+        from .profile.plan import plan_from_option
+
+        plan_from_option(option(environment, "ml_shape"), profiles[0].gates.checks)
+    shape = getattr(environment.shape_class, "__class__", None)
+    no_plan = profiles and profiles[0].load is None and not option(environment, "ml_shape")
+    if shape is not None and shape.__name__ == "ProfileShape" and no_plan:
+        raise ProfileError(
+            profiles[0].path,
+            "load",
+            "ProfileShape is in the locustfile but the profile has no [load] section; "
+            "add one (docs/scenarios.md) or remove the shape",
+        )
+    baseline = option(environment, "ml_baseline")
+    if baseline and profiles:
+        from .quality.baseline import load_baseline
+
+        load_baseline(baseline, profiles[0])
+
+
 @events.init.add_listener
 def _check_before_traffic(environment: Environment, **_kwargs) -> None:
     if isinstance(environment.runner, WorkerRunner):
         return  # workers get the master's options with the first spawn message
     try:
-        check_options(environment)
-        profiles = [resolve_profile(cls, environment) for cls in ml_user_classes(environment)]
-        if option(environment, "ml_shape") and profiles:
-            from .profile.plan import plan_from_option
-
-            plan_from_option(option(environment, "ml_shape"), profiles[0].gates.checks)
-        shape = getattr(environment.shape_class, "__class__", None)
-        no_plan = profiles and profiles[0].load is None and not option(environment, "ml_shape")
-        if shape is not None and shape.__name__ == "ProfileShape" and no_plan:
-            raise ProfileError(
-                profiles[0].path,
-                "load",
-                "ProfileShape is in the locustfile but the profile has no [load] section; "
-                "add one (docs/scenarios.md) or remove the shape",
-            )
-        baseline = option(environment, "ml_baseline")
-        if baseline and profiles:
-            from .quality.baseline import load_baseline
-
-            load_baseline(baseline, profiles[0])
+        check_run(environment)
     except ProfileError as exc:
         logger.error("%s", exc)
         sys.stderr.flush()

@@ -22,6 +22,7 @@ from locust import HttpUser
 from locust.contrib.fasthttp import FastHttpUser
 from locust.exception import StopUser
 
+from . import webui  # noqa: F401  (registers the web UI's ML tab, as monitoring registers its listeners)
 from .codecs import Codec
 from .errors import ProfileError
 from .events import MLResult, ml_events

@@ -1,0 +1,263 @@
+"""Locust's web UI, ML-aware: an "ML quality" tab, two CSV downloads, and checked form fields.
+
+- The tab: Locust's React UI (2.47) adds a tab per `template_args["extended_tabs"]` entry and fills
+  its table (`extended_tables`: the columns) with the rows under the tab's key in
+  `extended_stats` of the `/stats/requests` JSON, which it polls every 2 s while a test runs; an
+  `after_request` hook adds them. No JavaScript of ours.
+- The figures are the run's live summary (`monitoring.live_summary`: a local runner hands over its
+  open window; a master has what the workers reported). A summary computes Monte Carlo ECE
+  thresholds and every window's shift: the tab takes only the per-kind figures, and each is
+  computed at most once per `REFRESH_S` per process, however many browsers poll.
+- Downloads (the Download Data tab, `extended_csv_files`): the per-window rows (report/files.py's
+  writer, the columns of `--ml-csv`) and the gate verdicts judged on the live figures.
+- The form: Locust's `/swarm` copies form fields into `parsed_options` unchecked, so a bad
+  `--ml-profile` would start a run whose users send nothing. The `/swarm` view is wrapped: the ML
+  fields are first judged by `runtime.check_run` (the same checks as at start-up) on a copy of the
+  options, and a bad value answers `{"success": false, "message": ...}`, which the UI shows in red
+  under the form, leaving it usable. `--ml-gate` is one text field there: several gates are
+  separated by `;` (or `,`, which Locust itself splits list options on, or newlines).
+
+Every route of ours is behind Locust's `--web-login` when that is on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import functools
+import io
+import json
+import logging
+import re
+import time
+from collections.abc import Callable
+from types import SimpleNamespace
+
+from flask import Blueprint, Response, jsonify, make_response, request
+from locust import events
+from locust.env import Environment
+from locust.runners import WorkerRunner
+
+from .errors import ProfileError
+from .gates import GateSpec
+from .gating import judge_spec
+from .monitoring import live_summary, ml_run
+from .report.console import kind_cells
+from .report.files import write_window_csv
+from .runtime import OPTIONS, check_run
+
+logger = logging.getLogger("locust_mlstress")
+
+TAB_KEY = "ml-quality"
+REFRESH_S = 2.0  # the UI polls /stats/requests every 2 s
+# (console column, JSON key): keys without underscores or digits after one, because the UI
+# camel-cases both the table's keys and the polled rows' keys
+TABLE = (
+    ("kind", "kind"), ("requests", "requests"), ("ok", "ok"), ("rejected", "rejected"), ("failed", "failed"),
+    ("PSI", "psi"), ("JS", "js"), ("ECE", "ece"), ("p95 ms", "p95"), ("p99 ms", "p99"), ("verdict", "verdict"),
+)  # fmt: skip
+TITLES = {"ok": "ok %", "rejected": "rejected %", "failed": "failure %", "ECE": "ECE (* above noise)"}
+GATE_COLUMNS = ("gate", "metric", "kind", "op", "threshold", "value", "n", "status", "counts_as", "detail", "message")
+FORM_FIELDS = tuple(flag[2:].replace("-", "_") for flag, kwargs in OPTIONS if kwargs.get("include_in_web_ui"))
+_SEPARATORS = re.compile(r"[;,\n]")
+
+
+class LiveFigures:
+    """The run's figures so far, each computed at most every `max_age_s`, and afresh for a new run.
+
+    The tab needs only the per-kind figures (a few ms); the full summary adds every window's shift
+    and calibration (tens of ms on a long run, on the event loop the users share), so only the
+    downloads ask for it.
+    """
+
+    def __init__(self, environment: Environment, max_age_s: float = REFRESH_S):
+        self.environment = environment
+        self.max_age_s = max_age_s
+        self._cache: dict[str, tuple[object, float, dict | None]] = {}
+
+    def _cached(self, name: str, compute: Callable[[], dict | None]) -> dict | None:
+        run, now = ml_run(self.environment), time.monotonic()
+        hit = self._cache.get(name)
+        if hit is None or hit[0] is not run or now - hit[1] >= self.max_age_s:
+            hit = self._cache[name] = (run, now, compute())
+        return hit[2]
+
+    def summary(self) -> dict | None:
+        """`monitoring.live_summary`: None before any data."""
+        return self._cached("summary", lambda: live_summary(self.environment))
+
+    def kinds(self) -> dict | None:
+        """The summary's `kinds` alone: the same figures, without the windows."""
+        return self._cached("kinds", self._kinds)
+
+    def _kinds(self) -> dict | None:
+        run = ml_run(self.environment)
+        if run.monitor is None:
+            return None
+        if run.recorder is not None:
+            run.recorder.flush()  # a local runner's open window (live_summary does the same)
+        monitor = run.monitor
+        refs, _ = monitor.references()
+        return {kind: monitor.kind_figures(kind, stats, refs.get(kind)) for kind, stats in monitor.totals.items()}
+
+
+def table_rows(kinds: dict | None) -> list[dict]:
+    """One row per payload kind (a summary's `kinds`), the console table's text for the tab's
+    columns; none without data."""
+    rows = []
+    for kind, figures in sorted((kinds or {}).items()):
+        cells = kind_cells(kind, figures)
+        row = {key: cells[name] for name, key in TABLE}
+        row["requests"] = figures["requests"]  # a number, so the column sorts as one
+        rows.append(row)
+    return rows
+
+
+def gate_rows(spec: GateSpec | None, summary: dict | None) -> list[dict]:
+    """Each gate judged on the figures so far; with no figures yet, every gate is inconclusive."""
+    if spec is None or not spec.checks:
+        return []
+    return [
+        {
+            "gate": r.gate.text,
+            "metric": r.gate.metric,
+            "kind": r.gate.kind,
+            "op": r.gate.op,
+            "threshold": r.gate.threshold,
+            "value": r.value,
+            "n": r.n,
+            "status": r.status,
+            "counts_as": "pass" if r.passed else "fail",
+            "detail": r.reason,
+            "message": r.message,
+        }  # fmt: skip
+        for r in judge_spec(spec, summary or {})
+    ]
+
+
+def gates_csv(rows: list[dict]) -> str:
+    stream = io.StringIO()
+    writer = csv.DictWriter(stream, fieldnames=GATE_COLUMNS)
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: "" if v is None else v for k, v in row.items()})
+    return stream.getvalue()
+
+
+def windows_csv(summary: dict | None) -> str:
+    stream = io.StringIO()
+    write_window_csv(stream, summary or {"windows": []})
+    return stream.getvalue()
+
+
+def split_gates(value: str | list[str] | None) -> list[str]:
+    """The `ml_gate` form field (text, or the list Locust made of it) as one gate per item."""
+    items = [value] if isinstance(value, str) else value or []
+    return [g.strip() for item in items for g in _SEPARATORS.split(item) if g.strip()]
+
+
+def form_options(parsed: argparse.Namespace | None, form) -> argparse.Namespace:
+    """The options a start from this form would run with (`parsed` itself is left alone)."""
+    values = dict(vars(parsed)) if parsed is not None else {}
+    for dest in FORM_FIELDS:
+        if dest in form:
+            values[dest] = split_gates(form.getlist(dest)) if dest == "ml_gate" else form[dest]
+    return argparse.Namespace(**values)
+
+
+def form_message(exc: ProfileError, options: argparse.Namespace) -> str:
+    """One line for the form's error box (the UI collapses newlines, so a gate's caret line goes)
+    that names the field: a profile's own errors name the file, not the option that chose it."""
+    line = str(exc).splitlines()[0]
+    profile = getattr(options, "ml_profile", None)
+    if "--ml-" not in line and profile and exc.file == str(profile):
+        line = f"--ml-profile: {line}"
+    return line
+
+
+def _csv_response(text: str, name: str) -> Response:
+    response = make_response(text)
+    response.headers["Content-Type"] = "text/csv; charset=utf-8"
+    response.headers["Content-Disposition"] = f"attachment; filename={name}"
+    return response
+
+
+def _checked_swarm(environment: Environment, original):
+    """The /swarm view, judging the ML fields before Locust's own view starts anything."""
+    web_ui = environment.web_ui
+
+    @web_ui.auth_required_if_enabled
+    @functools.wraps(original)
+    def swarm(*args, **kwargs):
+        options = form_options(environment.parsed_options, request.form)
+        candidate = SimpleNamespace(
+            parsed_options=options, user_classes=environment.user_classes, shape_class=environment.shape_class
+        )
+        try:
+            check_run(candidate)  # type: ignore[arg-type]
+        except ProfileError as exc:
+            message = form_message(exc, options)
+            logger.error("web UI start refused: %s", message)
+            return jsonify({"success": False, "message": message, "host": environment.host})
+        response = original(*args, **kwargs)
+        # Locust stored the field as typed (a string, or split on ','): make it the list the
+        # command line gives. No greenlet ran since the view spawned the run: it reads this list.
+        if "ml_gate" in request.form and environment.parsed_options is not None:
+            environment.parsed_options.ml_gate = options.ml_gate
+        return response
+
+    return swarm
+
+
+def extend(environment: Environment) -> LiveFigures:
+    """Add the tab, the downloads, and the form checks to `environment.web_ui`."""
+    web_ui = environment.web_ui
+    figures = LiveFigures(environment)
+    base = getattr(environment.parsed_options, "web_base_path", None) or None
+    web_ui.template_args["extended_tabs"] = [{"title": "ML quality", "key": TAB_KEY}]
+    web_ui.template_args["extended_tables"] = [
+        {"key": TAB_KEY, "structure": [{"key": key, "title": TITLES.get(name, name)} for name, key in TABLE]}
+    ]
+    web_ui.template_args["extended_csv_files"] = [
+        {"href": "./ml/windows.csv", "title": "Download ML quality per window CSV"},
+        {"href": "./ml/gates.csv", "title": "Download ML gate verdicts CSV"},
+    ]
+
+    routes = Blueprint("mlstress", __name__, url_prefix=base)
+
+    @routes.route("/ml/windows.csv")
+    @web_ui.auth_required_if_enabled
+    def ml_windows_csv() -> Response:
+        return _csv_response(windows_csv(figures.summary()), "ml_windows.csv")
+
+    @routes.route("/ml/gates.csv")
+    @web_ui.auth_required_if_enabled
+    def ml_gates_csv() -> Response:
+        summary = figures.summary()
+        return _csv_response(gates_csv(gate_rows(ml_run(environment).gates, summary)), "ml_gates.csv")
+
+    web_ui.app.register_blueprint(routes)
+    web_ui.app.view_functions["locust.swarm"] = _checked_swarm(environment, web_ui.app.view_functions["locust.swarm"])
+    failed = []
+
+    @web_ui.app.after_request
+    def add_ml_table(response: Response) -> Response:
+        if request.endpoint != "locust.request_stats" or response.status_code != 200 or not response.is_json:
+            return response
+        try:
+            rows = table_rows(figures.kinds())
+        except Exception:  # the figures must never take Locust's own statistics down with them
+            if not failed:
+                failed.append(True)
+                logger.exception("the web UI's ML quality table could not be computed")
+            rows = []
+        response.set_data(json.dumps(response.get_json() | {"extended_stats": [{"key": TAB_KEY, "data": rows}]}))
+        return response
+
+    return figures
+
+
+@events.init.add_listener
+def _on_init(environment: Environment, **_kwargs) -> None:
+    if environment.web_ui is not None and not isinstance(environment.runner, WorkerRunner):
+        environment.mlstress_web = extend(environment)
