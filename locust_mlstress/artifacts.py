@@ -8,12 +8,14 @@
     DIR/locust_stats.csv, locust_failures.csv, locust_exceptions.csv   Locust's own tables
     DIR/locust_report.html   Locust's HTML report (unless --html names another file)
     DIR/traces.jsonl         a sample of requests (--ml-trace-rate)
+    DIR/report.html          the HTML report with plots (report/html.py), also written by --ml-html PATH
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import logging
 import time
 from pathlib import Path
 
@@ -23,6 +25,8 @@ from locust.stats import PERCENTILES_TO_REPORT, StatsCSV
 from .report.files import write_csv, write_json
 from .report.manifest import build_manifest, current_argv
 from .runtime import extra_headers, option
+
+logger = logging.getLogger("locust_mlstress")
 
 
 def prepare(environment: Environment) -> Path | None:
@@ -75,8 +79,12 @@ def write_outputs(environment: Environment, run, summary: dict, gates: list[dict
             files["locust_html"] = str(html)
         if run.trace_file is not None:
             files["traces"] = run.trace_file.path.name
+    html_paths = [Path(p) for p in (option(environment, "ml_html"), directory and directory / "report.html") if p]
+    if html_paths:
+        files["ml_html"] = "report.html" if directory else str(html_paths[0])
     manifest_path = option(environment, "ml_manifest") or (directory / "manifest.json" if directory else None)
-    if manifest_path:
+    manifest = None
+    if manifest_path or html_paths:  # the HTML report shows the manifest, even when none is written
         manifest = build_manifest(
             run.profile,
             argv=current_argv(),
@@ -93,4 +101,21 @@ def write_outputs(environment: Environment, run, summary: dict, gates: list[dict
         if run.trace_file is not None:
             manifest["traces"] = {"written": run.trace_file.written, "dropped": run.trace_file.dropped,
                                   "rate": float(option(environment, "ml_trace_rate", 0.01))}  # fmt: skip
+    if html_paths:
+        _write_html(html_paths, summary, manifest)
+    if manifest_path:
         Path(manifest_path).write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+def _write_html(paths: list[Path], summary: dict, manifest: dict) -> None:
+    """The HTML report (matplotlib is imported only here). A failure is logged, not raised: the
+    run's other files are still written."""
+    try:
+        from .report.html import render_html
+
+        text = render_html(summary, manifest)
+        for path in paths:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+    except Exception:
+        logger.exception("could not write the HTML report to %s", ", ".join(map(str, paths)))

@@ -2,6 +2,8 @@
 
     mlstress validate PROFILE      check a profile and print the traffic mix it describes
     mlstress serve [OPTIONS]       run the reference model server (see docs/server.md)
+    mlstress proxy [OPTIONS]       inject faults between Locust and a target (see docs/faults.md)
+    mlstress report DIR [-o PATH]  render the HTML report of a run saved with --ml-artifacts DIR
 
 Load tests themselves run through `locust -f LOCUSTFILE`, as any Locust test does.
 """
@@ -76,7 +78,21 @@ def main(argv: list[str] | None = None) -> int:
     v = sub.add_parser("validate", help="check a profile and print its traffic mix")
     v.add_argument("profile", help="path of a .toml traffic profile")
     sub.add_parser("serve", help="run the reference model server (mlstress serve --help)", add_help=False)
+    sub.add_parser("proxy", help="fault-injecting proxy to a target (mlstress proxy --help)", add_help=False)
+    r = sub.add_parser("report", help="render the HTML report of a run saved with --ml-artifacts DIR")
+    r.add_argument("dir", help="the directory a run wrote with --ml-artifacts DIR")
+    r.add_argument("-o", "--output", help="where to write the page (default: DIR/report.html)")
     args, rest = parser.parse_known_args(argv)
+    if args.command == "proxy":
+        from .proxy.cli import main as proxy_main
+
+        return proxy_main(rest)
+    if args.command == "report":
+        from .report.html import report_command
+
+        if rest:
+            parser.error(f"unrecognised arguments: {' '.join(rest)}")
+        return report_command(args.dir, args.output)
     if args.command == "validate":
         if rest:
             parser.error(f"unrecognised arguments: {' '.join(rest)}")

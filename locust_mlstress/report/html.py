@@ -1,0 +1,302 @@
+"""The HTML report (`--ml-html PATH`, `DIR/report.html`, `mlstress report DIR`): one page that
+opens without network access.
+
+Everything is inline: a small stylesheet, system fonts, the plots as SVG (report/plots*.py), no
+script. The page is a pure function of the summary and the manifest, so `mlstress report DIR`
+renders a saved run again, identically, from `DIR/ml_summary.json` and `DIR/manifest.json`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from html import escape
+from pathlib import Path
+
+from ..outcomes import SUCCESSES
+
+PLOT_IDS = (
+    "plot-reliability",
+    "plot-histograms",
+    "plot-psi",
+    "plot-latency",
+    "plot-latency-size",
+    "plot-variants",
+    "plot-stages",
+)
+
+CSS = """
+:root { color-scheme: light; --fg: #1d1d1f; --muted: #5f6368; --line: #d9dce1; --pass: #1e7e34;
+        --fail: #b3261e; --warn: #8a6100; }
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
+       color: var(--fg); margin: 0 auto; padding: 1rem 1.5rem 3rem; max-width: 1180px; line-height: 1.4; }
+h1 { font-size: 1.5rem; margin: 0.5rem 0 0.2rem; }
+h2 { font-size: 1.2rem; margin: 2rem 0 0.6rem; border-bottom: 1px solid var(--line); padding-bottom: 0.2rem; }
+h3 { font-size: 1rem; margin: 0 0 0.4rem; }
+nav { font-size: 0.9rem; color: var(--muted); }
+nav a { margin-right: 0.8rem; }
+.sub { color: var(--muted); margin: 0; }
+dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: 0.2rem 1rem; margin: 0; }
+dl.facts dt { color: var(--muted); }
+dl.facts dd { margin: 0; overflow-wrap: anywhere; }
+table { border-collapse: collapse; font-size: 0.9rem; margin: 0.3rem 0; }
+th, td { padding: 0.25rem 0.6rem; border-bottom: 1px solid var(--line); text-align: left; vertical-align: top; }
+th { background: #f3f4f6; font-weight: 600; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.pass { color: var(--pass); font-weight: 600; }
+.fail { color: var(--fail); font-weight: 600; }
+.inconclusive, .moderate { color: var(--warn); font-weight: 600; }
+.major { color: var(--fail); font-weight: 600; }
+figure { margin: 1.5rem 0; padding: 0.8rem; border: 1px solid var(--line); border-radius: 6px; }
+figure svg { display: block; width: 100%; max-width: 900px; height: auto; }
+p.absent { color: var(--muted); font-style: italic; margin: 0.2rem 0; }
+code, pre { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; font-size: 0.85rem; }
+pre { background: #f6f8fa; padding: 0.6rem; overflow-x: auto; }
+.note { color: var(--muted); font-size: 0.9rem; }
+"""
+
+
+class SavedRunError(ValueError):
+    """A saved run that cannot be rendered: the message names the file and what to do."""
+
+
+def _num(x, fmt: str = ".3f") -> str:
+    return "–" if x is None else format(x, fmt)
+
+
+def _share(part: int, whole: int) -> str:
+    return "–" if not whole else f"{100 * part / whole:.1f}%"
+
+
+def _status(status: str | None) -> str:
+    return "" if status is None else f'<span class="{escape(status)}">{escape(status)}</span>'
+
+
+def _facts(rows: list[tuple[str, str]]) -> str:
+    """A definition list; values are already HTML."""
+    return '<dl class="facts">' + "".join(f"<dt>{escape(k)}</dt><dd>{v}</dd>" for k, v in rows) + "</dl>"
+
+
+def _table(headers: list[str], rows: list[list[str]], numeric: set[int] = frozenset()) -> str:
+    """A table; cells are already HTML, `numeric` columns right-aligned."""
+    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+    body = "".join(
+        "<tr>" + "".join(f'<td class="num">{c}</td>' if i in numeric else f"<td>{c}</td>" for i, c in enumerate(r))
+        + "</tr>"
+        for r in rows
+    )  # fmt: skip
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _latency(lat: dict | None) -> str:
+    lat = lat or {}
+    return " / ".join(_num(lat.get(p), ".1f") for p in ("p50", "p95", "p99")) + " ms"
+
+
+def _summary_section(summary: dict, manifest: dict | None) -> str:
+    run = summary.get("run") or {}
+    profile = run.get("profile") or {}
+    everything = summary.get("all") or {}
+    outcomes, n = everything.get("outcomes") or {}, everything.get("requests", 0)
+    failed = sum(c for o, c in outcomes.items() if o not in SUCCESSES)
+    rows = [
+        ("profile", f"{escape(str(profile.get('name', '–')))} <code>{escape(str(profile.get('path', '')))}</code>"),
+        ("host", escape(str(run.get("host") or (manifest or {}).get("host") or "–"))),
+        ("model version", escape(str(run.get("model_version") or "–"))),
+        ("duration", f"{_num(summary.get('duration_s'), '.1f')} s"),
+        ("requests", f"{n} (ok {_share(outcomes.get('ok', 0), n)}, rejected {_share(outcomes.get('rejected', 0), n)},"
+                     f" failed {_share(failed, n)})"),
+        ("latency p50 / p95 / p99", _latency(everything.get("latency_ms"))),
+    ]  # fmt: skip
+    if manifest:
+        rows[3:3] = [("started", escape(str(manifest.get("started")))), ("ended", escape(str(manifest.get("ended"))))]
+    if workers := summary.get("workers"):
+        missing = ", ".join(workers.get("missing") or []) or "none"
+        rows.append(("workers", f"{len(workers.get('reported') or [])} reported; missing: {escape(missing)}"))
+    if arrivals := summary.get("arrivals"):
+        rows.append(("open-model arrivals", escape(", ".join(f"{k} {v}" for k, v in arrivals.items()))))
+    if aborted := summary.get("aborted"):
+        rows.append(("stopped early", f'<span class="fail">at {_num(aborted.get("at_s"), ".1f")} s: '
+                                      f"{escape(str(aborted.get('gate')))}</span>"))  # fmt: skip
+    if failure := summary.get("stage_failure"):
+        rows.append(("stopped at stage", f'<span class="fail">{escape(str(failure.get("name")))}</span>'))
+    return '<section id="summary"><h2>Run summary</h2>' + _facts(rows) + "</section>"
+
+
+def _gates_section(summary: dict) -> str:
+    gates = summary.get("gates") or []
+    if not gates:
+        body = '<p class="note">No gates were set for this run (--ml-gate, the profile\'s [gates]).</p>'
+    else:
+        rows = [[escape(g["gate"]), _status(g["status"]), _num(g.get("value"), ".4g"), str(g.get("n", "–")),
+                 escape(g.get("message", ""))] for g in gates]  # fmt: skip
+        body = _table(["gate", "verdict", "value", "n", "message"], rows, numeric={2, 3})
+    return f'<section id="gates"><h2>Gate verdicts</h2>{body}</section>'
+
+
+KIND_COLUMNS = ("kind", "requests", "ok", "rejected", "failed", "PSI", "JS", "n(shift)", "ECE", "n(cal)",
+                "p50 ms", "p95 ms", "p99 ms", "verdict")  # fmt: skip
+
+
+def _kinds_section(summary: dict) -> str:
+    """The console table's figures (report/console.py formats them), and its notes."""
+    from .console import _notes, kind_cells
+    from .plots import ordered_kinds
+
+    rows = []
+    for kind in ordered_kinds(summary["kinds"]):
+        cells = kind_cells(kind, summary["kinds"][kind])
+        row = [escape(cells[c]) for c in KIND_COLUMNS]
+        verdict = cells["verdict"].split(" ")[0]
+        row[-1] = f'<span class="{escape(verdict)}">{row[-1]}</span>'
+        rows.append(row)
+    table = _table(list(KIND_COLUMNS), rows, numeric=set(range(1, len(KIND_COLUMNS) - 1)))
+    notes = "".join(f"<li>{escape(line)}</li>" for line in _notes(summary) if line)
+    return f'<section id="kinds"><h2>Per payload kind</h2>{table}<ul class="note">{notes}</ul></section>'
+
+
+def _stages_section(summary: dict, stage_plot: str) -> str:
+    parts = ['<section id="stages"><h2>Stages</h2>']
+    stages = summary.get("stages") or []
+    if stages:
+        rows = [[escape(s["name"]), str(s.get("users", "–")), _status("pass" if s["passed"] else "fail"),
+                 "<br>".join(escape(g["message"]) for g in s.get("gates", []))] for s in stages]  # fmt: skip
+        parts.append(_table(["stage", "users", "verdict", "gates"], rows, numeric={1}))
+    point = summary.get("breaking_point")
+    if point:
+        last, first = point.get("last_passing"), point.get("first_failing")
+        text = (
+            f"Breaking point: last passing step <strong>{escape(last['name']) if last else 'none'}</strong>; "
+            f"first failing step <strong>{escape(first['name']) if first else 'none within the plan'}</strong>."
+        )
+        broke = "".join(f"<li>{escape(m)}</li>" for m in point.get("broken") or [])
+        parts.append(f"<p>{text}</p>" + (f"<ul>{broke}</ul>" if broke else ""))
+    parts.append(stage_plot)
+    return "".join(parts) + "</section>"
+
+
+def _manifest_section(manifest: dict | None) -> str:
+    if not manifest:
+        return (
+            '<section id="manifest"><h2>Manifest</h2><p class="note">No manifest was given: '
+            "--ml-artifacts DIR keeps one beside the summary.</p></section>"
+        )
+    versions = ", ".join(f"{k} {v}" for k, v in (manifest.get("versions") or {}).items())
+    files = manifest.get("files") or {}
+    rows = [
+        ("seed", escape(str(manifest.get("seed")))),
+        ("profile sha256", f"<code>{escape(str((manifest.get('profile') or {}).get('sha256')))}</code>"),
+        ("versions", escape(versions)),
+        ("command", f"<code>{escape(' '.join(manifest.get('command') or []))}</code>"),
+        ("workers", escape(str(manifest.get("workers")))),
+        ("files", escape(", ".join(f"{v} ({k})" for k, v in files.items())) or "–"),
+    ]
+    if traces := manifest.get("traces"):
+        rows.append(("traces", escape(", ".join(f"{k} {v}" for k, v in traces.items()))))
+    raw = escape(json.dumps(manifest, indent=2))
+    return (
+        f'<section id="manifest"><h2>Manifest</h2>{_facts(rows)}'
+        f"<details><summary>manifest.json</summary><pre>{raw}</pre></details></section>"
+    )
+
+
+def _figure(plot) -> str:
+    title = f"<figcaption><h3>{escape(plot.title)}</h3></figcaption>"
+    body = plot.svg if plot.svg is not None else f'<p class="absent">Not in this run: {escape(plot.absent)}.</p>'
+    return f'<figure id="{plot.id}">{title}{body}</figure>'
+
+
+def plots(summary: dict, manifest: dict | None) -> dict:
+    """Every plot of the page, by id (matplotlib is imported here, on first use)."""
+    from .plots import render
+    from .plots_load import draw_latency_over_time, draw_latency_vs_size, draw_stages, draw_variants
+    from .plots_quality import draw_histograms, draw_psi_over_time, draw_reliability
+
+    drawn = [
+        render("plot-reliability", "Reliability diagram: clean against drifted", draw_reliability, summary),
+        render("plot-histograms", "Prediction histograms: baseline against current", draw_histograms, summary),
+        render("plot-psi", "PSI over time, with users and requests per second", draw_psi_over_time, summary),
+        render("plot-latency", "Latency percentiles over time", draw_latency_over_time, summary),
+        render("plot-latency-size", "Latency against payload size (oversized)", draw_latency_vs_size, summary),
+        render("plot-variants", "Outcomes per malformed and oversized variant", draw_variants, summary),
+        render("plot-stages", "Stage timeline", draw_stages, summary, manifest),
+    ]
+    return {p.id: p for p in drawn}
+
+
+def render_html(summary: dict, manifest: dict | None = None) -> str:
+    """The whole page."""
+    drawn = plots(summary, manifest)
+    name = ((summary.get("run") or {}).get("profile") or {}).get("name", "run")
+    when = (manifest or {}).get("started") or ""
+    nav = "".join(
+        f'<a href="#{a}">{t}</a>'
+        for a, t in (("summary", "Summary"), ("gates", "Gates"), ("kinds", "Kinds"), ("quality", "Quality"),
+                     ("load", "Load"), ("stages", "Stages"), ("manifest", "Manifest"))
+    )  # fmt: skip
+    quality = "".join(_figure(drawn[i]) for i in ("plot-reliability", "plot-histograms", "plot-psi"))
+    load = "".join(_figure(drawn[i]) for i in ("plot-latency", "plot-latency-size", "plot-variants"))
+    return "\n".join([
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>locust-mlstress report: {escape(name)}</title>",
+        f"<style>{CSS}</style></head><body>",
+        f"<header><h1>locust-mlstress report: {escape(name)}</h1>",
+        f'<p class="sub">{escape(when)}</p><nav>{nav}</nav></header>',
+        _summary_section(summary, manifest),
+        _gates_section(summary),
+        _kinds_section(summary),
+        f'<section id="quality"><h2>Quality</h2>{quality}</section>',
+        f'<section id="load"><h2>Load</h2>{load}</section>',
+        _stages_section(summary, _figure(drawn["plot-stages"])),
+        _manifest_section(manifest),
+        "</body></html>",
+        "",
+    ])  # fmt: skip
+
+
+def write_html(path: str | Path, summary: dict, manifest: dict | None = None) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_html(summary, manifest), encoding="utf-8")
+    return path
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise SavedRunError(f"{path} is not valid JSON ({exc}); was the run interrupted while writing it?") from exc
+    except OSError as exc:
+        raise SavedRunError(f"cannot read {path}: {exc.strerror}") from exc
+    if not isinstance(data, dict):
+        raise SavedRunError(f"{path} holds a JSON {type(data).__name__}, not an object")
+    return data
+
+
+def rerender(directory: str | Path, output: str | Path | None = None) -> Path:
+    """The report of a run saved by `--ml-artifacts DIR`, written again (to DIR/report.html by default)."""
+    directory = Path(directory)
+    summary_path = directory / "ml_summary.json"
+    if not directory.is_dir():
+        raise SavedRunError(f"{directory} is not a directory; give the DIR a run wrote with --ml-artifacts DIR")
+    if not summary_path.is_file():
+        raise SavedRunError(f"{directory} has no ml_summary.json; give the DIR a run wrote with --ml-artifacts DIR")
+    summary = _read_json(summary_path)
+    if not isinstance(summary.get("kinds"), dict):
+        raise SavedRunError(f"{summary_path} is not an ML summary (it has no 'kinds' object)")
+    manifest_path = directory / "manifest.json"
+    manifest = _read_json(manifest_path) if manifest_path.is_file() else None
+    return write_html(output if output is not None else directory / "report.html", summary, manifest)
+
+
+def report_command(directory: str, output: str | None) -> int:
+    """`mlstress report DIR [-o PATH]`: 0 with the page written, 2 with a message naming the problem."""
+    try:
+        path = rerender(directory, output)
+    except SavedRunError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"HTML report written to {path}")
+    return 0
