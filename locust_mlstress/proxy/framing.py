@@ -1,0 +1,196 @@
+"""HTTP/1.1 message boundaries, just enough for the fault proxy to act per request.
+
+The proxy forwards bytes unchanged; it parses only what tells it where one message ends on a
+keep-alive connection: the head (up to the blank line), then a body framed by Content-Length,
+chunked transfer coding, or (responses only) the connection's close. Not handled: pipelined
+requests (a request is read only after the previous answer was relayed, which is what
+keep-alive clients do), protocol upgrades, HTTP/2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+MAX_HEAD = 64 * 1024  # bytes of a request or response head
+MAX_LINE = 8 * 1024  # bytes of a chunk-size or trailer line
+BLOCK = 64 * 1024
+
+Framing = tuple[Literal["none", "length", "chunked", "close"], int]
+
+
+class HttpError(ValueError):
+    """A message the proxy cannot frame: it answers 400 (request) or 502 (response) and closes."""
+
+
+class ConnectionClosed(ConnectionError):
+    """The peer closed the connection in the middle of a message."""
+
+
+@dataclass(frozen=True)
+class Head:
+    raw: bytes  # as received, blank line included: forwarded unchanged
+    start: tuple[str, str, str]  # request: method, target, version; response: version, status, reason
+    headers: dict[str, str]  # names lower-cased; a repeated header's values joined with ", "
+    version: str  # "HTTP/1.1" or "HTTP/1.0"
+
+    @property
+    def status(self) -> int:
+        return int(self.start[1])
+
+    def keep_alive(self) -> bool:
+        """HTTP/1.1 keeps the connection unless told to close; HTTP/1.0 only when asked to keep it."""
+        tokens = {t.strip().lower() for t in self.headers.get("connection", "").split(",")}
+        if "close" in tokens:
+            return False
+        return self.version == "HTTP/1.1" or "keep-alive" in tokens
+
+
+def parse_head(raw: bytes, response: bool) -> Head:
+    """Split a head into its start line and headers; HttpError says what is wrong with it."""
+    try:
+        text = raw.decode("latin-1")
+    except UnicodeDecodeError:  # pragma: no cover - latin-1 decodes every byte
+        raise HttpError("head is not latin-1") from None
+    lines = text.split("\r\n")
+    parts = lines[0].split(" ", 2)
+    if len(parts) < 2 or (len(parts) == 2 and not response):
+        raise HttpError(f"bad start line {lines[0][:80]!r}")
+    start = (parts[0], parts[1], parts[2] if len(parts) > 2 else "")
+    version = start[0] if response else start[2]
+    if not version.startswith("HTTP/1."):
+        raise HttpError(f"not HTTP/1.x: {lines[0][:80]!r}")
+    if response and not (start[1].isdigit() and len(start[1]) == 3):
+        raise HttpError(f"bad status in {lines[0][:80]!r}")
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        if not line:
+            continue
+        name, sep, value = line.partition(":")
+        if not sep or not name or name != name.strip():
+            raise HttpError(f"bad header line {line[:80]!r}")
+        key = name.lower()
+        headers[key] = f"{headers[key]}, {value.strip()}" if key in headers else value.strip()
+    return Head(raw, start, headers, version)
+
+
+def _length(head: Head) -> int | None:
+    value = head.headers.get("content-length")
+    if value is None:
+        return None
+    values = {v.strip() for v in value.split(",")}
+    if len(values) != 1 or not next(iter(values)).isdigit():
+        raise HttpError(f"bad Content-Length {value[:40]!r}")
+    return int(values.pop())
+
+
+def _chunked(head: Head) -> bool:
+    coding = head.headers.get("transfer-encoding")
+    if coding is None:
+        return False
+    if coding.split(",")[-1].strip().lower() != "chunked":
+        raise HttpError(f"unsupported Transfer-Encoding {coding[:40]!r}")
+    return True
+
+
+def request_framing(head: Head) -> Framing:
+    """A request's body: chunked, Content-Length, or none (a request never ends by closing)."""
+    if _chunked(head):
+        return ("chunked", 0)
+    length = _length(head)
+    return ("length", length) if length else ("none", 0)
+
+
+def response_framing(head: Head, method: str) -> Framing:
+    """A response's body, per RFC 9112 section 6.3: none after HEAD and for 1xx/204/304."""
+    status = head.status
+    if method == "HEAD" or 100 <= status < 200 or status in (204, 304):
+        return ("none", 0)
+    if _chunked(head):
+        return ("chunked", 0)
+    length = _length(head)
+    return ("length", length) if length is not None else ("close", 0)
+
+
+class Reader:
+    """Buffered reads from a socket (anything with `recv`): heads, lines, framed bodies."""
+
+    def __init__(self, sock) -> None:
+        self.sock = sock
+        self.buffer = b""
+
+    def _fill(self) -> bool:
+        data = self.sock.recv(BLOCK)
+        self.buffer += data
+        return bool(data)
+
+    def head(self) -> bytes | None:
+        """The next head, blank line included; None when the peer closed before sending a byte."""
+        while True:
+            end = self.buffer.find(b"\r\n\r\n")
+            if end >= 0:
+                raw, self.buffer = self.buffer[: end + 4], self.buffer[end + 4 :]
+                return raw
+            if len(self.buffer) > MAX_HEAD:
+                raise HttpError(f"head longer than {MAX_HEAD} bytes")
+            if not self._fill():
+                if self.buffer.strip():
+                    raise ConnectionClosed("closed in the middle of a head")
+                return None
+
+    def line(self) -> bytes:
+        while True:
+            end = self.buffer.find(b"\r\n")
+            if end >= 0:
+                raw, self.buffer = self.buffer[: end + 2], self.buffer[end + 2 :]
+                return raw
+            if len(self.buffer) > MAX_LINE:
+                raise HttpError(f"line longer than {MAX_LINE} bytes")
+            if not self._fill():
+                raise ConnectionClosed("closed in the middle of a line")
+
+    def exactly(self, n: int) -> Iterator[bytes]:
+        """n bytes, as pieces of at most BLOCK bytes."""
+        while n > 0:
+            if not self.buffer and not self._fill():
+                raise ConnectionClosed(f"closed with {n} bytes of the body still to come")
+            piece, self.buffer = self.buffer[:n], self.buffer[n:]
+            n -= len(piece)
+            yield piece
+
+    def body(self, framing: Framing, limit: int | None = None) -> Iterator[bytes]:
+        """The body's bytes as they are on the wire (chunk framing included), in pieces;
+        HttpError when it is longer than `limit`."""
+        kind, length = framing
+        if kind == "length":
+            if limit is not None and length > limit:
+                raise HttpError(f"body of {length} bytes is over the proxy's limit of {limit}")
+            yield from self.exactly(length)
+        elif kind == "chunked":
+            total = 0
+            while True:
+                size_line = self.line()
+                try:
+                    size = int(size_line.split(b";")[0].strip(), 16)
+                except ValueError:
+                    raise HttpError(f"bad chunk size line {size_line[:40]!r}") from None
+                total += size
+                if limit is not None and total > limit:
+                    raise HttpError(f"chunked body over the proxy's limit of {limit} bytes")
+                yield size_line
+                if size == 0:
+                    break
+                yield from self.exactly(size + 2)  # the chunk and its CRLF
+            while True:  # trailers, up to the blank line
+                trailer = self.line()
+                yield trailer
+                if trailer == b"\r\n":
+                    break
+        elif kind == "close":
+            if self.buffer:
+                piece, self.buffer = self.buffer, b""
+                yield piece
+            while self._fill():
+                piece, self.buffer = self.buffer, b""
+                yield piece
