@@ -1,29 +1,43 @@
-"""The quickstart in Locust's web UI: the --ml-profile option is in the form, and a swarm
-started through the UI sends every payload kind to the embedded reference server."""
+"""The quickstart in Locust's web UI, over HTTP: the ML fields of the start form, the ML quality
+table in the polled statistics, the CSV downloads, bad form values refused with a message, a
+master fed by a worker, and the routes behind --web-login."""
 
+from __future__ import annotations
+
+import csv
+import http.cookiejar
+import io
 import json
 import subprocess
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 
+from locust_mlstress.report.files import WINDOW_COLUMNS
 from tests.integration.harness import LOCUST, ROOT, free_port, locust_env
 
+# Plain urllib here: importing requests/urllib3 into the test process before a later test module
+# imports Locust (gevent's monkey-patching) breaks that import; for the same reason webui.py,
+# which imports Locust, is not imported here.
 DEADLINE = 60.0
+QUICKSTART = ROOT / "locustfiles" / "quickstart.py"
+KINDS = ["clean", "drifted", "malformed", "oversized"]
+TAB_KEY = "ml-quality"
+GATE_COLUMNS = ["gate", "metric", "kind", "op", "threshold", "value", "n", "status", "counts_as", "detail", "message"]
 
 
-def _get(url: str) -> str:
-    with urllib.request.urlopen(url, timeout=5) as resp:
-        return resp.read().decode()
-
-
-def _wait_for(predicate, what: str):
-    """Poll until `predicate()` returns a truthy value; bounded by DEADLINE."""
-    end = time.monotonic() + DEADLINE
+def wait_for(predicate, what: str, deadline: float = DEADLINE):
+    """Poll until `predicate()` returns a truthy value; bounded by `deadline` seconds."""
+    end = time.monotonic() + deadline
     while time.monotonic() < end:
         try:
             value = predicate()
-        except OSError:
+        except OSError:  # not listening yet
             value = None
         if value:
             return value
@@ -31,34 +45,237 @@ def _wait_for(predicate, what: str):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def test_quickstart_in_the_web_ui(tmp_path):
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    locustfile = str(ROOT / "locustfiles" / "quickstart.py")
-    proc = subprocess.Popen(
-        [*LOCUST, "-f", locustfile, "--web-host", "127.0.0.1", "--web-port", str(port)],
-        env=locust_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-    )  # fmt: skip
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    text: str
+
+    def json(self):
+        return json.loads(self.text)
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *_args, **_kwargs):
+        return None  # a redirect is the answer under test
+
+
+def browser_like() -> urllib.request.OpenerDirector:
+    """An HTTP client that keeps cookies (a login session) and returns redirects instead of following them."""
+    return urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), _NoRedirects)
+
+
+def fetch(url: str, form: dict | None = None, opener: urllib.request.OpenerDirector | None = None) -> Reply:
+    """GET, or POST `form` urlencoded; any status comes back as a Reply."""
+    data = urllib.parse.urlencode(form).encode() if form is not None else None
     try:
-        page = _wait_for(lambda: _get(base + "/"), "the web UI")
-        assert '"ml_profile"' in page  # our option is offered in the start form
-        host = json.loads(page.split('"host": ', 1)[1].split(",", 1)[0])
-        assert host.startswith("http://127.0.0.1:")  # the embedded server, started at init
-        form = urllib.parse.urlencode({"user_count": 4, "spawn_rate": 4, "host": host, "ml_profile": ""}).encode()
-        with urllib.request.urlopen(base + "/swarm", data=form, timeout=5) as resp:
-            assert json.loads(resp.read())["success"] is True
+        with (opener or browser_like()).open(url, data=data, timeout=10) as resp:
+            return Reply(resp.status, dict(resp.headers), resp.read().decode())
+    except urllib.error.HTTPError as err:
+        return Reply(err.code, dict(err.headers), err.read().decode())
 
-        def all_kinds():
-            stats = json.loads(_get(base + "/stats/requests"))["stats"]
-            names = {s["name"]: s for s in stats if s["name"] != "Aggregated"}
-            kinds = {n.rsplit("[", 1)[1].rstrip("]") for n in names}
-            return names if kinds == {"clean", "drifted", "malformed", "oversized"} else None
 
-        names = _wait_for(all_kinds, "requests of every kind")
-        assert names["POST /v1/models/churn:predict [malformed]"]["num_failures"] == 0
-        with urllib.request.urlopen(base + "/stop", data=b"", timeout=5) as resp:
-            assert json.loads(resp.read())["success"] is True
+@dataclass
+class WebUI:
+    base: str
+    proc: subprocess.Popen
+    log: Path
+
+    def get(self, path: str, opener: urllib.request.OpenerDirector | None = None) -> Reply:
+        return fetch(self.base + path, opener=opener)
+
+    def swarm(self, opener: urllib.request.OpenerDirector | None = None, **fields) -> dict:
+        return fetch(self.base + "/swarm", {"user_count": 20, "spawn_rate": 20} | fields, opener).json()
+
+    def stats(self) -> dict:
+        return self.get("/stats/requests").json()
+
+    def ml_rows(self) -> list[dict]:
+        (table,) = [t for t in self.stats()["extended_stats"] if t["key"] == TAB_KEY]
+        return table["data"]
+
+    def stderr(self) -> str:
+        return self.log.read_text()
+
+
+@contextmanager
+def running_web_ui(tmp_path: Path, *extra: str, locustfile: Path = QUICKSTART) -> Iterator[WebUI]:
+    """A locust process serving its web UI on a free 127.0.0.1 port (output to a file: a pipe
+    nobody reads would block it); no Traceback in its output once stopped."""
+    port = free_port()
+    log = tmp_path / f"locust_{port}.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [*LOCUST, "-f", str(locustfile), "--web-host", "127.0.0.1", "--web-port", str(port), *extra],
+            env=locust_env(tmp_path), stdout=out, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
+        )  # fmt: skip
+    ui = WebUI(f"http://127.0.0.1:{port}", proc, log)
+    try:
+        wait_for(lambda: ui.get("/").status, "the web UI")
+        yield ui
     finally:
         proc.terminate()
-        out, err = proc.communicate(timeout=30)
-    assert "Traceback" not in err
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    assert "Traceback" not in ui.stderr()
+
+
+def template_args(page: str) -> dict:
+    return json.loads(page.split("window.templateArgs = ", 1)[1].split("\n", 1)[0])
+
+
+def read_csv(reply: Reply) -> tuple[list[str], list[dict]]:
+    assert reply.status == 200
+    assert reply.headers["Content-Type"].startswith("text/csv")
+    assert "attachment" in reply.headers["Content-Disposition"]
+    reader = csv.DictReader(io.StringIO(reply.text))
+    return list(reader.fieldnames or []), list(reader)
+
+
+def test_ml_tab_table_and_downloads_during_a_quickstart(tmp_path):
+    with running_web_ui(tmp_path) as ui:
+        args = template_args(ui.get("/").text)
+        # the form offers our three ML fields and nothing else of ours (no header secrets, no paths)
+        ours = sorted(k for k in args["extra_options"] if k.startswith("ml_"))
+        assert ours == ["ml_baseline", "ml_gate", "ml_profile"]
+        assert args["extended_tabs"] == [{"title": "ML quality", "key": TAB_KEY}]
+        (table,) = args["extended_tables"]
+        assert table["key"] == TAB_KEY and [c["key"] for c in table["structure"]][:2] == ["kind", "requests"]
+        assert [f["href"] for f in args["extended_csv_files"]] == ["./ml/windows.csv", "./ml/gates.csv"]
+        host = args["host"]
+        assert host.startswith("http://127.0.0.1:")  # the embedded server, started at init
+
+        # before any test: an empty table and header-only downloads, not errors
+        assert ui.ml_rows() == []
+        assert read_csv(ui.get("/ml/windows.csv")) == (list(WINDOW_COLUMNS), [])
+        assert read_csv(ui.get("/ml/gates.csv")) == (GATE_COLUMNS, [])
+
+        gates = "p99_ms[clean] < 300; error_rate < 1%"
+        assert ui.swarm(host=host, ml_profile="", ml_gate=gates, ml_baseline="")["success"] is True
+
+        def all_kinds():
+            rows = ui.ml_rows()
+            return rows if [r["kind"] for r in rows] == KINDS else None
+
+        rows = {r["kind"]: r for r in wait_for(all_kinds, "an ML row for every kind")}
+        assert rows["malformed"]["rejected"] == "100.0%"  # the strict reference server rejects them all
+        assert rows["malformed"]["psi"] == "-"  # no predictions to compare
+        assert rows["clean"]["failed"] == "0.0%"
+        assert all(isinstance(r["requests"], int) and r["requests"] > 0 for r in rows.values())
+        locust_names = {s["name"] for s in ui.stats()["stats"]}
+        assert {f"POST /v1/models/churn:predict [{k}]" for k in KINDS} <= locust_names
+
+        columns, windows = read_csv(ui.get("/ml/windows.csv"))
+        assert columns == list(WINDOW_COLUMNS)
+        assert {w["kind"] for w in windows} == set(KINDS)
+        assert all(int(w["requests"]) > 0 for w in windows)
+
+        columns, verdicts = read_csv(ui.get("/ml/gates.csv"))
+        assert columns == GATE_COLUMNS
+        assert [v["gate"] for v in verdicts] == ["p99_ms[clean] < 300", "error_rate < 1%"]  # the field, split
+        error_rate = verdicts[1]
+        assert error_rate["metric"] == "error_rate" and float(error_rate["threshold"]) == 0.01
+        assert error_rate["status"] == ("pass" if float(error_rate["value"]) < 0.01 else "fail")
+
+        assert fetch(ui.base + "/stop", {}).json()["success"] is True
+
+
+def test_bad_form_values_are_refused_naming_the_field(tmp_path, server):
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[target\n")
+    host = server.url
+    with running_web_ui(tmp_path, "--host", host) as ui:
+        refused = {
+            "ml_profile": ("profiles/missing.toml", "--ml-profile: profiles/missing.toml: file not found"),
+            "ml_gate": ("p99_ms[clean] << 300", "--ml-gate 'p99_ms[clean] << 300': expected a number"),
+            "ml_baseline": (str(ROOT / "README.md"), "--ml-baseline: is not a baseline file"),
+        }
+        for field, (value, message) in refused.items():
+            answer = ui.swarm(host=host, **{field: value})
+            assert answer["success"] is False, field
+            assert message in answer["message"], answer["message"]
+            assert "\n" not in answer["message"]  # the UI shows one line; the caret line is dropped
+        answer = ui.swarm(host=host, ml_profile=str(broken))
+        assert answer["success"] is False
+        assert answer["message"].startswith(f"--ml-profile: {broken}: is not valid TOML")
+        assert ui.stats()["state"] == "ready"  # nothing started, nothing sent
+        assert ui.ml_rows() == []
+
+        # the corrected values start a run that sends every kind, with the form's gates
+        answer = ui.swarm(host=host, ml_profile="profiles/quickstart.toml", ml_gate="requests > 1, error_rate < 5%")
+        assert answer["success"] is True, answer
+        wait_for(lambda: len(ui.ml_rows()) == len(KINDS), "an ML row for every kind")
+        _, verdicts = read_csv(ui.get("/ml/gates.csv"))
+        assert [v["gate"] for v in verdicts] == ["requests > 1", "error_rate < 5%"]
+    log = ui.stderr()
+    assert "web UI start refused: --ml-profile: profiles/missing.toml: file not found" in log
+    assert "ML gates" in log  # the gates from the form were judged at the end, from the list
+
+
+def test_a_master_web_ui_shows_what_its_worker_reports(tmp_path, server):
+    master_port = free_port()
+    worker_log = tmp_path / "worker.log"
+    with worker_log.open("w") as out:  # started first: it retries until the master listens
+        worker = subprocess.Popen(
+            [*LOCUST, "-f", str(QUICKSTART), "--worker", "--master-host", "127.0.0.1",
+             "--master-port", str(master_port)],
+            env=locust_env(tmp_path), stdout=out, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
+        )  # fmt: skip
+    master = ("--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(master_port))
+    try:
+        with running_web_ui(tmp_path, "--host", server.url, *master) as ui:
+            wait_for(lambda: ui.get("/worker-count").json()["worker_count"] == 1, "the worker to connect")
+            assert ui.swarm(host=server.url)["success"] is True
+            rows = wait_for(lambda: [r for r in ui.ml_rows() if r["kind"] == "clean"], "clean rows from the worker")
+            assert rows[0]["requests"] > 0
+            _, windows = read_csv(ui.get("/ml/windows.csv"))
+            assert any(w["kind"] == "clean" for w in windows)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+    assert "Traceback" not in worker_log.read_text()
+
+
+LOGIN_PLUGIN = """
+from flask_login import UserMixin, login_user
+from locust import events
+
+from locustfiles.quickstart import ChurnModel  # noqa: F401
+
+
+class Tester(UserMixin):
+    id = "tester"
+
+
+@events.init.add_listener
+def _login(environment, **_kwargs):
+    app = environment.web_ui.app
+    app.config["SECRET_KEY"] = "test only"
+    environment.web_ui.login_manager.user_loader(lambda user_id: Tester() if user_id == "tester" else None)
+
+    @app.route("/test-login")
+    def test_login():
+        login_user(Tester())
+        return "logged in"
+"""
+
+
+def test_ml_routes_are_behind_the_web_login(tmp_path, server):
+    locustfile = tmp_path / "with_login.py"
+    locustfile.write_text(LOGIN_PLUGIN)
+    with running_web_ui(tmp_path, "--web-login", "--host", server.url, locustfile=locustfile) as ui:
+        for path in ("/ml/windows.csv", "/ml/gates.csv"):
+            refused = ui.get(path)
+            assert refused.status == 302 and "/login" in refused.headers["Location"], path
+            assert "window," not in refused.text
+        refused = fetch(ui.base + "/swarm", {"ml_profile": "x.toml"})
+        assert refused.status == 302  # neither judged nor started before the login
+
+        session = browser_like()
+        assert ui.get("/test-login", session).text == "logged in"
+        assert read_csv(ui.get("/ml/windows.csv", session))[0] == list(WINDOW_COLUMNS)
+        answer = ui.swarm(session, ml_profile="x.toml")
+        assert answer["message"].startswith("--ml-profile: x.toml: file not found")
