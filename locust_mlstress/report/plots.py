@@ -4,8 +4,9 @@ matplotlib is imported here on first use only, so a run without `--ml-html` or `
 never imports it. Figures are built with `matplotlib.figure.Figure`, never pyplot: no global
 figure registry, no GUI backend, nothing left open between reports (the Agg-style use the
 matplotlib docs recommend for servers). Text stays text in the SVG (`svg.fonttype: none`), so the
-browser draws it in a system font and the page stays small; element ids are salted with the
-plot's id, so several SVGs on one page never share an id and a re-render is byte-identical.
+browser draws it in a system font and the page stays small; element ids are prefixed and hashed
+with the plot's id, so several SVGs on one page never share an id and a re-render is
+byte-identical.
 
 A plot whose data is not in the run raises `NoData(why)`; the page shows the reason instead.
 """
@@ -91,13 +92,19 @@ def new_figure(height_in: float, width_in: float = WIDTH_IN):
     return Figure(figsize=(width_in, height_in), layout="constrained")
 
 
-def to_svg(fig, title: str) -> str:
-    """The figure as an inline `<svg>` element with a `<title>` (the tooltip and accessible name)."""
+_ID = re.compile(r'(\sid="|url\(#|href="#)([^")]+)')
+
+
+def to_svg(fig, title: str, prefix: str) -> str:
+    """The figure as an inline `<svg>` element with a `<title>` (the tooltip and accessible name).
+    Element ids (matplotlib numbers them per figure: `axes_1`, `line2d_3`) and the references to
+    them get the plot's id as a prefix, so the page's SVGs never share an id."""
     buf = io.StringIO()
     fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
     text = buf.getvalue()
     text = text[text.index("<svg") :]
     text = re.sub(r"<metadata>.*?</metadata>\s*", "", text, count=1, flags=re.DOTALL)
+    text = _ID.sub(lambda m: f"{m.group(1)}{prefix}-{m.group(2)}", text)
     end = text.index(">") + 1
     return f"{text[:end]}\n<title>{escape(title)}</title>{text[end:]}"
 
@@ -110,7 +117,7 @@ def render(plot_id: str, title: str, draw: Callable[..., Any], *args: Any) -> Pl
     try:
         with rc_context(STYLE | {"svg.hashsalt": plot_id}):
             fig = draw(*args)
-            return Plot(plot_id, title, svg=to_svg(fig, title))
+            return Plot(plot_id, title, svg=to_svg(fig, title, plot_id))
     except NoData as exc:
         return Plot(plot_id, title, absent=str(exc))
     except Exception as exc:  # reported on the page and in the log
@@ -123,8 +130,13 @@ def seconds_axis(ax) -> None:
     ax.set_xlim(left=0)
 
 
-def percent(x: float) -> str:
-    return f"{100 * x:.0f}%" if x >= 0.1 or x == 0 else f"{100 * x:.1f}%"
+def plain_log(axis, label: Callable[[float], str] = lambda v: f"{v:g}") -> None:
+    """A log axis labelled in plain numbers (12, 100, 1 kB rather than 10^2), without minor
+    ticks: each tick is several artists, and a log axis's minor ticks cost a second a plot."""
+    from matplotlib.ticker import FuncFormatter, NullLocator
+
+    axis.set_major_formatter(FuncFormatter(lambda v, _pos: label(v)))
+    axis.set_minor_locator(NullLocator())
 
 
 def end_of(row: dict, summary: dict) -> float:

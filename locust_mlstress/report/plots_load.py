@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import math
 
-from matplotlib.ticker import FuncFormatter
-
 from ..outcomes import OUTCOMES
 from .plots import (
     OUTCOME_COLOURS,
@@ -21,6 +19,7 @@ from .plots import (
     kind_colour,
     new_figure,
     ordered_kinds,
+    plain_log,
     seconds_axis,
     steps,
     traffic_rows,
@@ -57,6 +56,7 @@ def draw_latency_over_time(summary: dict):
         ax.set_ylabel("latency (ms)")
         if log:
             ax.set_yscale("log")
+            plain_log(ax.yaxis)
         ax.legend(loc="upper left", ncols=3)
     for ax in axes[: len(shown)]:
         seconds_axis(ax)
@@ -101,18 +101,18 @@ def draw_latency_vs_size(summary: dict):
     ax.plot([], [], "-", color="#555", linewidth=2, alpha=0.6, label="p50 to p95")
     ax.plot([], [], "x", color="#555", label="p99")
     ax.set_xscale("log")
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: _bytes(x)))
+    plain_log(ax.xaxis, _bytes)
     latencies = [v for _, _, lat, _ in points for v in (lat["p50"], lat.get("p99")) if v]
     if max(latencies) / min(latencies) > 30:
         ax.set_yscale("log")
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _pos: f"{y:g}"))
+        plain_log(ax.yaxis)
     else:
         ax.set_ylim(0, max(latencies) * 1.15)
     ax.margins(x=0.2)
     ax.set_xlabel("mean request body size (log scale)")
     ax.set_ylabel("latency (ms)")
     ax.set_title("Latency against payload size: oversized variants and clean traffic")
-    ax.legend(loc="upper left")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1))
     return fig
 
 
