@@ -47,8 +47,9 @@ OPTIONS: tuple[tuple[str, dict], ...] = (
     ("--ml-header", {"action": "append", "help": "Extra request header 'Name: value' (repeatable); its value is "
                                                 "treated as a secret: never written to reports or manifests"}),
     ("--ml-gate", {"action": "append", "include_in_web_ui": True,
-                   "help": "An SLO gate, e.g. 'p99_ms[clean] < 300' (repeatable; in the web UI, separate several "
-                           "with ';'; added to the profile's [gates]); exit code 3 if one fails (docs/gates.md)"}),
+                   "help": "An SLO gate, e.g. 'p99_ms[clean] < 300'; several: 'A; B' in the web UI, the option "
+                           "repeated on the command line; added to the profile's [gates]; exit code 3 if one fails "
+                           "(docs/gates.md)"}),
     ("--ml-junit", {"help": "Write the gate verdicts as JUnit XML to PATH, one test case per gate"}),
     ("--ml-shape", {"help": "Load plan instead of the profile's [load], e.g. 'ramp users=50 up=30 hold=120' "
                             "(needs ProfileShape in the locustfile; docs/scenarios.md)"}),
