@@ -16,6 +16,7 @@ so the command line prints it and exits 2 instead of showing a traceback.
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
 from dataclasses import fields
@@ -100,7 +101,9 @@ def load_plan(
             if not names_durations:
                 raise top.error("stages", 'needs a timeline: profile = "a profile with [load]" or [[timeline]] tables')
             if name not in known:
-                raise stages.error(name, f"is not a stage of the plan; its stages are: {', '.join(known)}")
+                near = difflib.get_close_matches(name, known, n=1)
+                did = f" (did you mean {near[0]!r}?)" if near else ""
+                raise stages.error(name, f"is not a stage of the plan{did}; its stages are: {', '.join(known)}")
             by_name[name] = read_faults(stages.table(name), base)
     top.finish()
     if clock is not None and clock not in CLOCKS:

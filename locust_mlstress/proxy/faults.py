@@ -43,7 +43,8 @@ class FaultSet:
         if self.down:
             parts.append(f"down ({self.down_status or 'reset'})")
         if self.latency_ms or self.jitter_ms:
-            parts.append(f"latency {self.latency_ms:g} ms ± {self.jitter_ms:g} ({self.jitter})")
+            jitter = f" ± {self.jitter_ms:g} ({self.jitter})" if self.jitter_ms else ""
+            parts.append(f"latency {self.latency_ms:g} ms{jitter}")
         if self.bandwidth is not None:
             parts.append(f"bandwidth {self.bandwidth:g} B/s ({self.bandwidth_on})")
         if self.reset:

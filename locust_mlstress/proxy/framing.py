@@ -24,6 +24,10 @@ class HttpError(ValueError):
     """A message the proxy cannot frame: it answers 400 (request) or 502 (response) and closes."""
 
 
+class TooLarge(HttpError):
+    """A request body over the proxy's limit: answered 413."""
+
+
 class ConnectionClosed(ConnectionError):
     """The peer closed the connection in the middle of a message."""
 
@@ -165,7 +169,7 @@ class Reader:
         kind, length = framing
         if kind == "length":
             if limit is not None and length > limit:
-                raise HttpError(f"body of {length} bytes is over the proxy's limit of {limit}")
+                raise TooLarge(f"body of {length} bytes is over the proxy's limit of {limit}")
             yield from self.exactly(length)
         elif kind == "chunked":
             total = 0
@@ -177,7 +181,7 @@ class Reader:
                     raise HttpError(f"bad chunk size line {size_line[:40]!r}") from None
                 total += size
                 if limit is not None and total > limit:
-                    raise HttpError(f"chunked body over the proxy's limit of {limit} bytes")
+                    raise TooLarge(f"chunked body over the proxy's limit of {limit} bytes")
                 yield size_line
                 if size == 0:
                     break

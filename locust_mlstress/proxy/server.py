@@ -24,7 +24,7 @@ from gevent import socket as gsocket
 from gevent.server import StreamServer
 
 from .faults import Decision, FaultPlan, FaultSet, decide
-from .framing import Head, HttpError, Reader, parse_head, request_framing, response_framing
+from .framing import Head, HttpError, Reader, TooLarge, parse_head, request_framing, response_framing
 
 EVENTS = ("requests", "forwarded", "delayed", "throttled", "reset", "blackhole", "blackhole_expired", "down",
           "upstream_error", "bad_request")  # fmt: skip
@@ -97,7 +97,7 @@ class FaultProxy:
         """The counts as plain JSON: per stage in the order stages began, and in total."""
         return {"stages": {s: dict(c) for s, c in self.counts.items()}, "total": dict(self.totals())}
 
-    def _decide(self, key: str | None) -> tuple[str, FaultSet, Decision]:
+    def fate(self, key: str | None) -> tuple[str, FaultSet, Decision]:
         """The stage, its faults and this request's fate; counts the request and logs stage changes."""
         now = time.monotonic()
         if self._origin is None:
@@ -148,10 +148,10 @@ class _Link:
                 body = b"".join(self.reader.body(request_framing(head), MAX_BODY))
             except HttpError as exc:
                 self.proxy.count(self.proxy.stage, "bad_request")
-                status = "413 Content Too Large" if "limit" in str(exc) else "400 Bad Request"
+                status = "413 Content Too Large" if isinstance(exc, TooLarge) else "400 Bad Request"
                 self.client.sendall(_answer(status, f"fault proxy: {exc}\n".encode(), close=True))
                 return
-            stage, faults, decision = self.proxy._decide(head.headers.get("x-request-id"))
+            stage, faults, decision = self.proxy.fate(head.headers.get("x-request-id"))
             self.proxy.count(stage, "forwarded" if decision.action == "forward" else decision.action)
             if decision.action == "down" and faults.down_status is not None:
                 self.client.sendall(_answer(f"{faults.down_status} Target Down", DOWN_BODY, close=False))

@@ -68,9 +68,9 @@ def test_latency_adds_the_configured_ms_to_p50_in_its_stage_only(server, tmp_pat
     direct = [clean[w][0]["latency_ms"]["p50"] for w in (1, 2)]
     slow = [clean[w][0]["latency_ms"]["p50"] for w in (4, 5)]
     # 60 ms ± 10 uniform has a median of 60; on top comes the server's own latency, a few ms at
-    # this light load (more on a busy machine: the margin)
-    assert all(57 <= p50 <= 80 for p50 in slow), (direct, slow)
-    assert max(direct) < 25 and min(slow) - max(direct) >= 40, (direct, slow)
+    # this light load (more on a busy machine: the margin; twice the delay would be 120)
+    assert all(57 <= p50 <= 100 for p50 in slow), (direct, slow)
+    assert max(direct) < 40, (direct, slow)
     counts = proxy.counts["stages"]
     assert counts["slow"]["delayed"] == counts["slow"]["forwarded"] > 0
     assert "delayed" not in counts["direct"]
@@ -88,8 +88,8 @@ def test_a_bandwidth_limit_slows_big_payloads_by_their_size_and_small_ones_hardl
     big, small = kinds["oversized"]["latency_ms"], kinds["clean"]["latency_ms"]
     assert big["n"] >= 10 and small["n"] >= 50
     assert big["p50"] >= 0.95 * body / rate * 1000  # the request alone takes size / rate
-    assert big["p50"] < 3 * body / rate * 1000  # and the answer (about 10 kB) not much more
-    assert small["p50"] < 20  # a ~200-byte request and its answer: a few ms at this rate
+    assert big["p50"] < 4 * body / rate * 1000  # and the answer (about 10 kB) not much more
+    assert small["p50"] < big["p50"] / 4  # a ~200-byte request and its answer: a few ms at this rate
     assert kinds["oversized"]["outcomes"] == {"ok": kinds["oversized"]["requests"]}  # slower, not broken
     assert proxy.counts["total"]["throttled"] == proxy.counts["total"]["forwarded"]
 
@@ -104,7 +104,9 @@ def test_resets_show_as_connection_errors_in_their_configured_share(server, tmp_
     resets = proxy.counts["total"]["reset"]
     # every reset is one failed request; the last ones may be cut off when Locust stops its users
     assert resets - 3 <= outcomes["connection_error"] <= resets
-    assert "resets" not in proxy.stdout() and "reset" in proxy.stdout()  # the counts table printed at exit
+    table = proxy.stdout().splitlines()  # the listening line, then the counts printed at exit
+    header, total = table[1].split(), table[-1].split()
+    assert header[0] == "stage" and total[0] == "total" and total[header.index("reset")] == str(resets)
 
 
 def test_black_holed_requests_time_out_at_the_profile_timeout(server, tmp_path):

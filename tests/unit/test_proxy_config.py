@@ -82,6 +82,7 @@ def test_flags_alone_make_a_whole_run_plan():
         ("seed = -1\n", "seed", "must be >= 0"),
         ("[stages.outage]\ndown = true\n", "stages", "needs a timeline"),
         ('[[timeline]]\nname = "a"\nduration = 1\n[stages.b]\ndown = true\n', "stages.b", "its stages are: a"),
+        ('[[timeline]]\nname = "outage"\nduration = 1\n[stages.outgae]\n', "stages.outgae", "did you mean 'outage'"),
         ('[[timeline]]\nname = "a"\nduration = 1\n[stages.a]\ndwn = true\n', "stages.a.dwn", "did you mean 'down'"),
         ('[[timeline]]\nname = "a"\nduration = 0\n', "timeline[0].duration", "must be > 0"),
         ("[[timeline]]\nduration = 1\n", "timeline[0].name", "is required"),

@@ -9,6 +9,7 @@ from locust_mlstress.proxy.framing import (
     ConnectionClosed,
     HttpError,
     Reader,
+    TooLarge,
     parse_head,
     request_framing,
     response_framing,
@@ -118,9 +119,9 @@ def test_an_ambiguous_body_length_is_refused(headers, says):
 
 def test_a_body_over_the_limit_is_refused_before_it_is_read():
     reader = _reader(b"", close=False)
-    with pytest.raises(HttpError, match="over the proxy's limit"):
+    with pytest.raises(TooLarge, match="over the proxy.s limit"):
         list(reader.body(("length", 10_000), limit=100))
-    with pytest.raises(HttpError, match="over the proxy's limit"):
+    with pytest.raises(TooLarge, match="over the proxy.s limit"):
         list(_reader(b"ff\r\n" + b"x" * 255 + b"\r\n0\r\n\r\n").body(("chunked", 0), limit=100))
 
 
