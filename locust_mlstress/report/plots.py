@@ -130,11 +130,14 @@ def seconds_axis(ax) -> None:
     ax.set_xlim(left=0)
 
 
-def plain_log(axis, label: Callable[[float], str] = lambda v: f"{v:g}") -> None:
+def plain_log(axis, label: Callable[[float], str] = lambda v: f"{v:g}", *, span: float = 1e9) -> None:
     """A log axis labelled in plain numbers (12, 100, 1 kB rather than 10^2), without minor
-    ticks: each tick is several artists, and a log axis's minor ticks cost a second a plot."""
-    from matplotlib.ticker import FuncFormatter, NullLocator
+    ticks (each tick is several artists: a log axis's minor ticks cost a second a plot); over
+    two decades or less (`span`, the ratio of the largest value to the smallest), 1-2-5 steps,
+    so a short axis still has several labels."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
 
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0) if span <= 100 else (1.0,)))
     axis.set_major_formatter(FuncFormatter(lambda v, _pos: label(v)))
     axis.set_minor_locator(NullLocator())
 

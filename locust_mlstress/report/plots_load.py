@@ -44,7 +44,8 @@ def draw_latency_over_time(summary: dict):
         ax.set_visible(False)
     values = [w["latency_ms"][p] for ws in series.values() for w in ws for p in PERCENTILE_STYLES]
     values = [v for v in values if v]
-    log = bool(values) and max(values) / min(values) > 30
+    span = max(values) / min(values) if values else 1.0
+    log = span > 30
     kinds = list(summary["kinds"])
     for ax, kind in zip(axes, shown, strict=False):
         ws = sorted(series[kind], key=lambda w: w["start_s"])
@@ -56,7 +57,7 @@ def draw_latency_over_time(summary: dict):
         ax.set_ylabel("latency (ms)")
         if log:
             ax.set_yscale("log")
-            plain_log(ax.yaxis)
+            plain_log(ax.yaxis, span=span)
         ax.legend(loc="upper left", ncols=3)
     for ax in axes[: len(shown)]:
         seconds_axis(ax)
@@ -103,9 +104,9 @@ def draw_latency_vs_size(summary: dict):
     ax.set_xscale("log")
     plain_log(ax.xaxis, _bytes)
     latencies = [v for _, _, lat, _ in points for v in (lat["p50"], lat.get("p99")) if v]
-    if max(latencies) / min(latencies) > 30:
+    if (span := max(latencies) / min(latencies)) > 30:
         ax.set_yscale("log")
-        plain_log(ax.yaxis)
+        plain_log(ax.yaxis, span=span)
     else:
         ax.set_ylim(0, max(latencies) * 1.15)
     ax.margins(x=0.2)
