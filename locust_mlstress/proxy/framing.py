@@ -129,30 +129,30 @@ class Reader:
         self.buffer += data
         return bool(data)
 
-    def head(self) -> bytes | None:
-        """The next head, blank line included; None when the peer closed before sending a byte."""
+    def _until(self, marker: bytes, limit: int, what: str) -> bytes | None:
+        """The bytes up to and including `marker`; None when the peer closed with nothing pending."""
         while True:
-            end = self.buffer.find(b"\r\n\r\n")
+            end = self.buffer.find(marker)
             if end >= 0:
-                raw, self.buffer = self.buffer[: end + 4], self.buffer[end + 4 :]
+                cut = end + len(marker)
+                raw, self.buffer = self.buffer[:cut], self.buffer[cut:]
                 return raw
-            if len(self.buffer) > MAX_HEAD:
-                raise HttpError(f"head longer than {MAX_HEAD} bytes")
+            if len(self.buffer) > limit:
+                raise HttpError(f"{what} longer than {limit} bytes")
             if not self._fill():
                 if self.buffer.strip():
-                    raise ConnectionClosed("closed in the middle of a head")
+                    raise ConnectionClosed(f"closed in the middle of a {what}")
                 return None
 
+    def head(self) -> bytes | None:
+        """The next head, blank line included; None when the peer closed before sending a byte."""
+        return self._until(b"\r\n\r\n", MAX_HEAD, "head")
+
     def line(self) -> bytes:
-        while True:
-            end = self.buffer.find(b"\r\n")
-            if end >= 0:
-                raw, self.buffer = self.buffer[: end + 2], self.buffer[end + 2 :]
-                return raw
-            if len(self.buffer) > MAX_LINE:
-                raise HttpError(f"line longer than {MAX_LINE} bytes")
-            if not self._fill():
-                raise ConnectionClosed("closed in the middle of a line")
+        raw = self._until(b"\r\n", MAX_LINE, "line")
+        if raw is None:
+            raise ConnectionClosed("closed in the middle of a body")
+        return raw
 
     def exactly(self, n: int) -> Iterator[bytes]:
         """n bytes, as pieces of at most BLOCK bytes."""
