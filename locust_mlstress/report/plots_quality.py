@@ -40,11 +40,12 @@ def draw_reliability(summary: dict):
                    color=colour, alpha=0.75, label=kind)  # fmt: skip
     top.set_xlim(0, 1)
     top.set_ylim(-0.02, 1.02)
-    top.set_ylabel("observed frequency of the positive")
+    multiclass = any(kinds[k].get("classes") is not None for k in shown)  # top-label calibration
+    top.set_ylabel("top class correct (share)" if multiclass else "observed share of positives")
     top.set_title("Reliability: predicted probability against observed frequency, per bin")
     top.legend(loc="upper left")
     bottom.set_ylabel("predictions in bin")
-    bottom.set_xlabel("predicted probability (mean in bin)")
+    bottom.set_xlabel(("top-class probability" if multiclass else "predicted P(positive)") + " (mean in bin)")
     bottom.set_xticks([i / bins for i in range(bins + 1)])
     return fig
 

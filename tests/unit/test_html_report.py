@@ -21,7 +21,7 @@ from locust_mlstress.report.html import PLOT_IDS, SavedRunError, render_html, re
 from locust_mlstress.report.manifest import build_manifest
 from locust_mlstress.report.plots import render
 from locust_mlstress.report.plots_load import draw_stages
-from locust_mlstress.report.plots_quality import draw_histograms, draw_psi_over_time
+from locust_mlstress.report.plots_quality import draw_histograms, draw_psi_over_time, draw_reliability
 from tests.conftest import PROFILES, ROOT
 
 MALFORMED = ("invalid_json", "wrong_type", "<b>odd</b>")
@@ -221,6 +221,26 @@ def test_a_regression_histogram_is_drawn_on_signed_log_bins():
     svg = render("plot-histograms", "Prediction histograms", draw_histograms, summary).svg
     assert svg is not None and "signed log bins" in svg
     assert re.search(r">-\d", svg), "negative values labelled on the axis"
+
+
+def test_a_multiclass_run_is_drawn_on_top_class_probabilities():
+    profile = load_profile(PROFILES / "multiclass_router.toml")
+    n = len(profile.output.classes)
+    monitor = QualityMonitor(profile, window_s=5.0)
+    rng = random.Random(5)
+    for w in range(3):
+        s = KindStats("multiclass", n)
+        rows = [[rng.random() + (k == 0) for k in range(n)] for _ in range(100)]
+        probs = [[x / sum(r) for x in r] for r in rows]
+        for _ in probs:
+            s.record_outcome("clean", "ok", 2.0, size=100)
+        s.record_predictions(probs, [rng.randrange(n) for _ in probs])
+        monitor.absorb([{"window": w, "kind": "clean", "stats": s.to_wire()}])
+    summary = monitor.summary(now=15.0)
+    histograms = render("plot-histograms", "Prediction histograms", draw_histograms, summary).svg
+    reliability = render("plot-reliability", "Reliability", draw_reliability, summary).svg
+    assert histograms is not None and "top-class probability" in histograms
+    assert reliability is not None and "top class correct" in reliability
 
 
 def test_the_psi_plot_falls_back_to_window_rates_without_traffic_rows():
