@@ -44,7 +44,7 @@ from .gating import judge_spec
 from .monitoring import live_summary, ml_run
 from .report.console import kind_cells
 from .report.files import write_window_csv
-from .runtime import OPTIONS, check_run
+from .runtime import OPTIONS, check_run, log_once
 
 logger = logging.getLogger("locust_mlstress")
 
@@ -238,7 +238,6 @@ def extend(environment: Environment) -> LiveFigures:
 
     web_ui.app.register_blueprint(routes)
     web_ui.app.view_functions["locust.swarm"] = _checked_swarm(environment, web_ui.app.view_functions["locust.swarm"])
-    failed = []
 
     @web_ui.app.after_request
     def add_ml_table(response: Response) -> Response:
@@ -246,10 +245,8 @@ def extend(environment: Environment) -> LiveFigures:
             return response
         try:
             rows = table_rows(figures.kinds())
-        except Exception:  # the figures must never take Locust's own statistics down with them
-            if not failed:
-                failed.append(True)
-                logger.exception("the web UI's ML quality table could not be computed")
+        except Exception as exc:  # the figures must never take Locust's own statistics down with them
+            log_once(f"the web UI's ML quality table could not be computed: {exc!r}")
             rows = []
         response.set_data(json.dumps(response.get_json() | {"extended_stats": [{"key": TAB_KEY, "data": rows}]}))
         return response
