@@ -75,8 +75,11 @@ def classify(
             return Outcome.UNEXPECTED_STATUS, None, f"status {status} not in {'/'.join(expectation.statuses)}"
         if not expectation.decodable:
             return Outcome.OK, None, None
-        if body is None:
-            return Outcome.UNDECODABLE, None, f"body could not be read: {error}"
+        if body is None:  # the status came, the whole body did not (locust_mlstress.bodies)
+            if error is None or isinstance(error, DecodeError):  # e.g. over the size cap (max_response_bytes)
+                return Outcome.UNDECODABLE, None, error.reason if error is not None else "no body"
+            reason = f"body could not be read: {type(error).__name__}: {error}"
+            return (Outcome.TIMEOUT if is_timeout(error) else Outcome.CONNECTION_ERROR), None, reason
         try:
             return Outcome.OK, codec.decode(body, n), None
         except DecodeError as exc:

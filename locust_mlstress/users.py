@@ -23,6 +23,7 @@ from locust.contrib.fasthttp import FastHttpUser
 from locust.exception import StopUser
 
 from . import webui  # noqa: F401  (registers the web UI's ML tab, as monitoring registers its listeners)
+from .bodies import MAX_RESPONSE_BYTES, read_fast, read_requests
 from .codecs import Codec
 from .errors import ProfileError
 from .events import MLResult, ml_events
@@ -39,6 +40,7 @@ class _MLBehaviour:
 
     abstract = True
     profile: ClassVar[str | os.PathLike[str] | Profile | None] = None
+    max_response_bytes: ClassVar[int] = MAX_RESPONSE_BYTES  # a longer body is `undecodable`, and not read
 
     def _setup(self) -> None:
         try:
@@ -77,23 +79,44 @@ class _MLBehaviour:
         self, payload: Payload, name: str, request_id: str, probe_of: list | None, due: float | None = None
     ) -> None:
         """One request. With `due` (a perf_counter time: open-model arrivals), latency counts
-        from that intended send time instead of the actual one, in Locust's stats and ours."""
+        from that intended send time instead of the actual one, in Locust's stats and ours.
+
+        `stream=True`: the body is read by `bodies`, within `max_response_bytes` and what is left
+        of `target.timeout`, and its reading time is added to Locust's time to the headers."""
         headers = {**self._headers, "Content-Type": payload.content_type, "X-Request-ID": request_id}
+        sent = time.perf_counter()
         with self.client.request(
-            "POST", self._path, data=payload.body, headers=headers, name=name, catch_response=True,
+            "POST", self._path, data=payload.body, headers=headers, name=name, catch_response=True, stream=True,
             **self._client_options,
         ) as resp:  # fmt: skip
-            if due is not None:
-                resp.request_meta["response_time"] = (time.perf_counter() - due) * 1000.0
-            self._judge(payload, resp, resp.request_meta["response_time"], probe_of)
+            meta = resp.request_meta
+            headed = time.perf_counter()
+            body, error = self._body(resp, sent)
+            if body is not None:
+                meta["response_length"] = len(body)
+            if due is None:
+                meta["response_time"] += (time.perf_counter() - headed) * 1000.0
+            else:
+                meta["response_time"] = (time.perf_counter() - due) * 1000.0
+            self._judge(payload, resp, body, error, meta["response_time"], probe_of)
 
-    def _judge(self, payload: Payload, resp, response_time: float, probe_of: list | None) -> None:
-        status = resp.status_code or 0
+    def _body(self, resp, sent: float) -> tuple[bytes | None, BaseException | None]:
+        """(body, error): no exception from reading a body reaches the user."""
         error = getattr(resp, "error", None)
+        if not resp.status_code:
+            return None, error
+        timeout = self._profile.target.timeout
         try:
-            body = resp.content
-        except Exception as exc:  # a reset mid-body: the status came, the answer did not
-            body, error = None, exc
+            left = timeout - (time.perf_counter() - sent)
+            return self._read_body(resp, self.max_response_bytes, left, timeout), error
+        except Exception as exc:  # a reset or a deadline mid-body: the status came, the answer did not
+            return None, exc
+
+    def _judge(
+        self, payload: Payload, resp, body: bytes | None, error: BaseException | None, response_time: float,
+        probe_of: list | None,
+    ) -> None:  # fmt: skip
+        status = resp.status_code or 0
         expectation = self._expect[(payload.kind, payload.variant)]
         outcome, predictions, reason = classify(payload.kind, expectation, status, error, body, self._codec, payload.n)
         if outcome in SUCCESSES:
@@ -127,6 +150,7 @@ class MLUser(_MLBehaviour, FastHttpUser):
 
     tasks = [_MLBehaviour.predict]
     _client_options: ClassVar[dict] = {}
+    _read_body = staticmethod(read_fast)
 
     def on_start(self) -> None:
         self._setup()
@@ -138,6 +162,7 @@ class MLHttpUser(_MLBehaviour, HttpUser):
     abstract = True
 
     tasks = [_MLBehaviour.predict]
+    _read_body = staticmethod(read_requests)
 
     def on_start(self) -> None:
         self._setup()

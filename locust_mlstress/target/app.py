@@ -17,6 +17,7 @@ from typing import Any
 import gevent
 import numpy as np
 
+from locust_mlstress.target.chaos import MODE_KEY, Chaos
 from locust_mlstress.target.knobs import ServerKnobs
 from locust_mlstress.target.model import Model
 from locust_mlstress.target.oip import decode_v2, encode_v2, metadata
@@ -116,11 +117,16 @@ class ReferenceApp:
         )
         self.rng = np.random.default_rng(self.knobs.seed)
         self.in_flight = 0
+        self.chaos = Chaos(self.knobs, model.output.type == "regression") if self.knobs.chaos else None
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         self.in_flight += 1
         try:
             status, payload, headers = self.answer(environ)
+            mode = environ.get(MODE_KEY)
+            if mode is not None:  # a valid prediction, to be answered badly (target/chaos.py)
+                extra = [("X-Model-Version", self.knobs.model_version), *headers]
+                return self.chaos.respond(mode, payload, extra, environ, start_response)  # type: ignore[union-attr]
             body = json.dumps(payload, separators=(",", ":"), allow_nan=False).encode()
         except Exception:  # a bug, not bad input: answer it like a server would, and say so on stderr
             traceback.print_exc(file=sys.stderr)
@@ -161,6 +167,8 @@ class ReferenceApp:
                 )
             if endpoint in CODECS:
                 status, payload = self.predict(endpoint, environ, body, too_big)
+                if status == 200 and self.chaos is not None:
+                    environ[MODE_KEY] = self.chaos.pick(environ)
                 return status, payload, closing
             return 200, self.describe(endpoint), closing
         return 404, {"error": f"no such endpoint: {path}"}, closing

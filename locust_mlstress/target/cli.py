@@ -10,10 +10,21 @@ import argparse
 import sys
 from dataclasses import fields
 
-from locust_mlstress.target.knobs import LAX_MODES, ServerKnobs
+from locust_mlstress.target.knobs import CHAOS_MODES, LAX_MODES, ServerKnobs
 from locust_mlstress.target.training import TRAIN_SAMPLES
 
 DEFAULTS = ServerKnobs()
+
+
+def chaos_modes(text: str) -> tuple[str, ...]:
+    """`--chaos nan,reset` -> ("nan", "reset"); `all` names every mode, `off` none. Unknown names
+    are left in for `ServerKnobs` to report, together with any other bad knob."""
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    if names == ("all",):
+        return CHAOS_MODES
+    return () if names == ("off",) else names
+
+
 # knob field -> (flag, type, help)
 KNOB_FLAGS: dict[str, tuple[str, type, str]] = {
     "latency_ms": ("--latency-ms", float, "fixed latency added to every predict request, in ms"),
@@ -41,6 +52,15 @@ KNOB_FLAGS: dict[str, tuple[str, type, str]] = {
     "max_fields": ("--max-fields", int, "most keys accepted in one instance (413 above)"),
     "seed": ("--seed", int, "seed of the jitter, error and drift-noise draws"),
     "model_version": ("--model-version", str, "model version sent in the X-Model-Version header"),
+    "chaos": (
+        "--chaos",
+        chaos_modes,
+        f"answer valid predict requests badly, one of these modes each (comma-separated, or all): "
+        f"{', '.join(CHAOS_MODES)}",
+    ),
+    "chaos_share": ("--chaos-share", float, "share of valid predict requests answered in a chaos mode (0..1)"),
+    "chaos_stall_s": ("--chaos-stall-s", float, "seconds the hang mode waits and the drip mode trickles its body"),
+    "chaos_huge_bytes": ("--chaos-huge-bytes", int, "size of the huge mode's body"),
 }
 
 
@@ -52,9 +72,10 @@ def add_server_arguments(parser: argparse.ArgumentParser, profile_required: bool
     knobs = parser.add_argument_group("misbehaviour knobs (all off by default)")
     for name, (flag, kind, text) in KNOB_FLAGS.items():
         extra = {"choices": LAX_MODES} if name == "lax" else {}
-        knobs.add_argument(
-            flag, dest=name, type=kind, default=getattr(DEFAULTS, name), help=f"{text} [%(default)s]", **extra
-        )
+        default = getattr(DEFAULTS, name)
+        if name == "chaos":
+            extra, default = {"metavar": "MODE[,MODE...]"}, ",".join(default) or "off"
+        knobs.add_argument(flag, dest=name, type=kind, default=default, help=f"{text} [%(default)s]", **extra)
 
 
 def build_parser(prog: str = "python -m locust_mlstress.target") -> argparse.ArgumentParser:
@@ -77,7 +98,10 @@ def knobs_to_argv(knobs: ServerKnobs) -> list[str]:
     for name, (flag, _, _) in KNOB_FLAGS.items():
         value = getattr(knobs, name)
         if value != getattr(DEFAULTS, name):
-            argv += [flag, repr(value) if isinstance(value, float) else str(value)]
+            if isinstance(value, tuple):
+                argv += [flag, ",".join(value)]
+            else:
+                argv += [flag, repr(value) if isinstance(value, float) else str(value)]
     return argv
 
 

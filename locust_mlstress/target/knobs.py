@@ -14,6 +14,11 @@ from typing import Literal
 
 LaxMode = Literal["off", "accept", "crash"]
 LAX_MODES: tuple[str, ...] = ("off", "accept", "crash")
+# Chaos modes: ways to answer a valid prediction request badly (target/chaos.py, docs/server.md)
+CHAOS_MODES: tuple[str, ...] = (
+    "not_json", "truncated", "wrong_shape", "nan", "inf", "out_of_range", "empty",
+    "content_type", "huge", "drip", "reset", "hang",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,10 @@ class ServerKnobs:
     max_fields: int = 1024
     seed: int = 0
     model_version: str = "1"  # sent as X-Model-Version on every answer
+    chaos: tuple[str, ...] = ()  # chaos modes; a valid prediction request gets one of them (seeded)
+    chaos_share: float = 1.0  # share of valid prediction requests answered in a chaos mode
+    chaos_stall_s: float = 30.0  # how long `hang` waits and `drip` trickles its body
+    chaos_huge_bytes: int = 32 << 20  # size of the `huge` body
 
     def __post_init__(self) -> None:
         problems = knob_problems(self)
@@ -59,4 +68,24 @@ def knob_problems(knobs: ServerKnobs) -> list[str]:
             problems.append(f"{name} must be an integer >= 1, got {value!r}")
     if isinstance(knobs.seed, bool) or not isinstance(knobs.seed, int):
         problems.append(f"seed must be an integer, got {knobs.seed!r}")
+    return problems + chaos_problems(knobs)
+
+
+def chaos_problems(knobs: ServerKnobs) -> list[str]:
+    problems: list[str] = []
+    if not isinstance(knobs.chaos, tuple):
+        problems.append(f"chaos must be a tuple of mode names, got {knobs.chaos!r}")
+    else:
+        for mode in knobs.chaos:
+            if mode not in CHAOS_MODES:
+                problems.append(f"chaos mode {mode!r} is not one of {', '.join(CHAOS_MODES)} (or all)")
+        if len(set(knobs.chaos)) != len(knobs.chaos):
+            problems.append(f"chaos names a mode twice: {','.join(knobs.chaos)}")
+    if not (0.0 <= knobs.chaos_share <= 1.0):
+        problems.append(f"chaos_share must be between 0 and 1, got {knobs.chaos_share!r}")
+    if not (math.isfinite(knobs.chaos_stall_s) and knobs.chaos_stall_s > 0):
+        problems.append(f"chaos_stall_s must be a finite number > 0, got {knobs.chaos_stall_s!r}")
+    huge = knobs.chaos_huge_bytes
+    if isinstance(huge, bool) or not isinstance(huge, int) or huge < 1:
+        problems.append(f"chaos_huge_bytes must be an integer >= 1, got {huge!r}")
     return problems

@@ -11,6 +11,7 @@ from gevent.pywsgi import WSGIServer
 
 from locust_mlstress.profile.model import Profile
 from locust_mlstress.target.app import ReferenceApp
+from locust_mlstress.target.chaos import SocketHandler
 from locust_mlstress.target.knobs import ServerKnobs
 from locust_mlstress.target.model import Model
 from locust_mlstress.target.training import TRAIN_SAMPLES, model_for_profile
@@ -35,7 +36,8 @@ def start_server(app: ReferenceApp, host: str = "127.0.0.1", port: int = 0) -> W
     """
     if host not in LOOPBACK:
         raise ValueError(f"the reference server binds to loopback only (127.0.0.1), not {host!r}")
-    server = NoDelayWSGIServer((host, port), app, log=None, error_log=sys.stderr)
+    handler = {"handler_class": SocketHandler} if app.chaos is not None else {}  # `reset` needs the socket
+    server = NoDelayWSGIServer((host, port), app, log=None, error_log=sys.stderr, **handler)
     server.start()
     return server
 

@@ -1,0 +1,155 @@
+"""Reading a response body within a size cap and a deadline, for both Locust clients.
+
+Left to themselves, Locust's clients read the whole body before a user sees the response: a
+server answering 2 GB costs 2 GB per user, and a server that sends a byte every 100 ms never
+trips the client's timeout, which bounds each socket read, not the response. So the users ask
+for `stream=True` and read the body here instead: at most `limit` bytes (before and after
+decompression), and all of it within what is left of the profile's `target.timeout`.
+
+The common case costs nothing extra: a small answer arrives with its headers, and is taken as
+is. The cap and the deadline only come into play for a body that is still on its way.
+
+Failures are exceptions the outcome rules already know: `BodyTooLarge` and `DecodeError` (the
+body is there but is no prediction: `undecodable`), `TimeoutError` (`timeout`), and the
+clients' own transport errors (`connection_error`).
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable
+
+import gevent
+
+from .codecs import DecodeError
+
+MAX_RESPONSE_BYTES = 8 << 20  # the users' default cap (MLUser.max_response_bytes)
+READ_CHUNK = 64 << 10
+
+
+class BodyTooLarge(DecodeError):
+    def __init__(self, limit: int, size: int | None = None) -> None:
+        told = f" ({size} bytes announced)" if size is not None else ""
+        super().__init__(f"body exceeds the limit of {limit} bytes{told} (max_response_bytes)")
+
+
+def _late(timeout: float) -> TimeoutError:
+    return TimeoutError(f"body not complete within the {timeout:g} s timeout")
+
+
+def _announced(value: object) -> int | None:
+    try:
+        return int(value) if value is not None else None  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return None  # a broken Content-Length: the reading finds out
+
+
+def read_within(read: Callable[[int], bytes], limit: int, seconds: float, timeout: float) -> bytes:
+    """Read chunks until the body ends, failing past `limit` bytes or after `seconds`.
+
+    The deadline is a gevent timer raising `TimeoutError` inside the pending socket read; the
+    clients release (close) a connection whose read was interrupted."""
+    if seconds <= 0:
+        raise _late(timeout)
+    chunks: list[bytes] = []
+    total = 0
+    timer = gevent.Timeout(seconds, _late(timeout))
+    timer.start()
+    try:
+        while chunk := read(READ_CHUNK):
+            total += len(chunk)
+            if total > limit:
+                raise BodyTooLarge(limit)
+            chunks.append(chunk)
+    finally:
+        timer.close()
+    return b"".join(chunks)
+
+
+def decompressed(data: bytes, encoding: str, limit: int) -> bytes:
+    """Undo a Content-Encoding, never producing more than `limit` bytes (a small gzip body can
+    inflate to gigabytes)."""
+    name = encoding.strip().lower()
+    if name in ("", "identity"):
+        return data
+    if name in ("gzip", "x-gzip"):
+        return _inflate(data, 16 + zlib.MAX_WBITS, name, limit)
+    if name == "deflate":
+        try:  # zlib-wrapped, as the RFC says; some servers send raw deflate
+            return _inflate(data, zlib.MAX_WBITS, name, limit)
+        except DecodeError as exc:
+            if isinstance(exc, BodyTooLarge):
+                raise
+            return _inflate(data, -zlib.MAX_WBITS, name, limit)
+    if name == "br":
+        return _unbrotli(data, limit)
+    raise DecodeError(f"unsupported Content-Encoding '{encoding}'")
+
+
+def _inflate(data: bytes, wbits: int, name: str, limit: int) -> bytes:
+    inflater = zlib.decompressobj(wbits)
+    try:
+        out = inflater.decompress(data, limit + 1)
+    except zlib.error as exc:
+        raise DecodeError(f"body is not valid {name}: {exc}") from None
+    if len(out) > limit or inflater.unconsumed_tail:
+        raise BodyTooLarge(limit)
+    return out
+
+
+def _unbrotli(data: bytes, limit: int) -> bytes:
+    try:
+        import brotli  # geventhttpclient's dependency, so normally present
+    except ImportError:
+        raise DecodeError("unsupported Content-Encoding 'br' (the brotli module is not installed)") from None
+    decompressor = brotli.Decompressor()
+    try:
+        out = decompressor.process(data, output_buffer_limit=limit + 1)
+    except brotli.error as exc:
+        raise DecodeError(f"body is not valid br: {exc}") from None
+    if len(out) > limit or not decompressor.can_accept_more_data():
+        raise BodyTooLarge(limit)
+    return out
+
+
+def read_fast(resp, limit: int, seconds: float, timeout: float) -> bytes:
+    """The body of a FastHttpUser response requested with `stream=True`."""
+    raw = resp._response  # geventhttpclient's HTTPSocketPoolResponse
+    if raw.message_complete:  # the whole answer came with the headers: the common case
+        data = raw.read()
+    else:
+        size = _announced(raw.get("content-length"))
+        try:
+            if size is not None and size > limit:
+                raise BodyTooLarge(limit, size)
+            data = read_within(raw.read, limit, seconds, timeout)
+        except BaseException:
+            raw.release()  # closes the connection: the rest of the body is still on the wire
+            raise
+    encoding = resp.headers.get("content-encoding")
+    body = data if encoding is None else decompressed(data, encoding, limit)
+    # for code reading `.content` later, e.g. a listener of Locust's request event
+    resp._cached_content = resp.request_meta["response"]._cached_content = body
+    return body
+
+
+def read_requests(resp, limit: int, seconds: float, timeout: float) -> bytes:
+    """The body of an HttpUser (requests) response requested with `stream=True`; urllib3 undoes
+    the Content-Encoding, a chunk at a time, so `limit` bounds the decoded size too."""
+    from urllib3.exceptions import DecodeError as Urllib3DecodeError
+
+    try:
+        size = _announced(resp.headers.get("content-length"))
+        if size is not None and size > limit:
+            raise BodyTooLarge(limit, size)
+        try:
+            body = read_within(lambda n: resp.raw.read(n, decode_content=True), limit, seconds, timeout)
+        except Urllib3DecodeError as exc:
+            raise DecodeError(f"body could not be decompressed: {exc}") from None
+    except BaseException:
+        resp.close()  # not consumed: closes the connection instead of returning it to the pool
+        raise
+    for response in (resp, resp.request_meta["response"]):
+        response._content, response._content_consumed = body, True
+    resp.close()  # consumed: returns the connection to the pool
+    return body
