@@ -52,13 +52,15 @@ def draw_latency_over_time(summary: dict):
         mids = [(w["start_s"] + end_of(w, summary)) / 2 for w in ws]
         for p, style in PERCENTILE_STYLES.items():
             ys = [w["latency_ms"][p] if w["latency_ms"].get(p) is not None else math.nan for w in ws]
-            ax.plot(mids, ys, linestyle=style, marker=".", color=kind_colour(kind, kinds), label=p)
+            ax.plot(mids, ys, linestyle=style, marker=".", color=kind_colour(kind, kinds))
         ax.set_title(kind)
         ax.set_ylabel("latency (ms)")
         if log:
             ax.set_yscale("log")
             plain_log(ax.yaxis, span=span)
-        ax.legend(loc="upper left", ncols=3)
+    for p, style in PERCENTILE_STYLES.items():  # one key for every panel, below them: none hides a line
+        axes[0].plot([], [], linestyle=style, marker=".", color="#444", label=p)
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=3)
     for ax in axes[: len(shown)]:
         seconds_axis(ax)
         ax.set_xlim(0, end)
