@@ -1,10 +1,11 @@
 """Resident memory while a million predictions are recorded: it must stay flat.
 
-    .venv/bin/python benchmarks/recording_memory.py [--predictions 1000000]
+    .venv/bin/python -m benchmarks.recording_memory [--predictions 1000000]
 
+(`python -m benchmarks` runs it with the others.)
 Feeds the real recorder -> monitor path (the local runner's: deltas on the wire form) with
 seeded binary predictions and labels, a fake clock running 100 requests per second, so windows
-roll over and get coarsened as in a long soak. Prints RSS as it goes and the time per request.
+roll over and get coarsened as in a long soak. Prints RSS as it goes and the CPU time per request.
 Not a test: it prints figures (see benchmarks/README.md).
 """
 
@@ -31,10 +32,8 @@ def rss_mb() -> float:
     return float("nan")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--predictions", type=int, default=1_000_000)
-    args = parser.parse_args()
+def measure(predictions: int = 1_000_000, log=print) -> dict:
+    """RSS before, half way and at the end, CPU-µs per recorded request, summary time."""
     profile = load_profile(ROOT / "profiles" / "quickstart.toml")
     monitor = QualityMonitor(profile, window_s=10.0)
     clock = [0.0]
@@ -43,11 +42,12 @@ def main() -> None:
     kinds = ["clean"] * 6 + ["drifted"] * 2 + ["malformed", "oversized"]
     payloads = {k: Payload(k, k, b"", "application/json", "r", 1, [0], None) for k in kinds}
     labelled = {k: [Payload(k, k, b"", "application/json", "r", 1, [y], None) for y in (0, 1)] for k in kinds}
-    step = args.predictions // 10
-    start_rss, t0 = rss_mb(), time.perf_counter()
-    print(f"{'predictions':>12} {'rss MB':>8} {'windows':>8} {'window s':>9}")
-    print(f"{0:>12} {start_rss:>8.1f} {len(monitor.windows):>8} {monitor.window_s * monitor.factor:>9g}")
-    for i in range(1, args.predictions + 1):
+    step = predictions // 10
+    start_rss, t0 = rss_mb(), time.process_time()
+    half_rss = start_rss
+    log(f"{'predictions':>12} {'rss MB':>8} {'windows':>8} {'window s':>9}")
+    log(f"{0:>12} {start_rss:>8.1f} {len(monitor.windows):>8} {monitor.window_s * monitor.factor:>9g}")
+    for i in range(1, predictions + 1):
         clock[0] = i / 100.0
         kind = kinds[i % len(kinds)]
         p = rng.random()
@@ -56,14 +56,38 @@ def main() -> None:
         result = MLResult(outcome, 200, [p] if outcome is Outcome.OK else None, rng.expovariate(0.2), None)
         recorder.record(payload=payload, result=result)
         if i % step == 0:
-            print(f"{i:>12} {rss_mb():>8.1f} {len(monitor.windows):>8} {monitor.window_s * monitor.factor:>9g}")
-    elapsed = time.perf_counter() - t0
+            rss = rss_mb()
+            if i == step * 5:
+                half_rss = rss
+            log(f"{i:>12} {rss:>8.1f} {len(monitor.windows):>8} {monitor.window_s * monitor.factor:>9g}")
+    elapsed = time.process_time() - t0
     recorder.flush()
-    t1 = time.perf_counter()
+    t1 = time.process_time()
     summary = monitor.summary()
-    print(f"\nrecorded {args.predictions} requests in {elapsed:.1f} s: {elapsed / args.predictions * 1e6:.2f} us each")
-    print(f"summary of {len(summary['windows'])} window rows in {time.perf_counter() - t1:.2f} s")
-    print(f"RSS growth over the run: {rss_mb() - start_rss:+.1f} MB")
+    summary_s = time.process_time() - t1
+    end_rss = rss_mb()
+    return {
+        "predictions": predictions,
+        "rss_start_mb": round(start_rss, 1),
+        "rss_half_mb": round(half_rss, 1),
+        "rss_end_mb": round(end_rss, 1),
+        "growth_mb": round(end_rss - start_rss, 1),
+        "growth_second_half_mb": round(end_rss - half_rss, 1),
+        "us_per_request": round(elapsed / predictions * 1e6, 2),
+        "summary_rows": len(summary["windows"]),
+        "summary_s": round(summary_s, 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--predictions", type=int, default=1_000_000)
+    args = parser.parse_args()
+    m = measure(args.predictions)
+    print(f"\nrecorded {m['predictions']} requests: {m['us_per_request']:.2f} CPU-µs each")
+    print(f"summary of {m['summary_rows']} window rows in {m['summary_s']:.2f} s")
+    growth, late = m["growth_mb"], m["growth_second_half_mb"]
+    print(f"RSS growth over the run: {growth:+.1f} MB ({late:+.1f} MB in the second half)")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,109 @@
+"""All benchmarks in one command: figures printed, kept in results.json, shown in RESULTS.md.
+
+    .venv/bin/python -m benchmarks            # about 10 minutes
+    .venv/bin/python -m benchmarks --quick    # about 1.5 minutes, for a first look
+    .venv/bin/python -m benchmarks --only overhead,memory --no-save
+
+Not part of the test suite: nothing here passes or fails a build (see README.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from locust_mlstress.profile import load_profile
+
+from . import distributed, generation, hotpath, overhead, recording_memory, results
+
+ROOT = Path(__file__).resolve().parents[1]
+PARTS = ("overhead", "hotpath", "generation", "memory", "distributed")
+PROFILES = ("quickstart", "multiclass_router")  # KServe v1 binary, Open Inference Protocol v2 multiclass
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="one round of short runs, the first profile only")
+    parser.add_argument("--only", default=",".join(PARTS), help=f"comma-separated subset of {','.join(PARTS)}")
+    parser.add_argument("--rounds", type=int, help="alternating rounds of the overhead runs (default 3; quick 1)")
+    parser.add_argument("--seconds", type=float, help="measured seconds per overhead run (default 15; quick 6)")
+    parser.add_argument("--users", type=int, default=20, help="users per overhead run (default 20)")
+    parser.add_argument("--no-save", action="store_true", help="print only; leave results.json and RESULTS.md")
+    args = parser.parse_args()
+    parts = [p.strip() for p in args.only.split(",") if p.strip()]
+    unknown = set(parts) - set(PARTS)
+    if unknown:
+        parser.error(f"--only: unknown part(s) {', '.join(sorted(unknown))}; choose from {', '.join(PARTS)}")
+    rounds = args.rounds or (1 if args.quick else 3)
+    seconds = args.seconds or (6.0 if args.quick else 15.0)
+    profiles = PROFILES[:1] if args.quick else PROFILES
+    entry: dict = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "mode": "quick" if args.quick else "full",
+        "machine": results.machine(),
+    }
+    started = time.monotonic()
+    print(f"machine: {entry['machine']}", flush=True)
+
+    if "overhead" in parts:
+        print(f"\n== client overhead: {rounds} round(s) x {len(overhead.CONFIGS)} configs x {seconds:g} s, "
+              f"{args.users} users ==", flush=True)  # fmt: skip
+        entry["overhead"] = {}
+        others = []
+        for name in profiles:
+            o = overhead.measure_profile(
+                ROOT / "profiles" / f"{name}.toml", rounds, seconds, 2.0 if args.quick else 3.0, args.users,
+                log=lambda line: print(line, flush=True),
+            )  # fmt: skip
+            entry["overhead"][name] = o
+            others += [c["machine_cores"] - c["client_cores"] for c in o["configs"].values()]
+            for label, r in o["ratios"].items():
+                print(f"  {name}: {label} = {r['ratio']} ({r['extra_us']:+} CPU-µs/request)", flush=True)
+        entry["load_note"] = (
+            f"during the overhead runs the whole machine was {statistics.median(others):.2f} cores busy (median) "
+            "besides the measured Locust process (nginx included)."
+        )
+    if "hotpath" in parts:
+        print("\n== ML work per request without the network (CPU-µs) ==", flush=True)
+        entry["hotpath"] = {}
+        for name in profiles:
+            steps = hotpath.measure(ROOT / "profiles" / f"{name}.toml", 5_000 if args.quick else 20_000)
+            entry["hotpath"][name] = steps
+            for mix, s in steps.items():
+                print(f"  {name} {mix}: " + ", ".join(f"{k} {v}" for k, v in s.items()), flush=True)
+    if "generation" in parts:
+        print("\n== generation: payloads per CPU-second, one core ==", flush=True)
+        entry["generation"] = {}
+        for name in profiles:
+            g = generation.measure(load_profile(ROOT / "profiles" / f"{name}.toml"), 0.3 if args.quick else 1.0)
+            entry["generation"][name] = g
+            for kind, figures in g.items():
+                print(f"  {name} {kind}: {figures['per_s']:,}/s", flush=True)
+    if "memory" in parts:
+        print("\n== memory: one million recorded requests ==", flush=True)
+        entry["memory"] = recording_memory.measure(1_000_000, log=lambda line: print("  " + line, flush=True))
+        m = entry["memory"]
+        print(f"  RSS growth {m['growth_mb']:+} MB ({m['growth_second_half_mb']:+} MB second half), "
+              f"{m['us_per_request']} CPU-µs/request", flush=True)  # fmt: skip
+    if "distributed" in parts:
+        print("\n== distributed: 8 workers' reports, Locust rpc encoding, master absorb ==", flush=True)
+        entry["distributed"] = {}
+        for name in profiles:
+            d = distributed.measure(load_profile(ROOT / "profiles" / f"{name}.toml"), intervals=3 if args.quick else 10)
+            entry["distributed"][name] = d
+            print(f"  {name}: {d}", flush=True)
+
+    entry["elapsed_s"] = round(time.monotonic() - started)
+    before = results.previous(results.load(), entry["mode"])
+    print(f"\n== against the previous {entry['mode']} run ({before['date'] if before else 'none'}) ==")
+    print(results.comparison_table(entry, before))
+    if not args.no_save:
+        results.save(entry)
+        print(f"\nsaved to {results.RESULTS_JSON.relative_to(ROOT)} and {results.RESULTS_MD.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,165 @@
+"""The locustfile of the client-overhead benchmark (run by benchmarks/overhead.py, not by hand).
+
+Users against the same canned target, all with wait_time constant(0) so the one Locust process
+is the bottleneck:
+
+- `MLFast` (MLUser: the profile's mix, decoding, classifying, recording; `MLSTRESS_BENCH_MIX=clean`
+  makes it clean payloads only);
+- `PlainFast`, a FastHttpUser posting one fixed pre-encoded clean body and checking nothing;
+- `ReplayFast`, a FastHttpUser posting the mix's own pre-encoded bodies in turn: the same bytes
+  on the wire as `MLFast`, none of the ML work;
+- `MLRequests` and `PlainRequests`, the ML and plain users on HttpUser (requests).
+
+The process measures itself: once every user is running and a warm-up has passed, it notes its
+own CPU time (user + system) and Locust's request count, again `MLSTRESS_BENCH_SECONDS` later,
+writes both to `MLSTRESS_BENCH_OUT` as JSON and quits. Measuring in-process keeps start-up,
+imports and ramp-up out of the figure.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import gc
+import itertools
+import json
+import os
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import gevent
+import psutil
+from locust import HttpUser, constant, events, task
+from locust.contrib.fasthttp import FastHttpUser
+
+from locust_mlstress import MLHttpUser, MLUser
+from locust_mlstress.monitoring import live_summary
+from locust_mlstress.payloads import PayloadFactory
+from locust_mlstress.profile import load_profile
+
+PROFILE = Path(os.environ.get("MLSTRESS_BENCH_PROFILE", Path(__file__).parents[1] / "profiles" / "quickstart.toml"))
+SECONDS = float(os.environ.get("MLSTRESS_BENCH_SECONDS", "20"))
+WARMUP = float(os.environ.get("MLSTRESS_BENCH_WARMUP", "3"))
+OUT = os.environ.get("MLSTRESS_BENCH_OUT")
+PROFILE_OUT = os.environ.get("MLSTRESS_BENCH_CPROFILE")  # a path: profile the measured span with cProfile
+
+MIX = os.environ.get("MLSTRESS_BENCH_MIX", "full")  # "clean": the profile with only clean payloads
+
+_profile = load_profile(PROFILE)
+if MIX == "clean":
+    _profile = replace(_profile, kind_weights={"clean": 1.0, "drifted": 0.0, "malformed": 0.0, "oversized": 0.0})
+_stream = PayloadFactory(_profile, 0, lambda: 0.0)
+REPLAY = [(p.body, p.content_type, p.kind) for p in (_stream.next() for _ in range(4096))]  # the mix's own bodies
+BODY, CONTENT_TYPE, _ = next(r for r in REPLAY if r[2] == "clean")  # one clean payload, encoded once
+HEADERS = {h.name: h.value for h in _profile.target.headers}
+PATH = _profile.target.path
+
+
+class MLFast(MLUser):
+    profile = _profile
+    wait_time = constant(0)
+
+
+class MLRequests(MLHttpUser):
+    profile = _profile
+    wait_time = constant(0)
+
+
+class PlainFast(FastHttpUser):
+    wait_time = constant(0)
+    headers = HEADERS | {"Content-Type": CONTENT_TYPE}
+
+    @task
+    def predict(self) -> None:
+        self.client.post(PATH, data=BODY, headers=self.headers, name=f"POST {PATH}")
+
+
+class ReplayFast(FastHttpUser):
+    """The mix's bytes without the ML work: posts the bodies an ML user would send, in turn,
+    and lets Locust's default status check judge them (4xx and 413 count as failures)."""
+
+    wait_time = constant(0)
+    _users = itertools.count()
+
+    def on_start(self) -> None:
+        k = next(self._users) * 97 % len(REPLAY)  # users start at different places in the stream
+        self._next = itertools.cycle(REPLAY[k:] + REPLAY[:k]).__next__
+        self._headers = {ct: HEADERS | {"Content-Type": ct} for ct in {r[1] for r in REPLAY}}
+
+    @task
+    def predict(self) -> None:
+        body, ctype, kind = self._next()
+        self.client.post(PATH, data=body, headers=self._headers[ctype], name=f"POST {PATH} [{kind}]")
+
+
+class PlainRequests(HttpUser):
+    wait_time = constant(0)
+    headers = HEADERS | {"Content-Type": CONTENT_TYPE}
+
+    @task
+    def predict(self) -> None:
+        self.client.post(PATH, data=BODY, headers=self.headers, name=f"POST {PATH}")
+
+
+class GCTimer:
+    """Time spent in the cyclic garbage collector, per generation (gc.callbacks)."""
+
+    def __init__(self) -> None:
+        self.seconds = [0.0, 0.0, 0.0]
+        self.counts = [0, 0, 0]
+        self._t = 0.0
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._t = time.perf_counter()
+        else:
+            self.seconds[info["generation"]] += time.perf_counter() - self._t
+            self.counts[info["generation"]] += 1
+
+
+_gc = GCTimer()
+
+
+def _snapshot(environment, me: psutil.Process) -> dict:
+    cpu = me.cpu_times()
+    total = environment.stats.total
+    return {
+        "wall": time.perf_counter(),
+        "user": cpu.user,
+        "system": cpu.system,
+        "requests": total.num_requests,
+        "failures": total.num_failures,
+        "gc_s": list(_gc.seconds),
+        "gc_n": list(_gc.counts),
+    }
+
+
+def _measure(environment) -> None:
+    runner, me = environment.runner, psutil.Process()
+    target = environment.parsed_options.num_users
+    deadline = time.monotonic() + 60
+    while runner.user_count < target and time.monotonic() < deadline:
+        gevent.sleep(0.1)
+    gevent.sleep(WARMUP)
+    profiler = cProfile.Profile() if PROFILE_OUT else None
+    before = _snapshot(environment, me)
+    if profiler is not None:
+        profiler.enable()
+    gevent.sleep(SECONDS)
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(PROFILE_OUT)
+    after = _snapshot(environment, me)
+    result = {"users": runner.user_count, "before": before, "after": after}
+    summary = live_summary(environment)
+    if summary is not None:
+        result["outcomes"] = {kind: k.get("outcomes") for kind, k in summary.get("kinds", {}).items()}
+    if OUT:
+        Path(OUT).write_text(json.dumps(result))
+    runner.quit()
+
+
+@events.test_start.add_listener
+def _start(environment, **_kwargs) -> None:
+    gevent.spawn(_measure, environment)
