@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/locust -f locustfiles/quickstart.py --headless -u 50 -r 10 -t 60s
+	$(BIN)/locust -f locustfiles/quickstart.py --headless -u 50 -r 10 -t 60s --ml-html reports/quickstart.html
 
 test: $(STAMP) lint
 	BIN=$(BIN) tests/run.sh

@@ -117,5 +117,6 @@ def _write_html(paths: list[Path], summary: dict, manifest: dict) -> None:
         for path in paths:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
+            logger.info("HTML report written to %s", path)
     except Exception:
         logger.exception("could not write the HTML report to %s", ", ".join(map(str, paths)))
