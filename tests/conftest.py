@@ -1,3 +1,9 @@
+"""Shared fixtures. Locust is imported first, on purpose: importing it monkey-patches the standard
+library with gevent, and a module that loads ssl or urllib3 before it (selenium, requests) makes
+that patching fail with a RecursionError later in the same pytest process."""
+
+import locust  # noqa: F401, I001  (before anything that may import ssl)
+
 from pathlib import Path
 
 import pytest
