@@ -136,6 +136,13 @@ class _MLBehaviour:
             run.model_version = resp.headers.get(self._version_header)
 
 
+# Every status counts as a response to geventhttpclient: the ML user judges statuses itself
+# (outcomes.classify). Outside its default 2xx/3xx set the agent raises instead, and first builds
+# a debug text of the whole exchange with the request body decoded: per 4xx/5xx answer, and
+# milliseconds for an oversized body. Redirects are still followed (redirect_response_codes).
+ANY_STATUS = frozenset(range(100, 600))
+
+
 class MLUser(_MLBehaviour, FastHttpUser):
     """An ML user on FastHttpUser: the cheap client, for load."""
 
@@ -147,6 +154,7 @@ class MLUser(_MLBehaviour, FastHttpUser):
             self.network_timeout = profile.target.timeout
             self.connection_timeout = profile.target.connect_timeout
         super().__init__(environment)
+        self.client.client.valid_response_codes = ANY_STATUS
 
     tasks = [_MLBehaviour.predict]
     _client_options: ClassVar[dict] = {}
