@@ -21,7 +21,7 @@ from .drift import apply_drift, strength
 from .kit import PayloadKit, kit_for
 from .malformed import JSON, MALFORMED
 from .oversized import build_oversized
-from .rows import to_rows
+from .rows import columns_of
 
 BLOCK = 256  # payloads drawn per numpy round: amortises call overhead, bounds memory per user
 CLEAN, DRIFTED, MALFORMED_KIND, OVERSIZED = range(4)
@@ -40,15 +40,35 @@ class Payload:
     drift_active: bool = False  # a drifted-kind payload that carries its drift (see drift.strength)
 
 
+class _Rows:
+    """A batch's rows as plain column lists; row dicts are built only for the slots that send
+    them. Every slot has a clean row and a drifted one, but a payload uses one or the other, if
+    either (oversized bodies are shared), so building all dicts up front was mostly waste."""
+
+    __slots__ = ("n", "names", "columns", "labels", "probs")
+
+    def __init__(self, batch: CleanBatch, n: int):
+        self.n = n
+        self.names = list(batch.columns)
+        self.columns = columns_of(batch.columns, n)
+        self.labels = None if batch.labels is None else batch.labels.tolist()
+        self.probs = None if batch.label_probs is None else batch.label_probs.tolist()
+
+    def rows(self, lo: int, hi: int) -> list[dict]:
+        names = self.names
+        if hi - lo == 1:
+            return [dict(zip(names, [c[lo] for c in self.columns], strict=True))]
+        return [dict(zip(names, values, strict=True)) for values in zip(*(c[lo:hi] for c in self.columns), strict=True)]
+
+
 @dataclass
 class _Block:
     kind_draws: list[float]  # one uniform per slot; the current mix maps it to a kind
     variants: list[list[int]]  # per kind, the variant each slot would be
     sched: list[float]
     aux: list[int]
-    clean_rows: list[dict]
-    clean: CleanBatch
-    drifted: dict[int, tuple[list[dict], CleanBatch, np.ndarray]]  # variant -> rows, batch, row index
+    clean: _Rows
+    drifted: dict[int, tuple[_Rows, np.ndarray]]  # variant -> rows, row index
 
 
 Mix = Callable[[float], list[float]]  # seconds since start -> cumulative kind weights (KINDS order)
@@ -110,24 +130,24 @@ class PayloadFactory:
             o = build_oversized(self.kit, self.profile.oversized[v])
             return Payload("oversized", name, o.body, o.content_type, request_id, o.n, o.labels, None)
         if kind == DRIFTED:
-            rows, batch, index = b.drifted[v]
+            rows, index = b.drifted[v]
             active = b.sched[i] < strength(self.profile.drift[v].schedule, now)
             if active:
                 j = int(np.searchsorted(index, lo))
-                rows_i = rows[j : j + self.bs]
-                return self._encoded("drifted", name, request_id, rows_i, batch, j, True)
-            return self._encoded("drifted", name, request_id, b.clean_rows[lo : lo + self.bs], b.clean, lo, False)
-        rows_i = b.clean_rows[lo : lo + self.bs]
+                return self._encoded("drifted", name, request_id, rows, j, True)
+            return self._encoded("drifted", name, request_id, b.clean, lo, False)
         if kind == CLEAN:
-            return self._encoded("clean", name, request_id, rows_i, b.clean, lo, False)
+            return self._encoded("clean", name, request_id, b.clean, lo, False)
+        rows_i = b.clean.rows(lo, lo + self.bs)
         body, ctype = self._malformed[v](self.kit, rows_i, b.aux[i])
         return Payload("malformed", name, body, ctype, request_id, len(rows_i), None, None)
 
-    def _encoded(self, kind, name, request_id, rows, batch: CleanBatch, lo: int, active: bool) -> Payload:
-        hi = lo + len(rows)
-        labels = None if batch.labels is None else batch.labels[lo:hi].tolist()
-        probs = None if batch.label_probs is None else batch.label_probs[lo:hi].tolist()
-        return Payload(kind, name, self.kit.codec.encode(rows), JSON, request_id, len(rows), labels, probs, active)
+    def _encoded(self, kind, name, request_id, rows: _Rows, lo: int, active: bool) -> Payload:
+        hi = min(lo + self.bs, rows.n)
+        labels = None if rows.labels is None else rows.labels[lo:hi]
+        probs = None if rows.probs is None else rows.probs[lo:hi]
+        body = self.kit.codec.encode(rows.rows(lo, hi))
+        return Payload(kind, name, body, JSON, request_id, hi - lo, labels, probs, active)
 
     def _draw_block(self) -> _Block:
         """One block of slots. Every slot gets a clean row, a variant of each kind and, for its
@@ -151,11 +171,8 @@ class PayloadFactory:
                 continue
             index = (slots[:, None] * bs + np.arange(bs)).ravel()
             moved = apply_drift(self.profile.drift[v], _take(clean, index), self.kit.sampler, rng)
-            drifted[v] = (to_rows(moved.columns, len(index)), moved, index)
-        return _Block(
-            kind_draws.tolist(), variants, sched.tolist(), aux.tolist(), to_rows(clean.columns, BLOCK * bs), clean,
-            drifted,
-        )  # fmt: skip
+            drifted[v] = (_Rows(moved, len(index)), index)
+        return _Block(kind_draws.tolist(), variants, sched.tolist(), aux.tolist(), _Rows(clean, BLOCK * bs), drifted)
 
 
 def _take(batch: CleanBatch, index: np.ndarray) -> CleanBatch:

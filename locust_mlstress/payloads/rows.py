@@ -13,7 +13,12 @@ def column_values(col: np.ndarray) -> list:
     return values
 
 
+def columns_of(columns: dict[str, np.ndarray], n: int) -> list[list]:
+    """Each column as a list of plain values, in the columns' order."""
+    return [column_values(col) for col in columns.values()] if n else [[] for _ in columns]
+
+
 def to_rows(columns: dict[str, np.ndarray], n: int) -> list[dict[str, object]]:
     names = list(columns)
-    lists = [column_values(columns[name]) for name in names]
+    lists = columns_of(columns, n)
     return [dict(zip(names, values, strict=True)) for values in zip(*lists, strict=True)] if n else []
