@@ -31,6 +31,7 @@ EVENTS = ("requests", "forwarded", "delayed", "throttled", "reset", "blackhole",
 IDLE_S = 300.0  # a keep-alive client connection idle this long is closed
 READ_S = 60.0  # the rest of a request once its first byte came, and an upstream answer
 CONNECT_S = 5.0
+MAX_PACED_S = 300.0  # a throttled message that would take longer is cut off (the connection closes)
 MAX_BODY = 64 * 1024 * 1024  # a larger request is answered 413 by the proxy itself
 DOWN_BODY = b"target down (injected by the fault proxy)\n"
 
@@ -184,7 +185,8 @@ class _Link:
         if faults.bandwidth is not None:
             self.proxy.count(stage, "throttled")
         framing = response_framing(answer, head.start[0])
-        _send(self.client, _chain(answer.raw, self.up_reader.body(framing)), down_rate)
+        size = len(answer.raw) + framing[1] if framing[0] in ("length", "none") else None
+        _send(self.client, _chain(answer.raw, self.up_reader.body(framing)), down_rate, size)
         if framing[0] == "close" or not answer.keep_alive():
             self._drop_upstream()
             return False
@@ -205,7 +207,7 @@ class _Link:
                 self.up_reader = Reader(self.upstream)
             assert self.upstream is not None and self.up_reader is not None
             with contextlib.suppress(OSError):  # the target may have answered early (413) and closed: read on
-                _send(self.upstream, (request,), rate)
+                _send(self.upstream, (request,), rate, len(request))
             try:
                 raw = self.up_reader.head()
             except OSError:
@@ -247,19 +249,24 @@ def _chain(first: bytes, rest: Iterable[bytes]) -> Iterable[bytes]:
     yield from rest
 
 
-def _send(sock: gsocket.socket, pieces: Iterable[bytes], rate: float | None) -> None:
+def _send(sock: gsocket.socket, pieces: Iterable[bytes], rate: float | None, size: int | None = None) -> None:
     """Send pieces; with a rate (bytes/s), each slice leaves when the link would have carried it,
-    so the last byte of n leaves n/rate seconds after the first (no burst, no trailing wait)."""
+    so the last byte of n leaves n/rate seconds after the first (no burst, no trailing wait).
+    A message that would take over MAX_PACED_S is cut off: at once when its `size` is known."""
     if rate is None:
         for piece in pieces:
             sock.sendall(piece)
         return
+    if size is not None and size / rate > MAX_PACED_S:
+        raise TimeoutError(f"{size} bytes at {rate:g} B/s would take over {MAX_PACED_S:g} s")
     step = max(512, int(rate / 50))  # about 50 slices a second
     start, sent = time.monotonic(), 0
     for piece in pieces:
         for offset in range(0, len(piece), step):
             part = piece[offset : offset + step]
             sent += len(part)
+            if sent / rate > MAX_PACED_S:
+                raise TimeoutError(f"{sent} bytes at {rate:g} B/s would take over {MAX_PACED_S:g} s")
             wait = start + sent / rate - time.monotonic()
             if wait > 0:
                 gevent.sleep(wait)
