@@ -16,12 +16,24 @@ from typing import Any
 from ..errors import ProfileError
 
 MISSING: Any = object()
+# TOML integers are 64-bit (the spec asks parsers to reject others, tomllib does not), and a larger
+# one would overflow float arithmetic downstream
+INT64 = range(-(2**63), 2**63)
 
 
 def _type_name(value: object) -> str:
     return {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list"}.get(
         type(value), "a table" if isinstance(value, dict) else type(value).__name__
     )
+
+
+def _finite(value: int | float) -> bool:
+    return value in INT64 if isinstance(value, int) else math.isfinite(value)
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:20]}...{text[-10:]} ({len(text)} characters)"
 
 
 class Table:
@@ -78,6 +90,8 @@ class Table:
         value = self._get(key, default, " ".join(["a number", " and ".join(bounds)]).strip())
         if value is default and default is not MISSING:
             return value
+        if isinstance(value, int) and not isinstance(value, bool) and value not in INT64:
+            raise self.error(key, f"is outside TOML's 64-bit integer range: {_short(value)}")
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
             raise self.error(key, f"must be a finite number, got {_type_name(value)} {value!r}")
         if min is not None and value < min:
@@ -94,6 +108,8 @@ class Table:
             return value
         if isinstance(value, bool) or not isinstance(value, int):
             raise self.error(key, f"must be an integer, got {_type_name(value)} {value!r}")
+        if value not in INT64:
+            raise self.error(key, f"is outside TOML's 64-bit integer range: {_short(value)}")
         if min is not None and value < min:
             raise self.error(key, f"must be >= {min}, got {value}")
         return value
@@ -121,7 +137,7 @@ class Table:
         if value is default and default is not MISSING:
             return value
         ok = isinstance(value, list) and all(
-            isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) and v >= 0 for v in value
+            isinstance(v, int | float) and not isinstance(v, bool) and _finite(v) and v >= 0 for v in value
         )
         if not ok or not value or sum(value) <= 0:
             raise self.error(key, "must be a non-empty list of non-negative numbers with a positive sum")

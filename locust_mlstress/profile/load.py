@@ -115,6 +115,8 @@ def _target(t: Table, features: tuple[Feature, ...]) -> Target:
             json.loads(template)
         except ValueError as exc:
             raise t.error("body_template", f"is not JSON: {exc}") from None
+        except RecursionError:
+            raise t.error("body_template", "nests too deeply to be a request body template") from None
     target = Target(
         path=path,
         codec=codec,
@@ -188,6 +190,8 @@ def _output(t: Table) -> Output:
 def _source(t: Table, kind: str, features: tuple[Feature, ...], output: Output, path: Path) -> Source:
     if kind == "dataset":
         file = t.str("path")
+        if "\x00" in file:  # Path would raise a bare ValueError on it
+            raise t.error("path", f"{file!r} holds a NUL character, which no file name can")
         resolved = (path.parent / file).resolve()
         suffix = resolved.suffix.lower().lstrip(".")
         guessed = {

@@ -22,6 +22,9 @@ from .fields import Table
 from .model import KINDS
 
 SHAPES = ("ramp", "spike", "soak", "seasonal", "stages", "step")
+# A plan is a handful of stages; thousands are a typo (a step of 1 up to a million users), and
+# building them would stall the run before its first request.
+MAX_STAGES = 10_000
 
 
 @dataclass(frozen=True)
@@ -90,7 +93,13 @@ def read_plan(t: Table, kind_weights_ok, default_gates: tuple = ()) -> LoadPlan 
         slo = _gates(t, "slo", default_gates)
         if not slo:
             raise t.error("slo", "step-to-failure needs SLO checks: slo = [...] here, or [gates] checks")
-        stages = tuple(Stage(f"{u} users", length, u, rate, gates=slo) for u in range(start, top + 1, step))
+        if top < start:
+            raise t.error("max_users", f"must be >= users ({start}), got {top}")
+        steps = range(start, top + 1, step)
+        if len(steps) > MAX_STAGES:
+            raise t.error("step", f"gives {len(steps)} steps from {start} to {top} users, more than {MAX_STAGES}; "
+                                  "raise step or lower max_users")  # fmt: skip
+        stages = tuple(Stage(f"{u} users", length, u, rate, gates=slo) for u in steps)
     elif shape == "stages":
         stages = _link_ramps([_stage(s, rate, kind_weights_ok) for s in t.tables("stages")])
         if any(s.gates for s in stages) and t.has("slo"):
@@ -114,7 +123,10 @@ def read_plan(t: Table, kind_weights_ok, default_gates: tuple = ()) -> LoadPlan 
         at, length, total = t.number("at", min=0), t.number("duration", above=0), t.number("total", above=0)
         if at + length > total:
             raise t.error("total", f"must cover the spike: at ({at:g}) + duration ({length:g}) > total ({total:g})")
-        peak = math.ceil(base * factor)
+        try:
+            peak = math.ceil(base * factor)
+        except OverflowError:  # the product is infinite
+            raise t.error("factor", f"users ({base}) x factor ({factor:g}) must be a finite number of users") from None
         stages = tuple(
             s
             for s in (
@@ -133,6 +145,8 @@ def read_plan(t: Table, kind_weights_ok, default_gates: tuple = ()) -> LoadPlan 
         step = t.number("step", max(1.0, period / 24), above=0)
         if high <= low:
             raise t.error("max_users", f"must be greater than min_users ({low}), got {high}")
+        if total / step > MAX_STAGES:
+            raise t.error("step", f"duration / step gives {total / step:g} stages, more than {MAX_STAGES}; raise step")
         n = max(1, math.ceil(total / step))
         stages = tuple(
             Stage(f"t={k * step:g}s", min(step, total - k * step),
