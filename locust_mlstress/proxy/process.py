@@ -16,9 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from ..target.process import child_env
 from .cli import LISTENING
-
-SOURCE_ROOT = Path(__file__).resolve().parents[2]  # the child imports this very tree
 
 
 class FaultProxyError(RuntimeError):
@@ -57,9 +56,7 @@ class FaultProxyProcess:
         return argv + (["--faults", str(self.faults)] if self.faults is not None else [])
 
     def start(self) -> FaultProxyProcess:
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(SOURCE_ROOT), env.get("PYTHONPATH")) if p)
-        env["PYTHONUNBUFFERED"] = "1"
+        env = child_env()
         with self._out.open("wb") as out, self._err.open("wb") as err:
             self.process = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env)
         deadline = time.monotonic() + self.startup_timeout

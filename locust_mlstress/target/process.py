@@ -24,6 +24,15 @@ from locust_mlstress.target.server import LISTENING
 SOURCE_ROOT = Path(__file__).resolve().parents[2]
 
 
+def child_env() -> dict[str, str]:
+    """The environment of a helper process that imports this very tree and prints unbuffered,
+    so its `listening on` line is seen as soon as it is written."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(SOURCE_ROOT), env.get("PYTHONPATH")) if p)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
 class ReferenceServerError(RuntimeError):
     """The server process did not come up; the message carries its exit status and stderr."""
 
@@ -71,9 +80,7 @@ class ReferenceServer:
         """Start the process and wait for its `listening on` line; raise with its stderr if it dies."""
         if self.process is not None:
             raise RuntimeError("the reference server is already started")
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(SOURCE_ROOT), env.get("PYTHONPATH")) if p)
-        env["PYTHONUNBUFFERED"] = "1"
+        env = child_env()
         # files, not pipes: nobody reads the child's output after start-up, and a full pipe would block it
         self._stdout = tempfile.TemporaryFile()  # noqa: SIM115 - closed in __exit__
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115
