@@ -19,11 +19,10 @@ counts keep this module near 10 s; MLSTRESS_FUZZ_SCALE=10 runs ten times as many
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import replace
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from locust_mlstress.events import MLResult
@@ -35,19 +34,7 @@ from locust_mlstress.quality.calibration_bins import CalibrationBins
 from locust_mlstress.quality.histograms import LinearHistogram, LogHistogram
 from locust_mlstress.quality.kindstats import Consistency
 from tests.unit.test_accumulators import _over_the_wire, _record
-
-SCALE = float(os.environ.get("MLSTRESS_FUZZ_SCALE", "1"))
-
-
-def fuzz(examples: int) -> settings:
-    return settings(
-        max_examples=max(1, int(examples * SCALE)),
-        derandomize=True,
-        database=None,
-        deadline=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-    )
-
+from tests.unit.test_fuzz_gates import fuzz
 
 PROBABILITY = st.one_of(
     st.floats(0, 1),
@@ -93,40 +80,40 @@ def fold(parts: list, steps: list[tuple[int, int]]):
     return parts[steps[-1][0]] if steps else parts[0]  # the last merge leaves the one survivor
 
 
+def pooled_and_merged(data, values: list, new, add, revive, bulk_add=None):
+    """The accumulator `new()` fed every value in order, and the same values split into parts
+    (each filled with `add`, or `bulk_add` when the plan says so, and sent through the wire and
+    `revive`d when it says so) merged along the plan's tree."""
+    assignment, bulk, wired, steps = data.draw(plan(len(values)))
+    pooled = new()
+    for value in values:
+        add(pooled, value)
+    parts = []
+    for i, chunk in enumerate(split(values, assignment, len(wired))):
+        part = new()
+        if bulk_add is not None and bulk[i]:
+            bulk_add(part, chunk)
+        else:
+            for value in chunk:
+                add(part, value)
+        parts.append(revive(wire(part.to_wire())) if wired[i] else part)
+    return pooled, fold(parts, steps)
+
+
 @fuzz(150)
 @given(data=st.data(), values=st.lists(PROBABILITY, max_size=80), bins=st.sampled_from([10, 200]))
 def test_linear_histogram(data, values, bins):
-    assignment, bulk, wired, steps = data.draw(plan(len(values)))
-    pooled = LinearHistogram(bins)
-    for p in values:
-        pooled.add(p)
-    parts = []
-    for i, chunk in enumerate(split(values, assignment, len(bulk))):
-        h = LinearHistogram(bins)
-        if bulk[i]:
-            h.add_many(np.asarray(chunk, dtype=np.float64))
-        else:
-            for p in chunk:
-                h.add(p)
-        parts.append(LinearHistogram.from_wire(wire(h.to_wire()), bins) if wired[i] else h)
-    merged = fold(parts, steps)
+    pooled, merged = pooled_and_merged(
+        data, values, lambda: LinearHistogram(bins), LinearHistogram.add, lambda w: LinearHistogram.from_wire(w, bins),
+        bulk_add=lambda h, chunk: h.add_many(np.asarray(chunk, dtype=np.float64)),
+    )  # fmt: skip
     assert merged.counts.tolist() == pooled.counts.tolist() and merged.n == len(values)
 
 
 @fuzz(150)
 @given(data=st.data(), values=st.lists(st.one_of(LATENCY, VALUE), max_size=80))
 def test_log_histogram(data, values):
-    assignment, _, wired, steps = data.draw(plan(len(values)))
-    pooled = LogHistogram()
-    for x in values:
-        pooled.add(x)
-    parts = []
-    for i, chunk in enumerate(split(values, assignment, len(wired))):
-        h = LogHistogram()
-        for x in chunk:
-            h.add(x)
-        parts.append(LogHistogram.from_wire(wire(h.to_wire())) if wired[i] else h)
-    merged = fold(parts, steps)
+    pooled, merged = pooled_and_merged(data, values, LogHistogram, LogHistogram.add, LogHistogram.from_wire)
     assert merged.items() == pooled.items() and merged.n == len(values)
     for q in (0.01, 0.5, 0.99, 1.0):
         assert merged.quantile(q) == pooled.quantile(q) or (np.isnan(merged.quantile(q)) and not values)
@@ -135,17 +122,7 @@ def test_log_histogram(data, values):
 @fuzz(150)
 @given(data=st.data(), values=st.lists(st.tuples(PROBABILITY, st.integers(0, 1), st.floats(0, 2)), max_size=60))
 def test_calibration_bins(data, values):
-    assignment, _, wired, steps = data.draw(plan(len(values)))
-    pooled = CalibrationBins()
-    for p, y, sq in values:
-        pooled.add(p, y, sq)
-    parts = []
-    for i, chunk in enumerate(split(values, assignment, len(wired))):
-        c = CalibrationBins()
-        for p, y, sq in chunk:
-            c.add(p, y, sq)
-        parts.append(CalibrationBins.from_wire(wire(c.to_wire())) if wired[i] else c)
-    merged = fold(parts, steps)
+    pooled, merged = pooled_and_merged(data, values, CalibrationBins, lambda c, v: c.add(*v), CalibrationBins.from_wire)
     assert merged.rows == pooled.rows
     assert all(np.array_equal(a, b) for a, b in zip(merged.arrays(), pooled.arrays(), strict=True))
 
@@ -158,17 +135,8 @@ PROBE = st.integers(1, 5).flatmap(
 @fuzz(150)
 @given(data=st.data(), probes=st.lists(PROBE, max_size=40))
 def test_consistency(data, probes):
-    assignment, _, wired, steps = data.draw(plan(len(probes)))
-    pooled = Consistency()
-    for instances, flips, diffs in probes:
-        pooled.add(instances, flips, diffs)
-    parts = []
-    for i, chunk in enumerate(split(probes, assignment, len(wired))):
-        c = Consistency()
-        for instances, flips, diffs in chunk:
-            c.add(instances, flips, diffs)
-        parts.append(Consistency.from_wire(wire(c.to_wire())) if wired[i] else c)
-    assert fold(parts, steps).to_wire() == pooled.to_wire()
+    pooled, merged = pooled_and_merged(data, probes, Consistency, lambda c, v: c.add(*v), Consistency.from_wire)
+    assert merged.to_wire() == pooled.to_wire()
 
 
 OUTCOMES = st.sampled_from(["ok", "ok", "rejected", "timeout", "server_error", "accepted_malformed"])
@@ -215,13 +183,10 @@ def canonical(stats: KindStats) -> str:
 def test_kind_stats(data, output, by_variant):
     records = data.draw(kind_records(output))
     n_classes = 3 if output == "multiclass" else 0
-    assignment, _, wired, steps = data.draw(plan(len(records)))
-    pooled = _fill(KindStats(output, n_classes), records, by_variant)
-    parts = []
-    for i, chunk in enumerate(split(records, assignment, len(wired))):
-        s = _fill(KindStats(output, n_classes), chunk, by_variant)
-        parts.append(KindStats.from_wire(wire(s.to_wire()), output, n_classes) if wired[i] else s)
-    merged = fold(parts, steps)
+    pooled, merged = pooled_and_merged(
+        data, records, lambda: KindStats(output, n_classes), lambda s, r: _fill(s, [r], by_variant),
+        lambda w: KindStats.from_wire(w, output, n_classes),
+    )  # fmt: skip
     assert canonical(merged) == canonical(pooled) and merged.requests == len(records)
 
 

@@ -22,7 +22,7 @@ import os
 import re
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from locust_mlstress.gates import KINDS, METRICS, OPERATORS, Gate, GateError, parse_gate, parse_gates
@@ -33,7 +33,14 @@ SPACE = st.text(" \t", max_size=2)
 
 
 def fuzz(examples: int) -> settings:
-    return settings(max_examples=max(1, int(examples * SCALE)), derandomize=True, database=None, deadline=None)
+    """The settings of every fuzz module (test_fuzz_profiles and test_fuzz_accumulators use it too)."""
+    return settings(
+        max_examples=max(1, int(examples * SCALE)),
+        derandomize=True,
+        database=None,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture],
+    )
 
 
 def allowed(metric: str, kind: str | None) -> bool:
@@ -142,24 +149,25 @@ def test_a_bad_operator_is_blamed_on_the_operator(p, op):
 IDENTIFIERS = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,12}", fullmatch=True)
 
 
-@fuzz(200)
-@given(p=parts(), name=IDENTIFIERS.filter(lambda s: s not in METRICS))
-def test_an_unknown_metric_is_blamed_on_the_metric(p, name):
-    text, at = join({**p, "metric": name})
+def _blamed(p: dict, part: str, name: str) -> None:
+    """`name` in place of the expression's metric or kind: the error points at it and names it."""
+    text, at = join({**p, part: name})
     with pytest.raises(GateError) as info:
         parse_gate(text)
     check_error(text, info.value)
-    assert info.value.position == at["metric"] and f"unknown metric {name!r}" in info.value.reason
+    assert info.value.position == at[part] and f"unknown {part} {name!r}" in info.value.reason
+
+
+@fuzz(200)
+@given(p=parts(), name=IDENTIFIERS.filter(lambda s: s not in METRICS))
+def test_an_unknown_metric_is_blamed_on_the_metric(p, name):
+    _blamed(p, "metric", name)
 
 
 @fuzz(200)
 @given(p=parts(), name=IDENTIFIERS.filter(lambda s: s not in KINDS))
 def test_an_unknown_kind_is_blamed_on_the_kind(p, name):
-    text, at = join({**p, "kind": name})
-    with pytest.raises(GateError) as info:
-        parse_gate(text)
-    check_error(text, info.value)
-    assert info.value.position == at["kind"] and f"unknown kind {name!r}" in info.value.reason
+    _blamed(p, "kind", name)
 
 
 @pytest.mark.parametrize("metric", METRICS)

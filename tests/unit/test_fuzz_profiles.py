@@ -26,13 +26,12 @@ import copy
 import datetime
 import json
 import math
-import os
 import re
 import tomllib
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from locust_mlstress.cli import main
@@ -48,19 +47,7 @@ from locust_mlstress.profile.sources import DISTRIBUTIONS, FEATURE_TYPES
 from locust_mlstress.profile.variants import DRIFT_TYPES
 from tests.conftest import PROFILES
 from tests.samples import PARAM
-
-SCALE = float(os.environ.get("MLSTRESS_FUZZ_SCALE", "1"))
-
-
-def fuzz(examples: int) -> settings:
-    return settings(
-        max_examples=max(1, int(examples * SCALE)),
-        derandomize=True,
-        database=None,
-        deadline=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-    )
-
+from tests.unit.test_fuzz_gates import fuzz
 
 # ---- valid starting points ------------------------------------------------------------------
 
