@@ -1,6 +1,7 @@
 """Test locustfile: ML users with no wait; each process writes what it saw at quitting.
 
-MLSTRESS_TEST_USER=http picks MLHttpUser instead of MLUser. MLSTRESS_TEST_OUT names a directory;
+MLSTRESS_TEST_USER=http picks MLHttpUser instead of MLUser; MLSTRESS_TEST_WAIT sets the users' wait
+in seconds (default 0: no wait; the soak test paces its users with it). MLSTRESS_TEST_OUT names a directory;
 each process writes <pid>.json there: the requests its own users sent, counted here by a
 listener of our own (independent of the library's recorder), the user ids in their request
 ids, Locust's counts, and on a local runner or master the library's ML summary. A worker also
@@ -23,7 +24,7 @@ sent: Counter = Counter()
 
 
 class Model(BASE):
-    wait_time = constant(0)
+    wait_time = constant(float(os.environ.get("MLSTRESS_TEST_WAIT", "0")))
 
 
 @events.init.add_listener
