@@ -3,6 +3,7 @@
     .venv/bin/python -m benchmarks            # about 10 minutes
     .venv/bin/python -m benchmarks --quick    # about 1.5 minutes, for a first look
     .venv/bin/python -m benchmarks --only overhead,memory --no-save
+    .venv/bin/python -m benchmarks --only overhead --in-situ --with-requests --rounds 1
 
 Not part of the test suite: nothing here passes or fails a build (see README.md).
 """
@@ -10,18 +11,38 @@ Not part of the test suite: nothing here passes or fails a build (see README.md)
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 from locust_mlstress.profile import load_profile
 
-from . import distributed, generation, hotpath, overhead, recording_memory, results
+from . import distributed, generation, hotpath, overhead, results
 
 ROOT = Path(__file__).resolve().parents[1]
 PARTS = ("overhead", "hotpath", "generation", "memory", "distributed")
 PROFILES = ("quickstart", "multiclass_router")  # KServe v1 binary, Open Inference Protocol v2 multiclass
+
+
+def fresh_memory_run() -> dict:
+    """recording_memory in its own process: this one's heap already holds the other parts' garbage,
+    which would hide (or fake) growth."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "memory.json"
+        proc = subprocess.run(
+            [sys.executable, "-m", "benchmarks.recording_memory", "--json", str(out)],
+            cwd=ROOT, capture_output=True, text=True, timeout=1800,
+        )  # fmt: skip
+        for line in proc.stdout.splitlines():
+            print("  " + line, flush=True)
+        if proc.returncode != 0 or not out.exists():
+            raise SystemExit(f"recording_memory failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
+        return json.loads(out.read_text())
 
 
 def main() -> None:
@@ -31,6 +52,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, help="alternating rounds of the overhead runs (default 3; quick 1)")
     parser.add_argument("--seconds", type=float, help="measured seconds per overhead run (default 15; quick 6)")
     parser.add_argument("--users", type=int, default=20, help="users per overhead run (default 20)")
+    parser.add_argument("--in-situ", action="store_true", help="add a run timing the ML steps inside Locust")
+    parser.add_argument("--with-requests", action="store_true", help="add MLHttpUser against a plain HttpUser")
     parser.add_argument("--no-save", action="store_true", help="print only; leave results.json and RESULTS.md")
     args = parser.parse_args()
     parts = [p.strip() for p in args.only.split(",") if p.strip()]
@@ -49,17 +72,21 @@ def main() -> None:
     print(f"machine: {entry['machine']}", flush=True)
 
     if "overhead" in parts:
-        print(f"\n== client overhead: {rounds} round(s) x {len(overhead.CONFIGS)} configs x {seconds:g} s, "
+        configs = overhead.CONFIGS + ((overhead.IN_SITU,) if args.in_situ else ())
+        configs += overhead.REQUESTS_CONFIGS if args.with_requests else ()
+        print(f"\n== client overhead: {rounds} round(s) x {len(configs)} configs x {seconds:g} s, "
               f"{args.users} users ==", flush=True)  # fmt: skip
         entry["overhead"] = {}
         others = []
         for name in profiles:
             o = overhead.measure_profile(
                 ROOT / "profiles" / f"{name}.toml", rounds, seconds, 2.0 if args.quick else 3.0, args.users,
-                log=lambda line: print(line, flush=True),
+                configs, log=lambda line: print(line, flush=True),
             )  # fmt: skip
             entry["overhead"][name] = o
             others += [c["machine_cores"] - c["client_cores"] for c in o["configs"].values()]
+            if steps := o["configs"].get("ml-timed", {}).get("steps_us"):
+                print(f"  {name}: ML steps inside Locust, CPU-µs/request: {steps}", flush=True)
             for label, r in o["ratios"].items():
                 print(f"  {name}: {label} = {r['ratio']} ({r['extra_us']:+} CPU-µs/request)", flush=True)
         entry["load_note"] = (
@@ -83,9 +110,8 @@ def main() -> None:
             for kind, figures in g.items():
                 print(f"  {name} {kind}: {figures['per_s']:,}/s", flush=True)
     if "memory" in parts:
-        print("\n== memory: one million recorded requests ==", flush=True)
-        entry["memory"] = recording_memory.measure(1_000_000, log=lambda line: print("  " + line, flush=True))
-        m = entry["memory"]
+        print("\n== memory: one million recorded requests (a fresh process) ==", flush=True)
+        entry["memory"] = m = fresh_memory_run()
         print(f"  RSS growth {m['growth_mb']:+} MB ({m['growth_second_half_mb']:+} MB second half), "
               f"{m['us_per_request']} CPU-µs/request", flush=True)  # fmt: skip
     if "distributed" in parts:

@@ -50,6 +50,7 @@ CONFIGS = (
     Config("plain", "PlainFast"),
     Config("replay", "ReplayFast"),
 )
+IN_SITU = Config("ml-timed", "MLTimed")
 REQUESTS_CONFIGS = (Config("ml-full-requests", "MLRequests"), Config("plain-requests", "PlainRequests"))
 
 
@@ -116,6 +117,7 @@ def run_once(
         "nginx_cores": (n1 - n0) / (t1 - t0),
         "machine_cores": machine_busy,
         "outcomes": m.get("outcomes"),
+        "steps_us": m.get("steps_us"),
         "gc_us_per_request": [
             round((x - y) / max(1, requests) * 1e6, 2) for x, y in zip(a["gc_s"], b["gc_s"], strict=True)
         ],
@@ -174,6 +176,7 @@ def summarise(runs: list[dict]) -> dict:
             "client_cores": round(statistics.median(r["client_cores"] for r in mine), 3),
             "machine_cores": round(statistics.median(r["machine_cores"] for r in mine), 3),
             "outcomes": mine[-1]["outcomes"],
+            **({"steps_us": mine[-1]["steps_us"]} if mine[-1].get("steps_us") else {}),
         }
     ratios = {}
     for label, ml, plain in RATIOS:

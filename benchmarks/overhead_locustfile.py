@@ -8,7 +8,8 @@ is the bottleneck:
 - `PlainFast`, a FastHttpUser posting one fixed pre-encoded clean body and checking nothing;
 - `ReplayFast`, a FastHttpUser posting the mix's own pre-encoded bodies in turn: the same bytes
   on the wire as `MLFast`, none of the ML work;
-- `MLRequests` and `PlainRequests`, the ML and plain users on HttpUser (requests).
+- `MLRequests` and `PlainRequests`, the ML and plain users on HttpUser (requests);
+- `MLTimed`, MLFast with its per-request steps timed in place (`--in-situ`).
 
 The process measures itself: once every user is running and a warm-up has passed, it notes its
 own CPU time (user + system) and Locust's request count, again `MLSTRESS_BENCH_SECONDS` later,
@@ -26,16 +27,19 @@ import os
 import time
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import gevent
 import psutil
 from locust import HttpUser, constant, events, task
 from locust.contrib.fasthttp import FastHttpUser
 
-from locust_mlstress import MLHttpUser, MLUser
+from locust_mlstress import MLHttpUser, MLUser, users
 from locust_mlstress.monitoring import live_summary
 from locust_mlstress.payloads import PayloadFactory
 from locust_mlstress.profile import load_profile
+
+_classify = users.classify
 
 PROFILE = Path(os.environ.get("MLSTRESS_BENCH_PROFILE", Path(__file__).parents[1] / "profiles" / "quickstart.toml"))
 SECONDS = float(os.environ.get("MLSTRESS_BENCH_SECONDS", "20"))
@@ -58,6 +62,47 @@ PATH = _profile.target.path
 class MLFast(MLUser):
     profile = _profile
     wait_time = constant(0)
+
+
+STEPS = {"payload": 0.0, "judge": 0.0, "classify": 0.0, "event+record": 0.0, "n": 0}
+
+
+class MLTimed(MLFast):
+    """MLFast with its steps timed in place (CPU time around each): what they cost inside a busy
+    Locust process, to hold against benchmarks/hotpath.py's figures for the same steps alone.
+    The timing itself adds about a microsecond per step."""
+
+    def on_start(self) -> None:
+        super().on_start()
+        users.classify = _timed_classify
+        real_next, real_fire = self._factory.next, self._hook.fire
+
+        def next_payload():
+            t = time.process_time()
+            payload = real_next()
+            STEPS["payload"] += time.process_time() - t
+            STEPS["n"] += 1
+            return payload
+
+        def fire(**kwargs):
+            t = time.process_time()
+            real_fire(**kwargs)
+            STEPS["event+record"] += time.process_time() - t
+
+        self._factory.next = next_payload
+        self._hook = SimpleNamespace(fire=fire)
+
+    def _judge(self, *args, **kwargs) -> None:
+        t = time.process_time()
+        super()._judge(*args, **kwargs)
+        STEPS["judge"] += time.process_time() - t
+
+
+def _timed_classify(*args):
+    t = time.process_time()
+    out = _classify(*args)
+    STEPS["classify"] += time.process_time() - t
+    return out
 
 
 class MLRequests(MLHttpUser):
@@ -153,6 +198,8 @@ def _measure(environment) -> None:
     after = _snapshot(environment, me)
     result = {"users": runner.user_count, "before": before, "after": after}
     summary = live_summary(environment)
+    if STEPS["n"]:
+        result["steps_us"] = {k: round(v / STEPS["n"] * 1e6, 1) for k, v in STEPS.items() if k != "n"}
     if summary is not None:
         result["outcomes"] = {kind: k.get("outcomes") for kind, k in summary.get("kinds", {}).items()}
     if OUT:

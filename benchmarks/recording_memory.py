@@ -12,6 +12,7 @@ Not a test: it prints figures (see benchmarks/README.md).
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import time
 from pathlib import Path
@@ -82,8 +83,11 @@ def measure(predictions: int = 1_000_000, log=print) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--predictions", type=int, default=1_000_000)
+    parser.add_argument("--json", type=Path, help="also write the figures to this file as JSON")
     args = parser.parse_args()
     m = measure(args.predictions)
+    if args.json:
+        args.json.write_text(json.dumps(m))
     print(f"\nrecorded {m['predictions']} requests: {m['us_per_request']:.2f} CPU-µs each")
     print(f"summary of {m['summary_rows']} window rows in {m['summary_s']:.2f} s")
     growth, late = m["growth_mb"], m["growth_second_half_mb"]

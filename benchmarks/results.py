@@ -121,14 +121,19 @@ def render(history: list[dict]) -> str:
         lines += [
             f"### Client overhead, {profile}",
             "",
-            "| configuration | req/CPU-s (median) | min–max | CPU-µs/request | client cores | nginx cores (max) |",
+            "| configuration | req/CPU-s (median) | min–max | CPU-µs/request (user + system) | client cores "
+            "| nginx cores (max) |",
             "|---|---:|---:|---:|---:|---:|",
         ]
         for name, c in o["configs"].items():
             lines.append(
                 f"| {name} | {c['req_per_cpu_s']:,.0f} | {c['spread'][0]:,.0f}–{c['spread'][1]:,.0f} | "
-                f"{c['us_per_request']} | {c['client_cores']} | {c['nginx_cores_max']} |"
+                f"{c['us_per_request']} ({c['user_us']:.0f} + {c['system_us']:.0f}) | {c['client_cores']} | "
+                f"{c['nginx_cores_max']} |"
             )
+        if steps := o["configs"].get("ml-timed", {}).get("steps_us"):
+            lines += ["", "ML steps timed inside the Locust process (ml-timed), CPU-µs per request: "
+                      + ", ".join(f"{k} {v}" for k, v in steps.items()) + "."]  # fmt: skip
         lines += ["", "| ratio | value | extra CPU-µs/request | target |", "|---|---:|---:|---|"]
         for name, r in o["ratios"].items():
             target = f"≥ {TARGET_RATIO}: {'met' if r['ratio'] >= TARGET_RATIO else 'not met'}"
