@@ -23,6 +23,7 @@ from locust.runners import MasterRunner, WorkerRunner
 
 from .errors import ProfileError
 from .profile import load_profile
+from .profile.load import header_problem
 from .profile.model import Profile
 
 logger = logging.getLogger("locust_mlstress")
@@ -122,6 +123,9 @@ def check_options(environment: Environment) -> None:
     for header in option(environment, "ml_header", []) or []:
         if ":" not in header or not header.split(":", 1)[0].strip():
             raise ProfileError(None, "--ml-header", "must look like 'Name: value', e.g. 'Authorization: Bearer $TOKEN'")
+        name, value = (part.strip() for part in header.split(":", 1))
+        if problem := header_problem(name, value):
+            raise ProfileError(None, "--ml-header", problem)
 
 
 def extra_headers(environment: Environment) -> dict[str, str]:

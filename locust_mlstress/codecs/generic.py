@@ -40,7 +40,8 @@ def compile_path(path: str) -> tuple[Segment, ...]:
     segments: list[Segment] = []
     for part in path.split("."):
         digits = part[1:] if part.startswith("-") else part
-        segments.append((part, int(part) if digits.isdigit() else None))
+        index = digits.isascii() and digits.isdigit()  # "²".isdigit() is true, but int("²") fails
+        segments.append((part, int(part) if index else None))
     return tuple(segments)
 
 

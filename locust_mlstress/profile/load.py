@@ -151,11 +151,26 @@ def _check_codec(target: Target, features: tuple[Feature, ...], output: Output, 
         raise ProfileError(path, "target", str(exc)) from None
 
 
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+
+def header_problem(name: str, value: str) -> str | None:
+    """Why a header cannot be sent as given, or None: a CR or LF would end the header early
+    (and could smuggle another), so every request would fail at run time instead of now."""
+    if not _TOKEN.fullmatch(name):
+        return f"header name {name!r} must be letters, digits or !#$%&'*+-.^_`|~ (no spaces, colons or line breaks)"
+    if any(c in value for c in "\r\n\0"):
+        return f"the value of header {name!r} must not contain a line break or NUL"
+    return None
+
+
 def _headers(t: Table) -> tuple[Header, ...]:
     headers = []
     for name in t.names():
         raw = t.raw(name)
         if isinstance(raw, str):
+            if problem := header_problem(name, raw):
+                raise t.error(name, problem)
             headers.append(Header(name, value=raw))
             continue
         if not isinstance(raw, dict):
@@ -167,6 +182,8 @@ def _headers(t: Table) -> tuple[Header, ...]:
         value = os.environ.get(env)
         if value is None:
             raise h.error("env", f"environment variable {env} is not set; export it before the run")
+        if problem := header_problem(name, value):
+            raise h.error("env", f"environment variable {env}: {problem}")
         headers.append(Header(name, value=value, env=env, secret=secret))
     return tuple(headers)
 

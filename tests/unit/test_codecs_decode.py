@@ -170,3 +170,10 @@ def test_encode_is_compact_utf8_json():
     body = codec("kserve_v1").encode([{"age": 1.0, "plan": "café"}])
     assert body == b'{"instances":[{"age":1.0,"plan":"caf\\u00e9"}]}'
     assert codec("kserve_v1").content_type == "application/json"
+
+
+def test_only_ascii_digits_index_arrays_in_a_response_path():
+    from locust_mlstress.codecs.generic import compile_path
+
+    assert compile_path("outputs.0.data") == (("outputs", None), ("0", 0), ("data", None))
+    assert compile_path("outputs.²") == (("outputs", None), ("²", None))  # a key, not int("²")

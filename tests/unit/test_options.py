@@ -24,6 +24,8 @@ def _env(**options) -> Environment:
         ({"ml_warmup": "0"}, "--ml-warmup", "'500'"),
         ({"ml_consistency": "2"}, "--ml-consistency", "between 0 and 1"),
         ({"ml_consistency": "often"}, "--ml-consistency", "between 0 and 1"),
+        ({"ml_header": ["X-Key: a\r\nInjected: 1"]}, "--ml-header", "line break"),
+        ({"ml_header": ["X Key: a"]}, "--ml-header", "no spaces"),
     ],
 )
 def test_bad_options(options, field, hint):
