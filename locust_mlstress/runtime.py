@@ -17,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+import gevent
 from locust import events
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
@@ -223,14 +224,31 @@ def check_run(environment: Environment) -> None:
 
 @events.init.add_listener
 def _check_before_traffic(environment: Environment, **_kwargs) -> None:
-    if isinstance(environment.runner, WorkerRunner):
-        return  # workers get the master's options with the first spawn message
-    try:
-        check_run(environment)
-    except ProfileError as exc:
-        logger.error("%s", exc)
-        sys.stderr.flush()
-        sys.exit(EXIT_BAD_PROFILE)
+    if not isinstance(environment.runner, WorkerRunner):  # workers get the master's options later
+        try:
+            check_run(environment)
+        except ProfileError as exc:
+            logger.error("%s", exc)
+            sys.stderr.flush()
+            sys.exit(EXIT_BAD_PROFILE)
+    if not isinstance(environment.runner, MasterRunner):
+        _build_payload_kits(environment)
+    # gevent's loop caches "now" between iterations, and nothing has let it run since start-up:
+    # Locust's `-t` timer, armed next, would count from before the seconds spent above and in
+    # loading the locustfile, and a short run could end within a second of its start.
+    gevent.get_hub().loop.update_now()
+
+
+def _build_payload_kits(environment: Environment) -> None:
+    """Build what users share (codec, sampler, oversized bodies) before the run's clock starts,
+    so that neither the first users' latency nor a short `-t` pays for it."""
+    from .payloads.kit import kit_for
+    from .payloads.oversized import build_all
+
+    for cls in ml_user_classes(environment):
+        profile = resolve_profile(cls, environment, quiet=True)  # a worker may get --ml-profile later
+        if profile is not None:
+            build_all(kit_for(profile))
 
 
 @events.test_start.add_listener

@@ -75,6 +75,15 @@ def build_oversized(kit: PayloadKit, variant: Variant) -> Oversized:
     return cached  # type: ignore[return-value]
 
 
+def build_all(kit: PayloadKit) -> None:
+    """Every oversized body the profile can send, built now: a 2 MiB body takes a few hundred
+    ms, which inside a run would stall the first user that draws one (and the clock of `-t`).
+    Built even when the profile's [mix] gives oversized no weight: a load-plan stage may."""
+    for variant in kit.profile.oversized:
+        if variant.weight > 0:
+            build_oversized(kit, variant)
+
+
 def _has_string(kit: PayloadKit) -> str | None:
     return None if kit.features_where("text", "category") else "no text or category feature to fill"
 

@@ -1,5 +1,6 @@
 """Headless local runs of real Locust processes against the reference server on 127.0.0.1."""
 
+import json
 import re
 
 import pytest
@@ -23,6 +24,13 @@ def test_every_request_is_counted_once_beside_locusts_stats(strict_run):
     assert sum(strict_run.by_kind().values()) == record["locust_requests"] > 500
     for kind, n in strict_run.by_kind().items():
         assert record["by_name"][f"POST /v1/models/churn:predict [{kind}]"][0] == n
+
+
+def test_run_time_counts_from_the_start_of_traffic(strict_run):
+    """-t 14s gives 14 s of traffic, however long the locustfile took to import and the payload
+    kits to build (gevent's cached clock once let Locust's timer count those seconds too)."""
+    duration = json.loads(strict_run.path("ml.json").read_text())["duration_s"]
+    assert 13.9 <= duration < 20, duration
 
 
 def test_kinds_follow_the_mix_weights(strict_run, quickstart):
