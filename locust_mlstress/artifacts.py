@@ -118,5 +118,7 @@ def _write_html(paths: list[Path], summary: dict, manifest: dict) -> None:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
             logger.info("HTML report written to %s", path)
+    except OSError as exc:  # a disk or permission problem: one line, not a traceback
+        logger.error("could not write the HTML report: %s", exc)
     except Exception:
         logger.exception("could not write the HTML report to %s", ", ".join(map(str, paths)))

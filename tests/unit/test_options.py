@@ -34,6 +34,14 @@ def test_bad_options(options, field, hint):
     assert err.value.field == field and hint in str(err.value)
 
 
+def test_an_output_file_option_naming_a_directory_is_refused(tmp_path):
+    with pytest.raises(ProfileError) as err:
+        check_options(_env(ml_html=str(tmp_path)))
+    assert err.value.field == "--ml-html" and "is a directory" in str(err.value)
+    assert str(tmp_path / "report.html") in str(err.value)
+    check_options(_env(ml_html=str(tmp_path / "report.html")))  # a file in it is fine
+
+
 def test_good_options_pass_and_empty_ones_fall_back_to_defaults():
     check_options(_env(ml_window="2.5", ml_warmup="500", ml_consistency="0.1"))
     env = _env(ml_window="", ml_json=None)
