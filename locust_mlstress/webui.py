@@ -96,9 +96,7 @@ class LiveFigures:
             return None
         if run.recorder is not None:
             run.recorder.flush()  # a local runner's open window (live_summary does the same)
-        monitor = run.monitor
-        refs, _ = monitor.references()
-        return {kind: monitor.kind_figures(kind, stats, refs.get(kind)) for kind, stats in monitor.totals.items()}
+        return run.monitor.kinds()
 
 
 def table_rows(kinds: dict | None) -> list[dict]:

@@ -188,9 +188,15 @@ class QualityMonitor:
                          "requests": requests, "rps": requests / seconds if seconds > 0 else None})  # fmt: skip
         return rows
 
+    def kinds(self, refs: dict[str, KindStats] | None = None) -> dict:
+        """Per kind, the run-total figures: the summary's `kinds`, also on their own (the web UI's
+        live table, which has no use for the windows)."""
+        refs = self.references()[0] if refs is None else refs
+        return {kind: self.kind_figures(kind, stats, refs.get(kind)) for kind, stats in sorted(self.totals.items())}
+
     def summary(self, now: float | None = None) -> dict:
         refs, baseline = self.references()
-        kinds = {kind: self.kind_figures(kind, stats, refs.get(kind)) for kind, stats in sorted(self.totals.items())}
+        kinds = self.kinds(refs)
         window_rows = []
         span = self.window_s * self.factor
         for w in sorted(self.windows):

@@ -47,7 +47,7 @@ def format_summary(summary: dict) -> str:
         lines.append(
             "".join(f"{c:>{w}}" if i else f"{c:<{w}}" for i, (c, (_, w)) in enumerate(zip(cells, COLUMNS, strict=True)))
         )
-    lines += _notes(summary)
+    lines += table_notes(summary)
     for kind in ("malformed", "oversized"):
         variants = summary["kinds"].get(kind, {}).get("variants")
         if variants:
@@ -58,7 +58,8 @@ def format_summary(summary: dict) -> str:
     return "\n".join(lines)
 
 
-def _notes(summary: dict) -> list[str]:
+def table_notes(summary: dict) -> list[str]:
+    """The lines under the table: what the shift figures compare with, and how to read them."""
     notes = []
     b = summary["baseline"]
     if b["mode"] == "file":

@@ -140,7 +140,7 @@ KIND_COLUMNS = ("kind", "requests", "ok", "rejected", "failed", "PSI", "JS", "n(
 
 def _kinds_section(summary: dict) -> str:
     """The console table's figures (report/console.py formats them), and its notes."""
-    from .console import _notes, kind_cells
+    from .console import kind_cells, table_notes
     from .plots import ordered_kinds
 
     rows = []
@@ -151,7 +151,7 @@ def _kinds_section(summary: dict) -> str:
         row[-1] = f'<span class="{escape(verdict)}">{row[-1]}</span>'
         rows.append(row)
     table = _table(list(KIND_COLUMNS), rows, numeric=set(range(1, len(KIND_COLUMNS) - 1)))
-    notes = "".join(f"<li>{escape(line)}</li>" for line in _notes(summary) if line)
+    notes = "".join(f"<li>{escape(line)}</li>" for line in table_notes(summary) if line)
     return f'<section id="kinds"><h2>Per payload kind</h2>{table}<ul class="note">{notes}</ul></section>'
 
 
