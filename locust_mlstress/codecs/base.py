@@ -67,7 +67,7 @@ def _default(value: object) -> object:
 # One shared encoder: json.dumps(...) with non-default options builds a new encoder per call.
 # ensure_ascii keeps lone surrogates in text features encodable; allow_nan is needed because
 # malformed payloads carry NaN on purpose.
-_ENCODER = json.JSONEncoder(allow_nan=True, separators=(",", ":"), default=_default)
+ENCODER = json.JSONEncoder(allow_nan=True, separators=(",", ":"), default=_default)
 _DECODER = json.JSONDecoder()
 
 _JSON_NAMES: dict[type, str] = {
@@ -87,7 +87,7 @@ def json_kind(value: object) -> str:
 
 
 def dump(document: object) -> bytes:
-    return _ENCODER.encode(document).encode("utf-8")
+    return ENCODER.encode(document).encode("utf-8")
 
 
 def parse_body(body: bytes | bytearray | memoryview | str) -> object:

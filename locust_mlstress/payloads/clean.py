@@ -52,7 +52,9 @@ def linear_scores(model: LabelModel, columns: dict[str, np.ndarray], n: int) -> 
                 score += term.weight * (col == term.category)
             else:
                 values = col.astype(np.float64) if col.dtype != object else _to_float(col)
-                score += term.weight * np.nan_to_num(values, nan=0.0)
+                if not np.isfinite(values).all():  # nan_to_num costs ~20 µs a call even when idle
+                    values = np.nan_to_num(values, nan=0.0)
+                score += term.weight * values
         out[:, j] = score
     return out
 
@@ -99,9 +101,12 @@ def _draw_feature(feature: Feature, rng: np.random.Generator, n: int) -> np.ndar
         return np.asarray(d.categories, dtype=object)[idx]
     else:  # text
         lengths = rng.integers(d.min_words, d.max_words + 1, n)
-        words = np.asarray(d.vocabulary, dtype=object)[rng.integers(0, len(d.vocabulary), lengths.sum())]
-        bounds = np.concatenate(([0], np.cumsum(lengths)))
-        return np.array([" ".join(words[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)], dtype=object)
+        vocabulary = d.vocabulary
+        words = [vocabulary[i] for i in rng.integers(0, len(vocabulary), lengths.sum()).tolist()]
+        ends = np.cumsum(lengths).tolist()  # plain lists: slicing them is far cheaper than numpy's
+        texts = np.empty(n, dtype=object)
+        texts[:] = [" ".join(words[a:b]) for a, b in zip([0, *ends[:-1]], ends, strict=True)]
+        return texts
     if feature.type == "int":
         values = np.rint(values).astype(np.int64)
     return clip_to_domain(feature, values)
