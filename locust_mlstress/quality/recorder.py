@@ -4,11 +4,6 @@ A worker hands its deltas to Locust's `report_to_master` every few seconds and f
 its memory holds at most the windows since its last report. A local runner hands them straight
 to its monitor whenever a window closes. Either way the monitor only ever sees wire dicts: the
 local path exercises exactly what a distributed run sends.
-
-A request is only noted when it happens (its window and stage fixed by the clock then) and added
-to the stats in batches of PENDING: inside a busy Locust process, twenty users' requests
-interleave, and one tight loop over many requests runs far cheaper than the same code once per
-request between them. Every way out (`take_delta`, `flush`) adds the pending ones first.
 """
 
 from __future__ import annotations
@@ -20,7 +15,6 @@ from ..profile.model import Output
 from .kindstats import KindStats
 
 PROBE = "probe"  # the pseudo-kind of consistency probes: resent payloads, kept out of the mix
-PENDING = 256  # requests noted before they are added to the stats (bounded memory, see above)
 
 
 class QualityRecorder:
@@ -40,7 +34,6 @@ class QualityRecorder:
         self.stage_of = stage_of  # the load plan's stage at a time, so stages get exact totals
         self._window = -1
         self._unsent: dict[tuple[int, int, str], KindStats] = {}
-        self._pending: list[tuple] = []
 
     def _stats(self, window: int, stage: int, kind: str) -> KindStats:
         key = (window, stage, kind)
@@ -54,36 +47,24 @@ class QualityRecorder:
         now = self.clock()
         window = int(now // self.window_s)
         if window != self._window:
-            if self.sink is not None and (self._unsent or self._pending):
+            if self.sink is not None and self._unsent:
                 self.sink(self.take_delta())
             self._window = window
-        stage = self.stage_of(now) if self.stage_of is not None else -1
-        pending = self._pending
-        pending.append((window, stage, payload, result, probe_of))
-        if len(pending) >= PENDING:
-            self._add_pending()
-
-    def _add_pending(self) -> None:
-        pending, self._pending = self._pending, []
-        ok, output = Outcome.OK, self.output
-        for window, stage, payload, result, probe_of in pending:
-            kind = PROBE if probe_of is not None else payload.kind
-            stats = self._stats(window, stage, kind)
-            stats.record_outcome(
-                payload.variant, result.outcome.value, result.response_time, len(payload.body), kind == "oversized"
-            )
-            if result.outcome is not ok or result.predictions is None:
-                continue
-            if probe_of is not None:
-                flips, diffs = compare(output, probe_of, result.predictions)
-                stats.consistency.add(len(diffs), flips, diffs)
-            else:
-                stats.record_predictions(result.predictions, payload.labels)
+        kind = PROBE if probe_of is not None else payload.kind
+        stats = self._stats(window, self.stage_of(now) if self.stage_of is not None else -1, kind)
+        stats.record_outcome(
+            payload.variant, result.outcome.value, result.response_time, len(payload.body), kind == "oversized"
+        )
+        if result.outcome is not Outcome.OK or result.predictions is None:
+            return
+        if probe_of is not None:
+            flips, diffs = compare(self.output, probe_of, result.predictions)
+            stats.consistency.add(len(diffs), flips, diffs)
+        else:
+            stats.record_predictions(result.predictions, payload.labels)
 
     def take_delta(self) -> list[dict]:
         """Everything since the last call, as wire dicts; the recorder starts afresh."""
-        if self._pending:
-            self._add_pending()
         delta = [
             {"window": w, "stage": g, "kind": k, "stats": s.to_wire()} for (w, g, k), s in sorted(self._unsent.items())
         ]
@@ -91,7 +72,7 @@ class QualityRecorder:
         return delta
 
     def flush(self) -> None:
-        if self.sink is not None and (self._unsent or self._pending):
+        if self.sink is not None and self._unsent:
             self.sink(self.take_delta())
 
 

@@ -3,7 +3,6 @@ and everything crossing the worker -> master wire survives msgpack unchanged."""
 
 import json
 import random
-from collections import Counter
 
 import numpy as np
 import pytest
@@ -181,29 +180,3 @@ def test_streaming_bins_follow_the_metric_functions_on_edges(p):
     one.add(p)
     bulk.add_many(np.array([p]))
     assert one.counts.tolist() == bulk.counts.tolist() and int(np.argmax(one.counts)) == expected
-
-
-def test_recorder_holds_at_most_a_batch_and_every_way_out_adds_it():
-    """Requests are added to the stats a batch at a time; none is lost on the way out, and each
-    keeps the window of the moment it was recorded."""
-    from locust_mlstress.quality.recorder import PENDING
-
-    output = Output("binary", ("0", "1"))
-    t = [0.0]
-    recorder = QualityRecorder(output, 10.0, lambda: t[0])
-    requests = list(_requests("binary", PENDING + 10))
-    for _, payload, result in requests[: PENDING - 1]:
-        recorder.record(payload=payload, result=result)
-    assert not recorder._unsent and len(recorder._pending) == PENDING - 1  # noted, not yet added
-    t[0] = 5.0
-    recorder.record(payload=requests[PENDING - 1][1], result=requests[PENDING - 1][2])
-    assert not recorder._pending  # a full batch is added at once
-    t[0] = 12.0  # the next window, without a sink: the recorder keeps both
-    for _, payload, result in requests[PENDING:]:
-        recorder.record(payload=payload, result=result)
-    delta = recorder.take_delta()
-    per_window = Counter()
-    for d in delta:
-        per_window[d["window"]] += sum(n for _, _, n in d["stats"]["outcomes"])
-    assert per_window == {0: PENDING, 1: 10}
-    assert recorder.take_delta() == []
