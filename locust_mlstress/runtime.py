@@ -247,15 +247,17 @@ def _check_before_traffic(environment: Environment, **_kwargs) -> None:
 
 
 def _build_payload_kits(environment: Environment) -> None:
-    """Build what users share (codec, sampler, oversized bodies) before the run's clock starts,
-    so that neither the first users' latency nor a short `-t` pays for it."""
+    """Build what users share (codec, sampler, body templates, oversized bodies) before the run's
+    clock starts, so that neither the first users' latency nor a short `-t` pays for it."""
     from .payloads.kit import kit_for
     from .payloads.oversized import build_all
 
     for cls in ml_user_classes(environment):
         profile = resolve_profile(cls, environment, quiet=True)  # a worker may get --ml-profile later
         if profile is not None:
-            build_all(kit_for(profile))
+            kit = kit_for(profile)
+            kit.templates  # noqa: B018  (decided now: a few ms of checking, not in a user's first block)
+            build_all(kit)
 
 
 @events.test_start.add_listener

@@ -60,12 +60,12 @@ class _Rows:
         self.template = kit.template(tuple(self.names))
         self._texts: dict[int, list[list[str]]] = {}
 
-    def body(self, codec: Codec, lo: int, hi: int, bs: int) -> bytes:
-        """The encoded body of rows lo..hi: from the template where there is one (templates.py).
+    def body(self, codec: Codec, lo: int, bs: int) -> bytes:
+        """The encoded body of rows lo..lo+bs: from the template where there is one (templates.py).
         Values are encoded a column at a time for TEXT_CHUNK bodies' rows: drifted rows exist
         for every slot, but only the drifted share of slots sends them."""
-        if self.template is None or hi - lo != bs:
-            return codec.encode(self.rows(lo, hi))
+        if self.template is None:
+            return codec.encode(self.rows(lo, lo + bs))
         size = TEXT_CHUNK * bs
         start = lo - lo % size
         texts = self._texts.get(start)
@@ -164,11 +164,11 @@ class PayloadFactory:
         return Payload("malformed", name, body, ctype, request_id, len(rows_i), None, None)
 
     def _encoded(self, kind, name, request_id, rows: _Rows, lo: int, active: bool) -> Payload:
-        hi = min(lo + self.bs, rows.n)
+        hi = lo + self.bs  # rows come in whole slots of batch_size
         labels = None if rows.labels is None else rows.labels[lo:hi]
         probs = None if rows.probs is None else rows.probs[lo:hi]
-        body = rows.body(self.kit.codec, lo, hi, self.bs)
-        return Payload(kind, name, body, JSON, request_id, hi - lo, labels, probs, active)
+        body = rows.body(self.kit.codec, lo, self.bs)
+        return Payload(kind, name, body, JSON, request_id, self.bs, labels, probs, active)
 
     def _draw_block(self) -> _Block:
         """One block of slots. Every slot gets a clean row, a variant of each kind and, for its

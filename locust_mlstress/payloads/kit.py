@@ -25,7 +25,6 @@ class PayloadKit:
     codec: Codec
     sampler: CleanSampler
     oversized_cache: dict[str, object] = field(default_factory=dict)
-    templates: dict[tuple[str, ...], BodyTemplate | None] = field(default_factory=dict)
 
     @classmethod
     def build(cls, profile: Profile) -> PayloadKit:
@@ -44,32 +43,32 @@ class PayloadKit:
     def numeric(self) -> list[Feature]:
         return self.features_where("float", "int")
 
-    def template(self, names: tuple[str, ...]) -> BodyTemplate | None:
-        """The body template for rows of these columns, or None where the codec's own bodies
-        differ from it (payloads/templates.py); decided once per process, the same everywhere."""
-        if names not in self.templates:
-            self.templates[names] = self._checked_template(names)
-        return self.templates[names]
-
-    def _checked_template(self, names: tuple[str, ...]) -> BodyTemplate | None:
+    @cached_property
+    def templates(self) -> dict[tuple[str, ...], BodyTemplate | None]:
+        """The body template of each column set the profile's rows come in (clean, each drift
+        variant's), or None where it did not reproduce the codec's own bodies (templates.py).
+        Decided once per process, from a sample drawn with the profile seed: the same everywhere."""
         from .drift import apply_drift
 
         bs = self.profile.target.batch_size
-        template = BodyTemplate.build(self.codec, names, bs)
-        if template is None:
-            return None
         n = TEMPLATE_CHECK_ROWS * bs
         rng = np.random.default_rng([self.profile.seed, 0x7E3])  # its own stream: users' stay put
         clean = self.sampler.draw(rng, n)
         samples: list[CleanBatch] = [clean, *(apply_drift(v, clean, self.sampler, rng) for v in self.profile.drift)]
-        checked = False
+        decided: dict[tuple[str, ...], BodyTemplate | None] = {}
         for batch in samples:
-            if tuple(batch.columns) != names:
-                continue
-            if not template.agrees(self.codec, names, columns_of(batch.columns, n), dtype_kinds(batch.columns)):
-                return None
-            checked = True
-        return template if checked else None
+            names = tuple(batch.columns)
+            template = decided[names] if names in decided else BodyTemplate.build(self.codec, names, bs)
+            if template is not None and not template.agrees(
+                self.codec, names, columns_of(batch.columns, n), dtype_kinds(batch.columns)
+            ):
+                template = None
+            decided[names] = template
+        return decided
+
+    def template(self, names: tuple[str, ...]) -> BodyTemplate | None:
+        """The checked template for rows of these columns; None for columns no sample had."""
+        return self.templates.get(names)
 
 
 _KITS: dict[tuple[str, str], PayloadKit] = {}
