@@ -37,11 +37,14 @@ def _late(timeout: float) -> TimeoutError:
     return TimeoutError(f"body not complete within the {timeout:g} s timeout")
 
 
-def _announced(value: object) -> int | None:
+def _check_announced(value: object, limit: int) -> None:
+    """Refuse a body whose Content-Length is over `limit` before reading any of it."""
     try:
-        return int(value) if value is not None else None  # type: ignore[call-overload]
+        size = int(value) if value is not None else None  # type: ignore[call-overload]
     except (TypeError, ValueError):
-        return None  # a broken Content-Length: the reading finds out
+        return  # a broken Content-Length: the reading finds out
+    if size is not None and size > limit:
+        raise BodyTooLarge(limit, size)
 
 
 def read_within(read: Callable[[int], bytes], limit: int, seconds: float, timeout: float) -> bytes:
@@ -77,9 +80,9 @@ def decompressed(data: bytes, encoding: str, limit: int) -> bytes:
     if name == "deflate":
         try:  # zlib-wrapped, as the RFC says; some servers send raw deflate
             return _inflate(data, zlib.MAX_WBITS, name, limit)
-        except DecodeError as exc:
-            if isinstance(exc, BodyTooLarge):
-                raise
+        except BodyTooLarge:
+            raise
+        except DecodeError:
             return _inflate(data, -zlib.MAX_WBITS, name, limit)
     if name == "br":
         return _unbrotli(data, limit)
@@ -118,10 +121,8 @@ def read_fast(resp, limit: int, seconds: float, timeout: float) -> bytes:
     if raw.message_complete:  # the whole answer came with the headers: the common case
         data = raw.read()
     else:
-        size = _announced(raw.get("content-length"))
         try:
-            if size is not None and size > limit:
-                raise BodyTooLarge(limit, size)
+            _check_announced(raw.get("content-length"), limit)
             data = read_within(raw.read, limit, seconds, timeout)
         except BaseException:
             raw.release()  # closes the connection: the rest of the body is still on the wire
@@ -139,9 +140,7 @@ def read_requests(resp, limit: int, seconds: float, timeout: float) -> bytes:
     from urllib3.exceptions import DecodeError as Urllib3DecodeError
 
     try:
-        size = _announced(resp.headers.get("content-length"))
-        if size is not None and size > limit:
-            raise BodyTooLarge(limit, size)
+        _check_announced(resp.headers.get("content-length"), limit)
         try:
             body = read_within(lambda n: resp.raw.read(n, decode_content=True), limit, seconds, timeout)
         except Urllib3DecodeError as exc:

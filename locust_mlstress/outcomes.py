@@ -65,8 +65,7 @@ def classify(
 ) -> tuple[Outcome, list | None, str | None]:
     """(outcome, decoded predictions or None, failure reason or None)."""
     if status == 0:
-        reason = f"{type(error).__name__}: {error}" if error is not None else "no response"
-        return (Outcome.TIMEOUT if is_timeout(error) else Outcome.CONNECTION_ERROR), None, reason
+        return _transport(error, f"{type(error).__name__}: {error}" if error is not None else "no response")
     expected = expectation.allows(status)
     if 200 <= status < 300:
         if kind == "malformed" and not expected:
@@ -78,8 +77,7 @@ def classify(
         if body is None:  # the status came, the whole body did not (locust_mlstress.bodies)
             if error is None or isinstance(error, DecodeError):  # e.g. over the size cap (max_response_bytes)
                 return Outcome.UNDECODABLE, None, error.reason if error is not None else "no body"
-            reason = f"body could not be read: {type(error).__name__}: {error}"
-            return (Outcome.TIMEOUT if is_timeout(error) else Outcome.CONNECTION_ERROR), None, reason
+            return _transport(error, f"body could not be read: {type(error).__name__}: {error}")
         try:
             return Outcome.OK, codec.decode(body, n), None
         except DecodeError as exc:
@@ -89,3 +87,8 @@ def classify(
     if status >= 500:
         return Outcome.SERVER_ERROR, None, f"server error {status}"
     return Outcome.UNEXPECTED_STATUS, None, f"status {status} not in {'/'.join(expectation.statuses)}"
+
+
+def _transport(error: BaseException | None, reason: str) -> tuple[Outcome, None, str]:
+    """No answer, or no whole body: a timeout or a connection error."""
+    return (Outcome.TIMEOUT if is_timeout(error) else Outcome.CONNECTION_ERROR), None, reason

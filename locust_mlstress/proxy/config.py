@@ -19,15 +19,12 @@ from __future__ import annotations
 import difflib
 import os
 import tomllib
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 from ..errors import ProfileError
 from ..profile.fields import Table
 from .faults import BANDWIDTH_ON, CLOCKS, JITTERS, FaultPlan, FaultSet, FaultStage
-
-FAULT_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(FaultSet))
 
 
 def flag_name(field: str) -> str:

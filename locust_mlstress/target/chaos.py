@@ -81,7 +81,7 @@ def _first_values(payload: dict) -> list | None:
 
 def corrupted(payload: dict, value: object) -> dict:
     """A copy of an encoded answer whose first prediction (or first class probability) is `value`."""
-    out = json.loads(json.dumps(payload))  # answers are small: a deep copy keeps the original intact
+    out = _copy(payload)
     values = _first_values(out)
     if values is None:
         return {"predictions": [value]}
@@ -96,7 +96,7 @@ def corrupted(payload: dict, value: object) -> dict:
 
 def wrong_shape(payload: dict) -> dict:
     """A copy with one prediction more than the instances sent: the first one repeated."""
-    out = json.loads(json.dumps(payload))
+    out = _copy(payload)
     if isinstance(out.get("predictions"), list):
         out["predictions"] = out["predictions"] + out["predictions"][:1]
         return out
@@ -128,7 +128,7 @@ class Chaos:
         self, mode: str, payload: dict, headers: list[tuple[str, str]], environ: dict[str, Any], start: StartResponse
     ) -> Iterable[bytes]:
         """The WSGI answer of `mode` for the 200 answer `payload` (headers: the app's extra ones)."""
-        body = json.dumps(payload, separators=(",", ":")).encode()
+        body = _dump(payload)
         content_type = "application/json"
         if mode == "not_json":
             body, content_type = HTML_PAGE, "text/html; charset=utf-8"
@@ -148,9 +148,10 @@ class Chaos:
             start("200 OK", base)
             return _huge(body, self.huge_bytes)
         if mode == "drip":
-            body = _padded(body, round(self.stall_s / DRIP_INTERVAL_S))
+            steps = round(self.stall_s / DRIP_INTERVAL_S)
+            body = _padded(body, steps)
             start("200 OK", [*base, ("Content-Length", str(len(body)))])
-            return _drip(body, round(self.stall_s / DRIP_INTERVAL_S))
+            return _drip(body, steps)
         if mode == "reset":
             start("200 OK", [*base, ("Content-Length", str(len(body))), ("Connection", "close")])
             return _reset(body, environ.get(SOCKET_KEY))
@@ -163,6 +164,10 @@ class Chaos:
 
 def _dump(document: dict) -> bytes:
     return json.dumps(document, separators=(",", ":"), allow_nan=True).encode()
+
+
+def _copy(document: dict) -> dict:
+    return json.loads(_dump(document))  # answers are small: a deep copy keeps the original intact
 
 
 def _padded(body: bytes, size: int) -> bytes:

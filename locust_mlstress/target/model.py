@@ -69,10 +69,10 @@ class Model:
         on rows that look drifted, `noise` on every row (both in logit units, or target stds)."""
         raw = x @ self.weights
         unit = self.target_std if self.output.type == "regression" else 1.0
-        if (drift_noise > 0 and drifted.any()) or noise > 0:
+        drift = drift_noise > 0 and drifted.any()
+        if drift or noise > 0:
             rng = rng if rng is not None else np.random.default_rng()
-            raw = raw.copy()
-        if drift_noise > 0 and drifted.any():
+        if drift:
             raw[drifted] += rng.normal(0.0, drift_noise * unit, size=raw[drifted].shape)
         if noise > 0:
             raw += rng.normal(0.0, noise * unit, size=raw.shape)
