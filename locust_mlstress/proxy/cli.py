@@ -13,10 +13,10 @@ import argparse
 import signal
 import sys
 
+from ..children import LISTENING
 from ..errors import ProfileError
 from .config import flag_name, load_plan, parse_listen, parse_upstream
 
-LISTENING = "listening on "  # the line FaultProxyProcess waits for, as the reference server's
 # fault field -> (type, help); the flags set the [faults] table (every stage), over a --faults file's
 FAULT_FLAGS: dict[str, tuple[type, str]] = {
     "latency_ms": (float, "fixed latency added before each answer is relayed, in ms"),

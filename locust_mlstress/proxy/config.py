@@ -22,6 +22,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from ..children import LOOPBACK
 from ..errors import ProfileError
 from ..profile.fields import Table
 from .faults import BANDWIDTH_ON, CLOCKS, JITTERS, FaultPlan, FaultSet, FaultStage
@@ -156,9 +157,6 @@ def _profile_stages(path: Path, field: str) -> list[tuple[str, float]]:
     if plan is None:
         raise ProfileError(path, "load", f"has no [load] plan, so {field} gives no stages; add one (docs/scenarios.md)")
     return [(s.name, s.duration) for s in plan.stages]
-
-
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def parse_listen(text: str) -> tuple[str, int]:

@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from ..target.process import child_env
-from .cli import LISTENING
+from ..children import child_env, stop_child, wait_for_port
 
 
 class FaultProxyError(RuntimeError):
@@ -59,15 +56,10 @@ class FaultProxyProcess:
         env = child_env()
         with self._out.open("wb") as out, self._err.open("wb") as err:
             self.process = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env)
-        deadline = time.monotonic() + self.startup_timeout
-        while self.port is None:
-            for line in self.stdout().splitlines():
-                if line.startswith(LISTENING):
-                    self.port = int(line.rsplit(":", 1)[1])
-            if self.port is None and (self.process.poll() is not None or time.monotonic() > deadline):
-                self.stop()
-                raise FaultProxyError(f"fault proxy did not start (exit {self.returncode}):\n{self.stderr().strip()}")
-            time.sleep(0.02)
+        self.port = wait_for_port(self.process, self.stdout, self.startup_timeout)
+        if self.port is None:
+            self.stop()
+            raise FaultProxyError(f"fault proxy did not start (exit {self.returncode}):\n{self.stderr().strip()}")
         return self
 
     def stdout(self) -> str:
@@ -82,13 +74,7 @@ class FaultProxyProcess:
         """SIGTERM (the proxy prints and writes its counts), wait, kill if it will not go."""
         process, self.process = self.process, None
         if process is not None:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(timeout)
+            stop_child(process, timeout)
             self.returncode = process.returncode
         if self._counts.exists():
             self.counts = json.loads(self._counts.read_text())

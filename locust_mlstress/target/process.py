@@ -11,26 +11,13 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import IO
 
+from locust_mlstress.children import child_env, stop_child, wait_for_port
 from locust_mlstress.profile.model import Profile
 from locust_mlstress.target.cli import knobs_to_argv
 from locust_mlstress.target.knobs import ServerKnobs
-from locust_mlstress.target.server import LISTENING
-
-# the directory holding the locust_mlstress package, so the child imports this very tree
-SOURCE_ROOT = Path(__file__).resolve().parents[2]
-
-
-def child_env() -> dict[str, str]:
-    """The environment of a helper process that imports this very tree and prints unbuffered,
-    so its `listening on` line is seen as soon as it is written."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(SOURCE_ROOT), env.get("PYTHONPATH")) if p)
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
 
 
 class ReferenceServerError(RuntimeError):
@@ -96,20 +83,17 @@ class ReferenceServer:
 
     def _wait_for_port(self) -> int:
         assert self.process is not None and self._stdout is not None
-        deadline = time.monotonic() + self.startup_timeout
-        while True:
-            for line in _read_all(self._stdout).splitlines():
-                if line.startswith(LISTENING):
-                    return int(line.rsplit(":", 1)[1])
-            status = self.process.poll()
-            if status is not None:
-                raise ReferenceServerError(
-                    f"reference server exited with status {status} before listening:\n{self.stderr().strip()}"
-                )
-            if time.monotonic() > deadline:
-                limit = f"{self.startup_timeout:g} s"
-                raise ReferenceServerError(f"reference server did not listen within {limit}:\n{self.stderr().strip()}")
-            time.sleep(0.02)
+        stdout = self._stdout
+        port = wait_for_port(self.process, lambda: _read_all(stdout), self.startup_timeout)
+        if port is not None:
+            return port
+        status = self.process.poll()
+        if status is not None:
+            raise ReferenceServerError(
+                f"reference server exited with status {status} before listening:\n{self.stderr().strip()}"
+            )
+        limit = f"{self.startup_timeout:g} s"
+        raise ReferenceServerError(f"reference server did not listen within {limit}:\n{self.stderr().strip()}")
 
     def stderr(self) -> str:
         """What the server wrote to stderr so far (errors, tracebacks of server bugs)."""
@@ -118,13 +102,8 @@ class ReferenceServer:
     def stop(self, timeout: float = 5.0) -> None:
         """Terminate, wait, and kill if it will not go; safe to call twice."""
         process, self.process = self.process, None
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout)
+        if process is not None:
+            stop_child(process, timeout)
         self.port = None
 
     def __enter__(self) -> ReferenceServer:

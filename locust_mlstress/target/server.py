@@ -9,15 +9,13 @@ from typing import Any
 
 from gevent.pywsgi import WSGIServer
 
+from locust_mlstress.children import LISTENING, LOOPBACK
 from locust_mlstress.profile.model import Profile
 from locust_mlstress.target.app import ReferenceApp
 from locust_mlstress.target.chaos import SocketHandler
 from locust_mlstress.target.knobs import ServerKnobs
 from locust_mlstress.target.model import Model
 from locust_mlstress.target.training import TRAIN_SAMPLES, model_for_profile
-
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
-LISTENING = "listening on "
 
 
 class NoDelayWSGIServer(WSGIServer):
