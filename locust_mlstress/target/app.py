@@ -118,6 +118,7 @@ class ReferenceApp:
         self.rng = np.random.default_rng(self.knobs.seed)
         self.in_flight = 0
         self.chaos = Chaos(self.knobs, model.output.type == "regression") if self.knobs.chaos else None
+        self._version = ("X-Model-Version", self.knobs.model_version)  # on every answer, chaos or not
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         self.in_flight += 1
@@ -125,7 +126,7 @@ class ReferenceApp:
             status, payload, headers = self.answer(environ)
             mode = environ.get(MODE_KEY)
             if mode is not None:  # a valid prediction, to be answered badly (target/chaos.py)
-                extra = [("X-Model-Version", self.knobs.model_version), *headers]
+                extra = [self._version, *headers]
                 return self.chaos.respond(mode, payload, extra, environ, start_response)  # type: ignore[union-attr]
             body = json.dumps(payload, separators=(",", ":"), allow_nan=False).encode()
         except Exception:  # a bug, not bad input: answer it like a server would, and say so on stderr
@@ -137,7 +138,7 @@ class ReferenceApp:
         headers = [
             ("Content-Type", "application/json"),
             ("Content-Length", str(len(body))),
-            ("X-Model-Version", self.knobs.model_version),
+            self._version,
             *headers,
         ]
         start_response(STATUS_TEXT.get(status, f"{status} Error"), headers)
