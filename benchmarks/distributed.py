@@ -59,7 +59,7 @@ def measure(profile: Profile, workers: int = 8, rate: float = 2000.0, intervals:
     rngs = [random.Random(w) for w in range(workers)]
     monitor = QualityMonitor(profile, window_s=WINDOW_S)
     per_interval = int(rate * REPORT_INTERVAL)
-    sizes, ml_sizes, absorb_ms, items = [], [], [], []
+    sizes, absorb_ms, items = [], [], []
     for interval in range(intervals):
         start = interval * REPORT_INTERVAL
         for w in range(workers):
@@ -71,7 +71,6 @@ def measure(profile: Profile, workers: int = 8, rate: float = 2000.0, intervals:
         for w in range(workers):
             delta = recorders[w].take_delta()
             wire = Message("stats", {REPORT_KEY: delta}, f"worker-{w}").serialize()
-            ml_sizes.append(len(Message("x", delta, "").serialize()))
             sizes.append(len(wire))
             items.append(len(delta))
             received = Message.unserialize(wire).data[REPORT_KEY]
