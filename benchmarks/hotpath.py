@@ -16,7 +16,6 @@ import cProfile
 import json
 import pstats
 import time
-from dataclasses import replace
 from pathlib import Path
 
 from locust_mlstress.events import MLResult, ml_events
@@ -26,6 +25,7 @@ from locust_mlstress.profile import load_profile
 from locust_mlstress.profile.model import KINDS
 from locust_mlstress.quality import QualityRecorder
 
+from .generation import only
 from .nginx import canned_answer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,7 +36,7 @@ def _steps(profile, n: int) -> dict[str, float]:
     """µs per request of each step, over n requests of the profile's mix."""
     from locust.env import Environment
 
-    from locust_mlstress.monitoring import MLRun
+    from locust_mlstress.monitoring import ml_run
 
     factory = PayloadFactory(profile, 1, lambda: 30.0)
     codec = factory.kit.codec
@@ -44,10 +44,9 @@ def _steps(profile, n: int) -> dict[str, float]:
     expect = {(k, v): profile.expectation(k, v) for k in KINDS for v, _ in profile.variants(k)}
     headers = {h.name: h.value for h in profile.target.headers}
     env = Environment()
-    run = MLRun(profile=profile)
+    run = ml_run(env)
     run.recorder = QualityRecorder(profile.output, 10.0, lambda: 30.0, sink=None)
     hook = ml_events(env)
-    hook.add_listener(lambda **kw: run.record(**kw))
 
     t0 = time.process_time()
     payloads = [factory.next() for _ in range(n)]
@@ -78,7 +77,7 @@ def _steps(profile, n: int) -> dict[str, float]:
 def measure(profile_path: Path, n: int = N) -> dict[str, dict[str, float]]:
     """Best of three, for the profile's mix and for clean payloads only."""
     profile = load_profile(profile_path)
-    clean = replace(profile, kind_weights={"clean": 1.0, "drifted": 0.0, "malformed": 0.0, "oversized": 0.0})
+    clean = only(profile, "clean")
     out = {}
     for label, p in (("full", profile), ("clean", clean)):
         runs = [_steps(p, n) for _ in range(3)]

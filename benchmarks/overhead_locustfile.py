@@ -25,7 +25,6 @@ import itertools
 import json
 import os
 import time
-from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -34,6 +33,7 @@ import psutil
 from locust import HttpUser, constant, events, task
 from locust.contrib.fasthttp import FastHttpUser
 
+from benchmarks.generation import only
 from locust_mlstress import MLHttpUser, MLUser, users
 from locust_mlstress.monitoring import live_summary
 from locust_mlstress.payloads import PayloadFactory
@@ -51,7 +51,7 @@ MIX = os.environ.get("MLSTRESS_BENCH_MIX", "full")  # "clean": the profile with 
 
 _profile = load_profile(PROFILE)
 if MIX == "clean":
-    _profile = replace(_profile, kind_weights={"clean": 1.0, "drifted": 0.0, "malformed": 0.0, "oversized": 0.0})
+    _profile = only(_profile, "clean")
 _stream = PayloadFactory(_profile, 0, lambda: 0.0)
 REPLAY = [(p.body, p.content_type, p.kind) for p in (_stream.next() for _ in range(4096))]  # the mix's own bodies
 BODY, CONTENT_TYPE, _ = next(r for r in REPLAY if r[2] == "clean")  # one clean payload, encoded once
