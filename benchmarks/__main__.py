@@ -70,6 +70,7 @@ def main() -> None:
     }
     started = time.monotonic()
     print(f"machine: {entry['machine']}", flush=True)
+    loaded = {name: load_profile(ROOT / "profiles" / f"{name}.toml") for name in profiles}
 
     if "overhead" in parts:
         configs = overhead.CONFIGS + ((overhead.IN_SITU,) if args.in_situ else ())
@@ -80,7 +81,7 @@ def main() -> None:
         others = []
         for name in profiles:
             o = overhead.measure_profile(
-                ROOT / "profiles" / f"{name}.toml", rounds, seconds, 2.0 if args.quick else 3.0, args.users,
+                loaded[name], rounds, seconds, 2.0 if args.quick else 3.0, args.users,
                 configs, log=lambda line: print(line, flush=True),
             )  # fmt: skip
             entry["overhead"][name] = o
@@ -97,7 +98,7 @@ def main() -> None:
         print("\n== ML work per request without the network (CPU-µs) ==", flush=True)
         entry["hotpath"] = {}
         for name in profiles:
-            steps = hotpath.measure(ROOT / "profiles" / f"{name}.toml", 5_000 if args.quick else 20_000)
+            steps = hotpath.measure(loaded[name], 5_000 if args.quick else 20_000)
             entry["hotpath"][name] = steps
             for mix, s in steps.items():
                 print(f"  {name} {mix}: " + ", ".join(f"{k} {v}" for k, v in s.items()), flush=True)
@@ -105,7 +106,7 @@ def main() -> None:
         print("\n== generation: payloads per CPU-second, one core ==", flush=True)
         entry["generation"] = {}
         for name in profiles:
-            g = generation.measure(load_profile(ROOT / "profiles" / f"{name}.toml"), 0.3 if args.quick else 1.0)
+            g = generation.measure(loaded[name], 0.3 if args.quick else 1.0)
             entry["generation"][name] = g
             for kind, figures in g.items():
                 print(f"  {name} {kind}: {figures['per_s']:,}/s", flush=True)
@@ -118,7 +119,7 @@ def main() -> None:
         print("\n== distributed: 8 workers' reports, Locust rpc encoding, master absorb ==", flush=True)
         entry["distributed"] = {}
         for name in profiles:
-            d = distributed.measure(load_profile(ROOT / "profiles" / f"{name}.toml"), intervals=3 if args.quick else 10)
+            d = distributed.measure(loaded[name], intervals=3 if args.quick else 10)
             entry["distributed"][name] = d
             print(f"  {name}: {d}", flush=True)
 

@@ -22,7 +22,7 @@ from locust_mlstress.events import MLResult, ml_events
 from locust_mlstress.outcomes import SUCCESSES, classify, failure_message
 from locust_mlstress.payloads import PayloadFactory
 from locust_mlstress.profile import load_profile
-from locust_mlstress.profile.model import KINDS
+from locust_mlstress.profile.model import KINDS, Profile
 from locust_mlstress.quality import QualityRecorder
 
 from .generation import only
@@ -74,9 +74,8 @@ def _steps(profile, n: int) -> dict[str, float]:
     }
 
 
-def measure(profile_path: Path, n: int = N) -> dict[str, dict[str, float]]:
+def measure(profile: Profile, n: int = N) -> dict[str, dict[str, float]]:
     """Best of three, for the profile's mix and for clean payloads only."""
-    profile = load_profile(profile_path)
     clean = only(profile, "clean")
     out = {}
     for label, p in (("full", profile), ("clean", clean)):
@@ -98,7 +97,7 @@ def main() -> None:
         profiler.disable()
         pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
         return
-    for label, steps in measure(args.profile, args.n).items():
+    for label, steps in measure(load_profile(args.profile), args.n).items():
         print(f"{label:>6}: " + ", ".join(f"{k} {v:.1f} µs" for k, v in steps.items()))
 
 

@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from locust_mlstress.profile import load_profile
+from locust_mlstress.profile.model import Profile
 
 from .nginx import CannedNginx, canned_answer
 
@@ -126,16 +126,15 @@ def run_once(
 
 
 def measure_profile(
-    profile_path: Path, rounds: int, seconds: float, warmup: float, users: int, configs=CONFIGS, log=print
+    profile: Profile, rounds: int, seconds: float, warmup: float, users: int, configs=CONFIGS, log=print
 ) -> dict:
     """All configurations, alternating, `rounds` times; then their medians and ratios."""
-    profile = load_profile(profile_path)
     runs: list[dict] = []
     nginx = CannedNginx({profile.target.path: canned_answer(profile)})
     with nginx as host:
         for r in range(rounds):
             for config in configs:
-                run = run_once(config, profile_path, host, nginx, users, seconds, warmup)
+                run = run_once(config, profile.path, host, nginx, users, seconds, warmup)
                 run["round"] = r + 1
                 runs.append(run)
                 log(
