@@ -56,6 +56,7 @@ _stream = PayloadFactory(_profile, 0, lambda: 0.0)
 REPLAY = [(p.body, p.content_type, p.kind) for p in (_stream.next() for _ in range(4096))]  # the mix's own bodies
 BODY, CONTENT_TYPE, _ = next(r for r in REPLAY if r[2] == "clean")  # one clean payload, encoded once
 HEADERS = {h.name: h.value for h in _profile.target.headers}
+REPLAY_HEADERS = {ct: HEADERS | {"Content-Type": ct} for ct in {r[1] for r in REPLAY}}  # per content type
 PATH = _profile.target.path
 
 
@@ -110,13 +111,22 @@ class MLRequests(MLHttpUser):
     wait_time = constant(0)
 
 
-class PlainFast(FastHttpUser):
+class _Plain:
+    """The plain user's one task, for FastHttpUser and HttpUser alike: one fixed pre-encoded clean
+    body, nothing checked. `tasks` is given by hand: Locust collects @task methods only from the
+    class itself and from its User bases' `tasks`."""
+
     wait_time = constant(0)
     headers = HEADERS | {"Content-Type": CONTENT_TYPE}
 
-    @task
     def predict(self) -> None:
         self.client.post(PATH, data=BODY, headers=self.headers, name=f"POST {PATH}")
+
+    tasks = [predict]
+
+
+class PlainFast(_Plain, FastHttpUser):
+    pass
 
 
 class ReplayFast(FastHttpUser):
@@ -135,21 +145,15 @@ class ReplayFast(FastHttpUser):
     def on_start(self) -> None:
         k = next(self._users) * 97 % len(REPLAY)  # users start at different places in the stream
         self._next = itertools.cycle(REPLAY[k:] + REPLAY[:k]).__next__
-        self._headers = {ct: HEADERS | {"Content-Type": ct} for ct in {r[1] for r in REPLAY}}
 
     @task
     def predict(self) -> None:
         body, ctype, kind = self._next()
-        self.client.post(PATH, data=body, headers=self._headers[ctype], name=f"POST {PATH} [{kind}]")
+        self.client.post(PATH, data=body, headers=REPLAY_HEADERS[ctype], name=f"POST {PATH} [{kind}]")
 
 
-class PlainRequests(HttpUser):
-    wait_time = constant(0)
-    headers = HEADERS | {"Content-Type": CONTENT_TYPE}
-
-    @task
-    def predict(self) -> None:
-        self.client.post(PATH, data=BODY, headers=self.headers, name=f"POST {PATH}")
+class PlainRequests(_Plain, HttpUser):
+    pass
 
 
 class GCTimer:
