@@ -50,13 +50,13 @@ def rate(profile: Profile, seconds: float) -> float:
     return best
 
 
-def measure(profile: Profile, seconds: float = 1.0, per_variant: bool = True) -> dict:
+def measure(profile: Profile, seconds: float = 1.0) -> dict:
     kinds: dict[str, dict] = {}
     for kind in KINDS:
         if kind != "clean" and not profile.variants(kind):
             continue
         entry: dict = {"per_s": round(rate(only(profile, kind), seconds))}
-        if per_variant and kind in ("malformed", "oversized"):
+        if kind in ("malformed", "oversized"):
             entry["variants"] = {
                 v.name: round(rate(only(profile, kind, v), seconds / 2)) for v in getattr(profile, kind)
             }

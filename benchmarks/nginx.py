@@ -16,7 +16,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from locust_mlstress.profile.model import Profile
@@ -109,7 +109,6 @@ class CannedNginx:
     port: int = 0
     root: Path | None = None
     proc: subprocess.Popen | None = None
-    pids: list[int] = field(default_factory=list)
 
     def __enter__(self) -> str:
         binary = nginx_binary()
