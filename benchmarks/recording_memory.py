@@ -41,7 +41,7 @@ def measure(predictions: int = 1_000_000, log=print) -> dict:
     recorder = QualityRecorder(profile.output, 10.0, lambda: clock[0], sink=monitor.absorb)
     rng = random.Random(1)
     kinds = ["clean"] * 6 + ["drifted"] * 2 + ["malformed", "oversized"]
-    payloads = {k: Payload(k, k, b"", "application/json", "r", 1, [0], None) for k in kinds}
+    malformed = Payload("malformed", "malformed", b"", "application/json", "r", 1, [0], None)
     labelled = {k: [Payload(k, k, b"", "application/json", "r", 1, [y], None) for y in (0, 1)] for k in kinds}
     step = predictions // 10
     start_rss, t0 = rss_mb(), time.process_time()
@@ -52,7 +52,7 @@ def measure(predictions: int = 1_000_000, log=print) -> dict:
         clock[0] = i / 100.0
         kind = kinds[i % len(kinds)]
         p = rng.random()
-        payload = labelled[kind][rng.random() < p] if kind != "malformed" else payloads[kind]
+        payload = labelled[kind][rng.random() < p] if kind != "malformed" else malformed
         outcome = Outcome.REJECTED if kind == "malformed" else Outcome.OK
         result = MLResult(outcome, 200, [p] if outcome is Outcome.OK else None, rng.expovariate(0.2), None)
         recorder.record(payload=payload, result=result)
