@@ -22,6 +22,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def outcome_counts(record: dict) -> Counter:
+    """A record's (or a worker report's) request counts by (kind, variant, outcome)."""
+    return Counter({(k, v, o): n for k, v, o, n in record["outcomes"]})
+
+
 @dataclass
 class Run:
     returncode: int
@@ -37,8 +42,12 @@ class Run:
     def record(self, role: str = "LocalRunner") -> dict:
         return next(r for r in self.records if r["role"] == role)
 
+    def workers(self) -> list[dict]:
+        """The worker processes' records."""
+        return [r for r in self.records if r["role"] == "WorkerRunner"]
+
     def outcomes(self, role: str = "LocalRunner") -> Counter:
-        return Counter({(k, v, o): n for k, v, o, n in self.record(role)["outcomes"]})
+        return outcome_counts(self.record(role))
 
     def summary_outcomes(self, role: str = "LocalRunner") -> Counter:
         """The library's own counts, from the ML summary of the local runner or master."""

@@ -3,20 +3,16 @@
 from collections import Counter
 
 from tests.integration.conftest import QUICKSTART
-from tests.integration.harness import run_distributed, run_local
-
-
-def _sent(record) -> Counter:
-    return Counter({(k, v, o): n for k, v, o, n in record["outcomes"]})
+from tests.integration.harness import outcome_counts, run_distributed, run_local
 
 
 def test_master_counts_equal_the_sum_of_the_workers(server, tmp_path):
     run = run_distributed(QUICKSTART, server.url, tmp_path, 2, "-u", "4", "-r", "4", "-t", "6s")
     assert run.returncode == 0, run.stderr[-3000:]
-    workers = [r for r in run.records if r["role"] == "WorkerRunner"]
+    workers = run.workers()
     assert len(workers) == 2
     master = run.summary_outcomes("MasterRunner")
-    assert master == sum((_sent(w) for w in workers), start=Counter()) and sum(master.values()) > 100
+    assert master == sum((outcome_counts(w) for w in workers), start=Counter()) and sum(master.values()) > 100
     assert run.record("MasterRunner")["locust_requests"] == sum(master.values())
     summary = run.record("MasterRunner")["summary"]
     assert sorted(summary["workers"]["reported"]) == sorted(w["client_id"] for w in workers)
@@ -28,9 +24,9 @@ def test_master_counts_equal_the_sum_of_the_workers(server, tmp_path):
 def test_processes_option_runs_distributed(server, tmp_path):
     run = run_local(QUICKSTART, server.url, tmp_path, "--processes", "2", "-u", "2", "-r", "2", "-t", "4s")
     assert run.returncode == 0, run.stderr[-3000:]
-    workers = [r for r in run.records if r["role"] == "WorkerRunner"]
+    workers = run.workers()
     master = run.summary_outcomes("MasterRunner")
-    assert master == sum((_sent(w) for w in workers), start=Counter())
+    assert master == sum((outcome_counts(w) for w in workers), start=Counter())
     assert sum(master.values()) == run.record("MasterRunner")["locust_requests"] > 0
 
 
@@ -55,13 +51,13 @@ def test_a_worker_killed_mid_run_loses_only_its_unsent_data(server, tmp_path):
     assert reported_requests(), "the worker never reported any request"
     os.kill(victim.pid, signal.SIGKILL)
     last_report = json.loads(report.read_text())  # written before the kill: what the master got
-    assert sum(_sent(last_report).values()) > 0
+    assert sum(outcome_counts(last_report).values()) > 0
     run = finish_distributed(master, workers, tmp_path)
 
-    survivor = next(r for r in run.records if r["role"] == "WorkerRunner")
+    survivor = run.workers()[0]
     master_counts = run.summary_outcomes("MasterRunner")
-    assert master_counts == _sent(survivor) + _sent(last_report)  # all it received, nothing twice
+    assert master_counts == outcome_counts(survivor) + outcome_counts(last_report)  # all it received, nothing twice
     summary = run.record("MasterRunner")["summary"]
     assert summary["workers"]["missing"] == [last_report["client_id"]]
-    assert summary["received"][last_report["client_id"]] == sum(_sent(last_report).values())
+    assert summary["received"][last_report["client_id"]] == sum(outcome_counts(last_report).values())
     assert "workers missing" in run.stdout + run.stderr

@@ -31,8 +31,8 @@ import psutil
 import pytest
 
 from locust_mlstress.target.process import ReferenceServer
-from tests.conftest import PROFILES, ROOT
-from tests.integration.harness import finish_distributed, start_distributed
+from tests.conftest import ARTIFACTS, PROFILES
+from tests.integration.harness import finish_distributed, outcome_counts, start_distributed
 
 pytestmark = [pytest.mark.soak, pytest.mark.integration]
 
@@ -49,7 +49,7 @@ USERS, WAIT_S = 10, 0.1
 # (at 60, 120, 240, 480 s...): growth bounded by bins and logarithmic in time, ~5 MB over the
 # default run. 10 MB leaves room for that and still fails a leak of ~180 bytes per request.
 GROWTH_BOUND_MB = {"master": 10.0, "worker1": 5.0, "worker2": 5.0}
-CSV_PATH = ROOT / "build" / "test-artifacts" / "soak_memory.csv"
+CSV_PATH = ARTIFACTS / "soak_memory.csv"
 MB = 1024 * 1024
 
 
@@ -93,10 +93,6 @@ def _growth(rows: list[dict], role: str) -> dict[str, float]:
             "peak": max(rss for _, rss in after)}  # fmt: skip
 
 
-def _sent(record: dict) -> Counter:
-    return Counter({(k, v, o): n for k, v, o, n in record["outcomes"]})
-
-
 def test_memory_stays_flat_over_a_long_distributed_run(soak_server, tmp_path, monkeypatch):
     monkeypatch.setenv("MLSTRESS_TEST_WAIT", str(WAIT_S))  # read by the locustfile, inherited by the processes
     # glibc otherwise raises its mmap threshold after the first 2 MiB body is freed, and later
@@ -127,9 +123,9 @@ def test_memory_stays_flat_over_a_long_distributed_run(soak_server, tmp_path, mo
     requests = sum(summary.values())
     assert run.record("MasterRunner")["locust_requests"] == requests  # the ML summary counts what Locust counts
     assert requests >= SECONDS * USERS  # at least 1 request per user-second: the run really ran
-    worker_records = [r for r in run.records if r["role"] == "WorkerRunner"]
+    worker_records = run.workers()
     assert len(worker_records) == 2
-    sent = sum((_sent(w) for w in worker_records), start=Counter())
+    sent = sum((outcome_counts(w) for w in worker_records), start=Counter())
     # Everything the master counted was sent; what it lacks can only be the workers' final
     # reports, which Locust's master waits 0.5 s for at quit (a loaded machine misses them):
     # at most one report interval (3 s) of each worker's traffic.
