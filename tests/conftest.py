@@ -12,6 +12,7 @@ from locust_mlstress.profile import load_profile
 
 ROOT = Path(__file__).resolve().parent.parent
 PROFILES = ROOT / "profiles"
+ARTIFACTS = ROOT / "build" / "test-artifacts"
 
 
 @pytest.fixture(scope="session")
@@ -22,3 +23,10 @@ def quickstart():
 @pytest.fixture(scope="session")
 def router():
     return load_profile(PROFILES / "multiclass_router.toml")
+
+
+@pytest.fixture(scope="session")
+def artifact_dir() -> Path:
+    """build/test-artifacts/ (gitignored): screenshots a reviewer can look at after the run."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS

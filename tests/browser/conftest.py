@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import os
 import shutil
-from pathlib import Path
 
 import pytest
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 INSTALL_HINT = "install them with: sudo apt-get install chromium chromium-driver"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "build" / "test-artifacts"
 
 
 def _missing() -> list[str]:
@@ -58,10 +56,3 @@ def browser():
         yield driver
     finally:
         driver.quit()
-
-
-@pytest.fixture(scope="session")
-def artifact_dir() -> Path:
-    """build/test-artifacts/ (gitignored): screenshots a reviewer can look at after the run."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    return ARTIFACTS
