@@ -28,9 +28,10 @@ def _aligned(reference: KindStats, current: KindStats) -> tuple[np.ndarray, np.n
     if isinstance(ref, LinearHistogram):
         return ref.edges, ref.counts, cur.counts  # type: ignore[union-attr]
     assert isinstance(ref, LogHistogram) and isinstance(cur, LogHistogram)
-    keys = ref.keys() + cur.keys()
-    edges, ref_counts = ref.dense(keys)
-    _, cur_counts = cur.dense(keys)
+    spans = [span for span in (ref.span(), cur.span()) if span is not None]
+    lo, hi = min(lo for lo, _ in spans), max(hi for _, hi in spans)
+    edges, ref_counts = ref.dense(lo, hi)
+    _, cur_counts = cur.dense(lo, hi)
     return edges, ref_counts, cur_counts
 
 

@@ -7,7 +7,7 @@ merging is addition of integer counts, in any order, with no loss.
   first bin (the calibration convention, so one rule holds everywhere).
 - `LogHistogram`: log-spaced bins for values of any size and sign (latencies, regression outputs),
   in the HdrHistogram manner: a bin spans (g^(i-1), g^i] with g = 1.01, so any value's bin
-  representative is within 0.5% of it. Stored sparsely: only bins that were hit cost memory.
+  representative is within 0.5% of it.
 """
 
 from __future__ import annotations
@@ -146,13 +146,31 @@ class LogHistogram:
         self.counts[i] += count
 
     def merge(self, other: LogHistogram) -> None:
-        for key, count in other.items():
-            self.add_key(key, count)
+        """Add `other`'s counts: the span grows once to hold its lowest and highest key, then one
+        slice add."""
+        span = other.span()
+        if span is None:
+            return
+        lo, hi = span
+        first = lo - other.offset
+        part = other.counts[first : first + hi - lo + 1]
+        self._slot(lo)
+        self._slot(hi)  # growing to the right leaves the offset, so lo's index stands
+        start = lo - self.offset
+        self.counts[start : start + hi - lo + 1] += part
+
+    def span(self) -> tuple[int, int] | None:
+        """(lowest, highest) key of a non-empty bin; None when every bin is empty."""
+        nz = np.flatnonzero(self.counts)
+        if len(nz) == 0:
+            return None
+        return int(nz[0]) + self.offset, int(nz[-1]) + self.offset
 
     def items(self) -> list[tuple[int, int]]:
         """(key, count) of every non-empty bin, in ascending order."""
         nz = np.flatnonzero(self.counts)
-        return [(int(i) + self.offset, int(self.counts[i])) for i in nz]
+        offset = self.offset  # a Python int: keys are added in Python, never overflowing int64
+        return [(i + offset, c) for i, c in zip(nz.tolist(), self.counts[nz].tolist(), strict=True)]
 
     @property
     def n(self) -> int:
@@ -167,17 +185,14 @@ class LogHistogram:
         i = int(np.searchsorted(np.cumsum(self.counts), rank, side="left"))
         return key_value(i + self.offset)
 
-    def dense(self, keys: list[int]) -> tuple[np.ndarray, np.ndarray]:
-        """(edges, counts) over every bin from min(keys) to max(keys)."""
-        lo, hi = min(keys), max(keys)
+    def dense(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        """(edges, counts) over every bin from key `lo` to key `hi`."""
         edges = np.array([key_bounds(lo)[0]] + [key_bounds(k)[1] for k in range(lo, hi + 1)])
         counts = np.zeros(hi - lo + 1, dtype=np.int64)
-        for key, count in self.items():
-            counts[key - lo] += count
+        a, b = max(lo, self.offset), min(hi, self.offset + len(self.counts) - 1)
+        if a <= b:
+            counts[a - lo : b - lo + 1] = self.counts[a - self.offset : b - self.offset + 1]
         return edges, counts
-
-    def keys(self) -> list[int]:
-        return [k for k, _ in self.items()]
 
     def to_wire(self) -> list[list[int]]:
         return [[k, c] for k, c in self.items()]
@@ -185,6 +200,18 @@ class LogHistogram:
     @classmethod
     def from_wire(cls, rows: Iterable[list[int]]) -> LogHistogram:
         h = cls()
-        for k, c in sorted(rows):
-            h.add_key(k, c)
+        pairs = [(k, c) for k, c in rows]
+        if not pairs:
+            return h
+        try:
+            keys, counts = (np.array(column) for column in zip(*pairs, strict=True))
+        except OverflowError:  # an int beyond int64
+            keys = counts = None
+        if keys is None or keys.dtype.kind != "i" or counts.dtype.kind != "i":
+            for k, c in sorted(pairs):  # not int64s (a damaged file): row by row, as ever
+                h.add_key(k, c)
+            return h
+        lo = int(keys.min())
+        h.offset, h.counts = lo, np.zeros(int(keys.max()) - lo + 1, dtype=np.int64)
+        np.add.at(h.counts, keys - lo, counts)  # once for all rows; a key may repeat
         return h
