@@ -69,7 +69,8 @@ def ml_run(environment: Environment) -> MLRun:
     return run
 
 
-def _profile(environment: Environment) -> Profile | None:
+def run_profile(environment: Environment) -> Profile | None:
+    """The profile of the run's ML users (the first ML user class's); None without one."""
     classes = ml_user_classes(environment)
     return resolve_profile(classes[0], environment, quiet=True) if classes else None
 
@@ -81,7 +82,7 @@ def start(environment: Environment) -> MLRun:
         old.counter.kill(block=False)
     run = MLRun()
     environment.mlstress_run = run
-    run.profile = profile = _profile(environment)
+    run.profile = profile = run_profile(environment)
     if profile is None:
         return old if old.profile is None else run
     window = float(option(environment, "ml_window", 10.0))
@@ -122,17 +123,22 @@ def _count_users(environment: Environment, monitor: QualityMonitor) -> None:
         gevent.sleep(1.0)
 
 
-def live_summary(environment: Environment) -> dict | None:
-    """The figures so far (a local recorder hands over its open window first)."""
+def current_monitor(environment: Environment) -> QualityMonitor | None:
+    """The run's monitor holding everything recorded so far (a local recorder hands over its
+    open window first); None on a worker, or without a profile."""
     run = ml_run(environment)
-    if run.monitor is None:
-        return None
-    if run.recorder is not None:
+    if run.monitor is not None and run.recorder is not None:
         run.recorder.flush()
-    if not run.monitor.totals:
+    return run.monitor
+
+
+def live_summary(environment: Environment) -> dict | None:
+    """The figures so far; None before any data."""
+    monitor = current_monitor(environment)
+    if monitor is None or not monitor.totals:
         return None
     now = clock_for(environment)()
-    summary = run.monitor.summary(now)
+    summary = monitor.summary(now)
     summary["duration_s"] = round(now, 3)
     return summary
 

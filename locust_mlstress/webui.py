@@ -41,7 +41,7 @@ from locust.runners import WorkerRunner
 from .errors import ProfileError
 from .gates import GateSpec
 from .gating import judge_spec
-from .monitoring import live_summary, ml_run
+from .monitoring import current_monitor, live_summary, ml_run
 from .report.console import kind_cells
 from .report.files import write_window_csv
 from .runtime import OPTIONS, check_run, log_once
@@ -91,12 +91,8 @@ class LiveFigures:
         return self._cached("kinds", self._kinds)
 
     def _kinds(self) -> dict | None:
-        run = ml_run(self.environment)
-        if run.monitor is None:
-            return None
-        if run.recorder is not None:
-            run.recorder.flush()  # a local runner's open window (live_summary does the same)
-        return run.monitor.kinds()
+        monitor = current_monitor(self.environment)
+        return None if monitor is None else monitor.kinds()
 
 
 def table_rows(kinds: dict | None) -> list[dict]:
