@@ -86,6 +86,7 @@ def start(environment: Environment) -> MLRun:
     if profile is None:
         return old if old.profile is None else run
     window = float(option(environment, "ml_window", 10.0))
+    artifacts = option(environment, "ml_artifacts")
     if not isinstance(environment.runner, WorkerRunner):
         baseline = None
         path = option(environment, "ml_baseline")
@@ -98,13 +99,11 @@ def start(environment: Environment) -> MLRun:
             baseline=baseline,
         )
         run.counter = gevent.spawn(_count_users, environment, run.monitor)
-    if not isinstance(environment.runner, WorkerRunner):
         run.gates = gate_spec(environment, profile)
         if run.gates.abort_on_fail and run.gates.checks:
             run.watcher = watch(environment, run.gates, lambda: live_summary(environment), run)
-    artifacts = option(environment, "ml_artifacts")
-    if artifacts and not isinstance(environment.runner, WorkerRunner):
-        run.trace_file = TraceFile(f"{artifacts}/traces.jsonl")
+        if artifacts:
+            run.trace_file = TraceFile(f"{artifacts}/traces.jsonl")
     if not isinstance(environment.runner, MasterRunner):
         sink = run.monitor.absorb if run.monitor is not None else None
         plan = plan_for(environment, profile)
