@@ -78,8 +78,7 @@ def run_profile(environment: Environment) -> Profile | None:
 def start(environment: Environment) -> MLRun:
     """A fresh recorder (and, on a local runner or master, monitor) for a new test."""
     old = ml_run(environment)
-    if old.counter is not None:
-        old.counter.kill(block=False)
+    _stop(old)
     run = MLRun()
     environment.mlstress_run = run
     run.profile = profile = run_profile(environment)
@@ -111,6 +110,13 @@ def start(environment: Environment) -> MLRun:
         if artifacts:
             run.traces = TraceSampler(float(option(environment, "ml_trace_rate", 0.01)))
     return run
+
+
+def _stop(run: MLRun) -> None:
+    """Kill a run's greenlets: the gate watcher and the user counter."""
+    for greenlet in (run.watcher, run.counter):
+        if greenlet is not None:
+            greenlet.kill(block=False)
 
 
 def _count_users(environment: Environment, monitor: QualityMonitor) -> None:
@@ -145,9 +151,7 @@ def live_summary(environment: Environment) -> dict | None:
 def finish(environment: Environment) -> dict | None:
     """Final figures, printed and written where the options say; None if nothing ran."""
     run = ml_run(environment)
-    for greenlet in (run.watcher, run.counter):
-        if greenlet is not None:
-            greenlet.kill(block=False)
+    _stop(run)
     if run.traces is not None and run.trace_file is not None:
         run.trace_file.add(*run.traces.take())
     summary = live_summary(environment)
