@@ -169,9 +169,9 @@ class QualityMonitor:
         refs, _ = self.references()
         kinds = {}
         for kind, stats in sorted(totals.items()):
-            ref = refs.get(kind)
-            if kind == "clean" and self.file_baseline is None:
-                ref = self.warmup_stats()[0] if stage > 0 else None  # the warm-up stage has nothing earlier
+            ref = refs.get(kind)  # without a file baseline, clean's is the warm-up (references)
+            if kind == "clean" and self.file_baseline is None and stage == 0:
+                ref = None  # the warm-up stage has nothing earlier
             kinds[kind] = self.kind_figures("stage", stats, ref)
         return {"kinds": kinds, "all": _all_figures(totals), "duration_s": duration_s}
 
