@@ -7,6 +7,7 @@ stands above what noise alone would give at that count (see docs/metrics.md, Sig
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -131,10 +132,10 @@ def histogram(reference: KindStats | None, current: KindStats, *, bins: int = 20
 
 
 def latency(stats: KindStats) -> dict:
-    return _percentiles(stats.latency)
+    return percentiles(stats.latency)
 
 
-def _percentiles(h: LogHistogram) -> dict:
+def percentiles(h: LogHistogram) -> dict:
     return {f"p{q}": _finite(h.quantile(q / 100)) for q in (50, 95, 99)} | {"n": h.n}
 
 
@@ -144,19 +145,25 @@ def payloads(stats: KindStats) -> dict[str, dict]:
     for variant, (n, total, top) in sorted(stats.sizes.items()):
         row = {"requests": n, "mean_bytes": total / n if n else None, "max_bytes": top}
         if variant in stats.variant_latency:
-            row["latency_ms"] = _percentiles(stats.variant_latency[variant])
+            row["latency_ms"] = percentiles(stats.variant_latency[variant])
         rows[variant] = row
     return rows
 
 
 def outcomes(stats: KindStats) -> tuple[dict[str, int], dict[str, dict[str, int]]]:
     """Per outcome, and per variant and outcome."""
-    total: dict[str, int] = {}
     by_variant: dict[str, dict[str, int]] = {}
     for (variant, outcome), n in sorted(stats.outcomes.items()):
-        total[outcome] = total.get(outcome, 0) + n
         by_variant.setdefault(variant, {})[outcome] = n
-    return total, by_variant
+    return outcome_totals(stats.outcomes), by_variant
+
+
+def outcome_totals(counts: Mapping[tuple[str, str], int]) -> dict[str, int]:
+    """Requests per outcome, over the variants, from (variant, outcome) counts."""
+    total: dict[str, int] = {}
+    for (_variant, outcome), n in sorted(counts.items()):
+        total[outcome] = total.get(outcome, 0) + n
+    return total
 
 
 def consistency(stats: KindStats) -> dict | None:

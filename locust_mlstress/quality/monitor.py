@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from ..profile.model import Profile
 from . import figures
+from .histograms import LogHistogram
 from .kindstats import KindStats
 
 HEAD_WINDOWS = 64
@@ -228,13 +229,11 @@ class QualityMonitor:
 
 def _all_figures(totals: dict[str, KindStats]) -> dict:
     """Requests, outcomes and latency over every kind but the probes."""
-    everything: KindStats | None = None
+    outcomes: Counter[tuple[str, str]] = Counter()
+    latency = LogHistogram()
     for kind, stats in totals.items():
         if kind != "probe":
-            if everything is None:
-                everything = KindStats(stats.output, stats.n_classes)
-            everything.merge(stats)
-    if everything is None:
-        return {"requests": 0, "outcomes": {}, "latency_ms": {"p50": None, "p95": None, "p99": None, "n": 0}}
-    return {"requests": everything.requests, "outcomes": figures.outcomes(everything)[0],
-            "latency_ms": figures.latency(everything)}  # fmt: skip
+            outcomes.update(stats.outcomes)
+            latency.merge(stats.latency)
+    return {"requests": sum(outcomes.values()), "outcomes": figures.outcome_totals(outcomes),
+            "latency_ms": figures.percentiles(latency)}  # fmt: skip
