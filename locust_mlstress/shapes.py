@@ -10,6 +10,8 @@ every process's users from the same plan and their own clock (`mix_for`).
 
 from __future__ import annotations
 
+from bisect import bisect_right
+
 from locust import LoadTestShape
 
 from .payloads.factory import Mix, cumulative
@@ -32,16 +34,11 @@ def mix_for(profile: Profile, plan=None) -> Mix | None:
         return None
     base = cumulative(profile.kind_weights)
     per_stage = [cumulative(s.mix) if s.mix is not None else base for s in plan.stages]
-    ends, acc = [], 0.0
-    for s in plan.stages:
-        acc += s.duration
-        ends.append(acc)
+    ends, last = plan.ends, len(per_stage) - 1
 
     def mix(t: float) -> list[float]:
-        for end, weights in zip(ends, per_stage, strict=True):
-            if t < end:
-                return weights
-        return per_stage[-1]
+        # the stage in force as plan.stage_at finds it; the last one's after the plan ends
+        return per_stage[min(bisect_right(ends, t), last)]
 
     return mix
 
@@ -119,9 +116,8 @@ class ProfileShape(LoadTestShape):
 
         settle = SETTLE_MASTER_S if isinstance(self.runner, MasterRunner) else SETTLE_LOCAL_S
         judged = {v["index"] for v in self.verdicts}
-        end = 0.0
-        for index, stage in enumerate(plan_for(self.runner.environment, profile).stages):
-            end += stage.duration
+        plan = plan_for(self.runner.environment, profile)
+        for index, (stage, end) in enumerate(zip(plan.stages, plan.ends, strict=True)):
             if not stage.gates or index in judged or t < end + settle:
                 continue
             run = ml_run(self.runner.environment)

@@ -16,7 +16,10 @@ count, each worker's payload factories read the stage's mix, with no message bet
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from dataclasses import dataclass
+from functools import cached_property
+from itertools import accumulate
 
 from .fields import Table
 from .model import KINDS
@@ -44,18 +47,26 @@ class LoadPlan:
     shape: str
     stages: tuple[Stage, ...]
 
+    @cached_property
+    def ends(self) -> tuple[float, ...]:
+        """Each stage's end, seconds into the test: the durations summed in order from 0.0 (none
+        is negative, so the ends never decrease and `stage_at` can bisect them)."""
+        return tuple(accumulate((s.duration for s in self.stages), initial=0.0))[1:]
+
+    @cached_property
+    def starts(self) -> tuple[float, ...]:
+        """Each stage's start: 0.0, then the previous stage's end."""
+        return ((0.0,) + self.ends)[:-1]
+
     @property
     def duration(self) -> float:
-        return sum(s.duration for s in self.stages)
+        return self.ends[-1] if self.ends else 0
 
     def stage_at(self, t: float) -> tuple[int, Stage] | None:
-        """(index, stage) in force t seconds into the test; None once the plan is over."""
-        start = 0.0
-        for i, stage in enumerate(self.stages):
-            if t < start + stage.duration:
-                return i, stage
-            start += stage.duration
-        return None
+        """(index, stage) in force t seconds into the test: the first stage with t < its end;
+        None once the plan is over."""
+        i = bisect_right(self.ends, t)
+        return (i, self.stages[i]) if i < len(self.stages) else None
 
     def users_at(self, t: float) -> tuple[int, float] | None:
         """(users, spawn rate) at t: what a LoadTestShape's tick() returns; None to stop."""
@@ -65,18 +76,16 @@ class LoadPlan:
         i, stage = found
         if stage.ramp_from is None:
             return stage.users, stage.spawn_rate
-        into = t - sum(s.duration for s in self.stages[:i])
+        into = t - self.starts[i]
         users = stage.ramp_from + (stage.users - stage.ramp_from) * into / stage.duration
         return max(0, round(users)), stage.spawn_rate
 
     def timeline(self) -> list[dict]:
         """The planned stages with their start and end, for the run record."""
-        out, start = [], 0.0
-        for s in self.stages:
-            out.append({"name": s.name, "start_s": start, "end_s": start + s.duration, "users": s.users,
-                        "mix": s.mix})  # fmt: skip
-            start += s.duration
-        return out
+        return [
+            {"name": s.name, "start_s": start, "end_s": end, "users": s.users, "mix": s.mix}
+            for s, start, end in zip(self.stages, self.starts, self.ends, strict=True)
+        ]
 
 
 def read_plan(t: Table, kind_weights_ok, default_gates: tuple = ()) -> LoadPlan | None:
