@@ -11,11 +11,15 @@ every process's users from the same plan and their own clock (`mix_for`).
 from __future__ import annotations
 
 from bisect import bisect_right
+from typing import TYPE_CHECKING
 
 from locust import LoadTestShape
 
 from .payloads.factory import Mix, cumulative
 from .profile.model import Profile
+
+if TYPE_CHECKING:
+    from .profile.plan import LoadPlan
 
 
 def plan_for(environment, profile: Profile):
@@ -92,7 +96,7 @@ class ProfileShape(LoadTestShape):
         if plan is None or self.failure is not None:
             return None  # the init check has already refused a profile without [load]
         t = self.get_run_time()
-        self._judge_ended_stages(profile, t)
+        self._judge_ended_stages(profile, plan, t)
         if self.failure is not None:
             return None
         found = plan.stage_at(t)
@@ -107,7 +111,7 @@ class ProfileShape(LoadTestShape):
             )
         return plan.users_at(t)
 
-    def _judge_ended_stages(self, profile: Profile, t: float) -> None:
+    def _judge_ended_stages(self, profile: Profile, plan: LoadPlan, t: float) -> None:
         from locust.runners import MasterRunner
 
         from .gates import GateSpec
@@ -116,7 +120,6 @@ class ProfileShape(LoadTestShape):
 
         settle = SETTLE_MASTER_S if isinstance(self.runner, MasterRunner) else SETTLE_LOCAL_S
         judged = {v["index"] for v in self.verdicts}
-        plan = plan_for(self.runner.environment, profile)
         for index, (stage, end) in enumerate(zip(plan.stages, plan.ends, strict=True)):
             if not stage.gates or index in judged or t < end + settle:
                 continue

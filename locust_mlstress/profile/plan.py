@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from itertools import accumulate
 
 from .fields import Table
@@ -214,9 +214,13 @@ def _gates(t: Table, key: str, default: tuple) -> tuple:
     return tuple(gates)
 
 
+@lru_cache(maxsize=32)
 def plan_from_option(text: str, default_gates: tuple = ()) -> LoadPlan:
     """`--ml-shape 'spike users=4 factor=5 at=30 duration=20 total=120'`: the shape name, then
-    the same fields as [load] (numbers, or comma-separated gate expressions for `slo`)."""
+    the same fields as [load] (numbers, or comma-separated gate expressions for `slo`).
+
+    Cached: every user spawn and shape tick asks for the run's plan, which is frozen (a bad text
+    raises each time, as exceptions are not cached)."""
     from ..errors import ProfileError
 
     words = text.split()
