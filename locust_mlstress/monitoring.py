@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import gevent
@@ -100,7 +101,7 @@ def start(environment: Environment) -> MLRun:
         run.counter = gevent.spawn(_count_users, environment, run.monitor)
         run.gates = gate_spec(environment, profile)
         if run.gates.abort_on_fail and run.gates.checks:
-            run.watcher = watch(environment, run.gates, lambda: live_summary(environment), run)
+            run.watcher = watch(environment, run.gates, lambda: gate_summary(environment), run)
         if artifacts:
             run.trace_file = TraceFile(f"{artifacts}/traces.jsonl")
     if not isinstance(environment.runner, MasterRunner):
@@ -137,15 +138,26 @@ def current_monitor(environment: Environment) -> QualityMonitor | None:
     return run.monitor
 
 
-def live_summary(environment: Environment) -> dict | None:
-    """The figures so far; None before any data."""
+def _so_far(environment: Environment, figures: Callable[[QualityMonitor, float], dict]) -> dict | None:
+    """`figures` of the monitor now, with the run's `duration_s`; None before any data."""
     monitor = current_monitor(environment)
     if monitor is None or not monitor.totals:
         return None
     now = clock_for(environment)()
-    summary = monitor.summary(now)
+    summary = figures(monitor, now)
     summary["duration_s"] = round(now, 3)
     return summary
+
+
+def live_summary(environment: Environment) -> dict | None:
+    """The figures so far; None before any data."""
+    return _so_far(environment, lambda monitor, now: monitor.summary(now))
+
+
+def gate_summary(environment: Environment) -> dict | None:
+    """What gates read of the figures so far (`kinds`, `all`, `duration_s`): the live summary
+    without its per-window figures, for judging gates during the run; None before any data."""
+    return _so_far(environment, lambda monitor, _now: monitor.gate_figures())
 
 
 def finish(environment: Environment) -> dict | None:

@@ -41,7 +41,7 @@ from locust.runners import WorkerRunner
 from .errors import ProfileError
 from .gates import GateSpec
 from .gating import judge_spec
-from .monitoring import current_monitor, live_summary, ml_run
+from .monitoring import current_monitor, gate_summary, live_summary, ml_run
 from .report.console import kind_cells
 from .report.files import write_window_csv
 from .runtime import OPTIONS, check_run, log_once
@@ -67,7 +67,7 @@ class LiveFigures:
 
     The tab needs only the per-kind figures (a few ms); the full summary adds every window's shift
     and calibration (tens of ms on a long run, on the event loop the users share), so only the
-    downloads ask for it.
+    per-window download asks for it; the gate verdicts need only the per-kind figures and `all`.
     """
 
     def __init__(self, environment: Environment, max_age_s: float = REFRESH_S):
@@ -89,6 +89,10 @@ class LiveFigures:
     def kinds(self) -> dict | None:
         """The summary's `kinds` alone: the same figures, without the windows."""
         return self._cached("kinds", self._kinds)
+
+    def gates(self) -> dict | None:
+        """`monitoring.gate_summary`: what gates read of the summary, without the windows."""
+        return self._cached("gates", lambda: gate_summary(self.environment))
 
     def _kinds(self) -> dict | None:
         monitor = current_monitor(self.environment)
@@ -227,7 +231,7 @@ def extend(environment: Environment) -> LiveFigures:
     @routes.route("/ml/gates.csv")
     @web_ui.auth_required_if_enabled
     def ml_gates_csv() -> Response:
-        summary = figures.summary()
+        summary = figures.gates()
         return _csv_response(gates_csv(gate_rows(ml_run(environment).gates, summary)), "ml_gates.csv")
 
     web_ui.app.register_blueprint(routes)

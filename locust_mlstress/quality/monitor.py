@@ -195,6 +195,11 @@ class QualityMonitor:
         refs = self.references()[0] if refs is None else refs
         return {kind: self.kind_figures(kind, stats, refs.get(kind)) for kind, stats in sorted(self.totals.items())}
 
+    def gate_figures(self) -> dict:
+        """The part of the summary gates read (gates/figures.py: `kinds` and `all`), without the
+        per-window figures and traffic rows: what judging gates during the run needs."""
+        return {"kinds": self.kinds(), "all": _all_figures(self.totals)}
+
     def summary(self, now: float | None = None) -> dict:
         refs, baseline = self.references()
         kinds = self.kinds(refs)
