@@ -111,12 +111,11 @@ def _write_html(paths: list[Path], summary: dict, manifest: dict) -> None:
     """The HTML report (matplotlib is imported only here). A failure is logged, not raised: the
     run's other files are still written."""
     try:
-        from .report.html import render_html
+        from .report.html import render_html, write_page
 
-        text = render_html(summary, manifest)
+        text = render_html(summary, manifest)  # once, for every path
         for path in paths:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
+            write_page(path, text)
             logger.info("HTML report written to %s", path)
     except OSError as exc:  # a disk or permission problem: one line, not a traceback
         logger.error("could not write the HTML report: %s", exc)

@@ -257,9 +257,14 @@ def render_html(summary: dict, manifest: dict | None = None) -> str:
 
 
 def write_html(path: str | Path, summary: dict, manifest: dict | None = None) -> Path:
+    return write_page(path, render_html(summary, manifest))
+
+
+def write_page(path: str | Path, text: str) -> Path:
+    """A rendered page to `path`, creating its directory."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_html(summary, manifest), encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
     return path
 
 
