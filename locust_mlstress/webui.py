@@ -23,7 +23,6 @@ Every route of ours is behind Locust's `--web-login` when that is on.
 from __future__ import annotations
 
 import argparse
-import csv
 import functools
 import io
 import json
@@ -43,7 +42,7 @@ from .gates import GateSpec
 from .gating import judge_spec
 from .monitoring import current_monitor, gate_summary, live_summary, ml_run
 from .report.console import kind_cells
-from .report.files import write_window_csv
+from .report.files import write_rows, write_window_csv
 from .runtime import OPTIONS, check_run, log_once
 
 logger = logging.getLogger("locust_mlstress")
@@ -135,10 +134,7 @@ def gate_rows(spec: GateSpec | None, summary: dict | None) -> list[dict]:
 
 def gates_csv(rows: list[dict]) -> str:
     stream = io.StringIO()
-    writer = csv.DictWriter(stream, fieldnames=GATE_COLUMNS)
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: "" if v is None else v for k, v in row.items()})
+    write_rows(stream, GATE_COLUMNS, rows)
     return stream.getvalue()
 
 

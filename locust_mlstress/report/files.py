@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -38,12 +39,17 @@ def window_rows(summary: dict) -> list[dict]:
     return rows
 
 
+def write_rows(stream: IO[str], columns: Sequence[str], rows: Iterable[dict]) -> None:
+    """Rows as CSV onto an open text stream, under a header of `columns`; None as an empty cell."""
+    writer = csv.DictWriter(stream, fieldnames=columns)
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: "" if v is None else v for k, v in row.items()})
+
+
 def write_window_csv(stream: IO[str], summary: dict) -> None:
     """The window rows as CSV onto an open text stream: a file here, a download in the web UI."""
-    writer = csv.DictWriter(stream, fieldnames=WINDOW_COLUMNS)
-    writer.writeheader()
-    for row in window_rows(summary):
-        writer.writerow({k: "" if v is None else v for k, v in row.items()})
+    write_rows(stream, WINDOW_COLUMNS, window_rows(summary))
 
 
 def write_csv(prefix: str | Path | None, summary: dict, *, path: str | Path | None = None) -> Path:
