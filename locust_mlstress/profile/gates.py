@@ -6,22 +6,32 @@ message, so it stops the run before any traffic like every other profile mistake
 
 from __future__ import annotations
 
-from ..errors import ProfileError
 from ..gates.expression import Gate, GateError, parse_gate
 from ..gates.spec import GateSpec
 from .fields import Table
 
+_ABSENT = object()  # not None: a key whose value is None is still checked as a list of strings
+
+
+def read_gate_list(t: Table, key: str, default: tuple = ()) -> tuple[Gate, ...]:
+    """The gate expressions under `key` (`[gates]` checks, a stage's gates, a step plan's SLO),
+    parsed now so a typo fails at load; `default` when the key is absent."""
+    texts = t.strings(key, _ABSENT)
+    if texts is _ABSENT:
+        return default
+    gates: list[Gate] = []
+    for i, text in enumerate(texts):
+        try:
+            gates.append(parse_gate(text, label="check"))
+        except GateError as exc:
+            raise t.error(f"{key}[{i}]", str(exc)) from None
+    return tuple(gates)
+
 
 def read_gates(t: Table) -> GateSpec:
     """Every field of `[gates]`; an absent table gives the empty spec (no gates)."""
-    checks: list[Gate] = []
-    for i, text in enumerate(t.strings("checks", ())):
-        try:
-            checks.append(parse_gate(text, label="check"))
-        except GateError as exc:
-            raise ProfileError(t.file, t.at(f"checks[{i}]"), str(exc)) from None
     spec = GateSpec(
-        checks=tuple(checks),
+        checks=read_gate_list(t, "checks"),
         min_samples=t.integer("min_samples", None, min=1),
         inconclusive=t.str("inconclusive", "fail", choices=("fail", "pass")),
         abort_on_fail=t.boolean("abort_on_fail", False),

@@ -22,6 +22,7 @@ from functools import cached_property, lru_cache
 from itertools import accumulate
 
 from .fields import Table
+from .gates import read_gate_list
 from .model import KINDS
 
 SHAPES = ("ramp", "spike", "soak", "seasonal", "stages", "step")
@@ -99,7 +100,7 @@ def read_plan(t: Table, kind_weights_ok, default_gates: tuple = ()) -> LoadPlan 
     if shape == "step":
         start, step = t.integer("users", min=1), t.integer("step", min=1)
         length, top = t.number("step_duration", above=0), t.integer("max_users", min=1)
-        slo = _gates(t, "slo", default_gates)
+        slo = read_gate_list(t, "slo", default_gates)
         if not slo:
             raise t.error("slo", "step-to-failure needs SLO checks: slo = [...] here, or [gates] checks")
         if top < start:
@@ -110,7 +111,10 @@ def read_plan(t: Table, kind_weights_ok, default_gates: tuple = ()) -> LoadPlan 
                                   "raise step or lower max_users")  # fmt: skip
         stages = tuple(Stage(f"{u} users", length, u, rate, gates=slo) for u in steps)
     elif shape == "stages":
-        stages = _link_ramps([_stage(s, rate, kind_weights_ok) for s in t.tables("stages")])
+        built: list[Stage] = []
+        for table in t.tables("stages"):  # a ramp starts from the previous stage's users (0 at first)
+            built.append(_stage(table, rate, kind_weights_ok, built[-1].users if built else 0))
+        stages = tuple(built)
         if any(s.gates for s in stages) and t.has("slo"):
             raise t.error("slo", 'is for shape = "step"; give each stage its own gates = [...]')
         if not stages:
@@ -166,7 +170,8 @@ def read_plan(t: Table, kind_weights_ok, default_gates: tuple = ()) -> LoadPlan 
     return LoadPlan(shape, stages)
 
 
-def _stage(t: Table, rate: float, kind_weights_ok) -> Stage:
+def _stage(t: Table, rate: float, kind_weights_ok, previous_users: int) -> Stage:
+    """One [[load.stages]] table; with `ramp = true` it goes linearly from `previous_users`."""
     name = t.str("name", "")
     duration = t.number("duration", above=0)
     users = t.integer("users", min=0)
@@ -179,39 +184,11 @@ def _stage(t: Table, rate: float, kind_weights_ok) -> Stage:
         if sum(mix.values()) <= 0:
             raise m.error("", "needs a positive weight for at least one kind")
         kind_weights_ok(m, mix)
-    gates = _gates(t, "gates", ())
+    gates = read_gate_list(t, "gates", ())
     rate = t.number("rate", None, min=0)
-    stage = Stage(name or f"stage {users} users", duration, users, spawn_rate, mix, None, gates, rate)
-    if t.boolean("ramp", False):
-        stage = Stage(stage.name, duration, users, spawn_rate, mix, -1, gates, rate)  # ramp_from filled in below
+    ramp_from = previous_users if t.boolean("ramp", False) else None
     t.finish()
-    return stage
-
-
-def _link_ramps(stages: list[Stage]) -> tuple[Stage, ...]:
-    """A stage with `ramp = true` goes linearly from the previous stage's users (0 at first)."""
-    out: list[Stage] = []
-    for s in stages:
-        if s.ramp_from == -1:
-            s = Stage(s.name, s.duration, s.users, s.spawn_rate, s.mix, out[-1].users if out else 0, s.gates, s.rate)
-        out.append(s)
-    return tuple(out)
-
-
-def _gates(t: Table, key: str, default: tuple) -> tuple:
-    """Gate expressions of a stage (or a step plan's SLO), parsed now so a typo fails at load."""
-    from ..gates import GateError, parse_gate
-
-    texts = t.strings(key, None)
-    if texts is None:
-        return default
-    gates = []
-    for i, text in enumerate(texts):
-        try:
-            gates.append(parse_gate(text, label="check"))
-        except GateError as exc:
-            raise t.error(f"{key}[{i}]", str(exc)) from None
-    return tuple(gates)
+    return Stage(name or f"stage {users} users", duration, users, spawn_rate, mix, ramp_from, gates, rate)
 
 
 @lru_cache(maxsize=32)
@@ -247,9 +224,6 @@ def plan_from_option(text: str, default_gates: tuple = ()) -> LoadPlan:
     def no_mix(_t, _mix) -> None:
         return None
 
-    try:
-        plan = read_plan(Table(data, "--ml-shape", None), no_mix, default_gates)
-    except ProfileError as exc:
-        raise ProfileError(None, exc.field, exc.message) from None
+    plan = read_plan(Table(data, "--ml-shape", None), no_mix, default_gates)  # errors name no file
     assert plan is not None
     return plan
