@@ -64,14 +64,14 @@ def write_outputs(environment: Environment, run, summary: dict, gates: list[dict
     if path := option(environment, "ml_json"):
         write_json(path, summary)
     if prefix := option(environment, "ml_csv"):
-        write_csv(prefix, summary)
+        write_csv(f"{prefix}_ml_windows.csv", summary)
     directory = option(environment, "ml_artifacts")
     files: dict[str, str] = {}
     if directory:
         directory = Path(directory)
         write_json(directory / "ml_summary.json", summary)
         files["ml_summary"] = "ml_summary.json"
-        write_csv(None, summary, path=directory / "ml_windows.csv")
+        write_csv(directory / "ml_windows.csv", summary)
         files["ml_windows"] = "ml_windows.csv"
         files |= _locust_csv(environment, directory)
         html = getattr(environment.parsed_options, "html_file", None)

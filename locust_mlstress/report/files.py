@@ -52,9 +52,9 @@ def write_window_csv(stream: IO[str], summary: dict) -> None:
     write_rows(stream, WINDOW_COLUMNS, window_rows(summary))
 
 
-def write_csv(prefix: str | Path | None, summary: dict, *, path: str | Path | None = None) -> Path:
-    """`PREFIX_ml_windows.csv`, or exactly `path`."""
-    path = Path(path) if path is not None else Path(f"{prefix}_ml_windows.csv")
+def write_csv(path: str | Path, summary: dict) -> Path:
+    """The window rows as a CSV file at `path`."""
+    path = Path(path)
     with path.open("w", newline="") as f:
         write_window_csv(f, summary)
     return path
