@@ -25,7 +25,7 @@ from .gating import conclude, conclude_stages, gate_spec, watch
 from .profile.model import Profile
 from .quality import QualityMonitor, QualityRecorder, Warmup
 from .quality.arrival_counts import counts_for
-from .quality.baseline import load_baseline, save_baseline
+from .quality.baseline import load_baseline, profile_identity, save_baseline
 from .quality.traces import TraceFile, TraceSampler
 from .report.console import format_summary
 from .runtime import clock_for, ml_user_classes, option, resolve_profile
@@ -170,7 +170,7 @@ def finish(environment: Environment) -> dict | None:
     if summary is None:
         return None
     summary["run"] = {
-        "profile": {"name": run.profile.name, "path": str(run.profile.path), "sha256": run.profile.sha256},
+        "profile": profile_identity(run.profile),
         "host": environment.host,
         "model_version": run.model_version,
     }

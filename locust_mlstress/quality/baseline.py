@@ -20,12 +20,17 @@ FORMAT = "locust-mlstress-baseline"
 VERSION = 1
 
 
+def profile_identity(profile: Profile) -> dict:
+    """Which profile a record came from, as the baseline, the manifest and the summary write it."""
+    return {"name": profile.name, "path": str(profile.path), "sha256": profile.sha256}
+
+
 def save_baseline(path: str | Path, profile: Profile, clean: KindStats, model: dict) -> None:
     record = {
         "format": FORMAT,
         "version": VERSION,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "profile": {"name": profile.name, "path": str(profile.path), "sha256": profile.sha256},
+        "profile": profile_identity(profile),
         "output": {"type": profile.output.type, "classes": list(profile.output.classes)},
         "model": model,
         "clean": clean.to_wire(),

@@ -14,6 +14,7 @@ import time
 from importlib.metadata import PackageNotFoundError, version
 
 from ..profile.model import Profile
+from ..quality.baseline import profile_identity
 
 REDACTED = "***"
 _SECRET_FLAG = re.compile(r"^--?[\w-]*(key|token|secret|passw|auth|header)[\w-]*", re.IGNORECASE)
@@ -70,7 +71,7 @@ def build_manifest(
         "format": "locust-mlstress-manifest",
         "version": 1,
         "seed": profile.seed,
-        "profile": {"name": profile.name, "path": str(profile.path), "sha256": profile.sha256},
+        "profile": profile_identity(profile),
         "versions": {
             "locust-mlstress": _version("locust-mlstress"),
             "locust": _version("locust"),
