@@ -62,8 +62,7 @@ class MLArrivalUser(MLUser):
     def dispatch(self) -> None:
         """Schedule and send arrivals until the user is stopped."""
         clock = time.perf_counter
-        start_t = getattr(self.environment, "mlstress_t0", None)
-        since_start = (lambda: time.monotonic() - start_t) if start_t is not None else (lambda: 0.0)
+        since_start = self._factory.clock  # the user's test clock (runtime.clock_for)
         due = clock()
         while True:
             rate = self.rate_at(since_start())

@@ -20,7 +20,7 @@ from locust.env import Environment
 
 from .gates import GateResult, GateSpec, evaluate, exit_code, format_verdicts, junit_xml, parse_gates
 from .profile.model import Profile
-from .runtime import option
+from .runtime import clock_for, option
 
 console = logging.getLogger("locust.stats_logger")
 logger = logging.getLogger("locust_mlstress")
@@ -56,6 +56,8 @@ def conclude(environment: Environment, spec: GateSpec, summary: dict, aborted: d
 def watch(environment: Environment, spec: GateSpec, summarise, run) -> gevent.Greenlet:
     """Judge the gates every interval; stop the run once one has failed for `grace_s` in a row."""
 
+    since_start = clock_for(environment)
+
     def loop() -> None:
         failing_since: dict[str, float] = {}
         while True:
@@ -70,8 +72,7 @@ def watch(environment: Environment, spec: GateSpec, summarise, run) -> gevent.Gr
                     continue
                 since = failing_since.setdefault(result.gate.text, now)
                 if now - since >= spec.grace_s:
-                    at = now - getattr(environment, "mlstress_t0", now)
-                    run.aborted = {"gate": result.message, "at_s": round(at, 3)}
+                    run.aborted = {"gate": result.message, "at_s": round(since_start(), 3)}
                     logger.error("gate failed for %g s, stopping the run: %s", spec.grace_s, result.message)
                     environment.process_exit_code = 3
                     if environment.runner is not None:
