@@ -101,7 +101,7 @@ class ProfileShape(LoadTestShape):
             return None
         found = plan.stage_at(t)
         if found is None:
-            waiting = any(s.gates for s in plan.stages) and len(self.verdicts) < sum(bool(s.gates) for s in plan.stages)
+            waiting = len(self.verdicts) < sum(bool(s.gates) for s in plan.stages)
             return (0, plan.stages[-1].spawn_rate) if waiting else None  # hold on for the last verdict
         index, stage = found
         if index != self._stage:
@@ -114,8 +114,7 @@ class ProfileShape(LoadTestShape):
     def _judge_ended_stages(self, profile: Profile, plan: LoadPlan, t: float) -> None:
         from locust.runners import MasterRunner
 
-        from .gates import GateSpec
-        from .gating import judge_spec
+        from .gates import evaluate
         from .monitoring import ml_run
 
         settle = SETTLE_MASTER_S if isinstance(self.runner, MasterRunner) else SETTLE_LOCAL_S
@@ -129,9 +128,8 @@ class ProfileShape(LoadTestShape):
             if run.recorder is not None:
                 run.recorder.flush()
             summary = run.monitor.stage_summary(index, stage.duration) or {"kinds": {}, "duration_s": stage.duration}
-            spec = GateSpec(checks=stage.gates, min_samples=profile.gates.min_samples,
-                            inconclusive=profile.gates.inconclusive)  # fmt: skip
-            results = judge_spec(spec, summary)
+            results = evaluate(list(stage.gates), summary, min_samples=profile.gates.min_samples,
+                               inconclusive=profile.gates.inconclusive)  # fmt: skip
             verdict = {
                 "index": index, "name": stage.name, "users": stage.users,
                 "passed": all(r.passed for r in results),
