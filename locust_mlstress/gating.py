@@ -18,7 +18,17 @@ from pathlib import Path
 import gevent
 from locust.env import Environment
 
-from .gates import GateResult, GateSpec, evaluate, exit_code, format_verdicts, junit_xml, parse_gates
+from .gates import (
+    EXIT_GATE_FAILED,
+    GateResult,
+    GateSpec,
+    evaluate,
+    exit_code,
+    format_verdicts,
+    junit_xml,
+    parse_gates,
+)
+from .gates.verdicts import FAIL, PASS
 from .profile.model import Profile
 from .runtime import clock_for, option
 
@@ -67,14 +77,14 @@ def watch(environment: Environment, spec: GateSpec, summarise, run) -> gevent.Gr
                 continue
             now = time.monotonic()
             for result in judge_spec(spec, summary):
-                if result.status != "fail":
+                if result.status != FAIL:
                     failing_since.pop(result.gate.text, None)
                     continue
                 since = failing_since.setdefault(result.gate.text, now)
                 if now - since >= spec.grace_s:
                     run.aborted = {"gate": result.message, "at_s": round(since_start(), 3)}
                     logger.error("gate failed for %g s, stopping the run: %s", spec.grace_s, result.message)
-                    environment.process_exit_code = 3
+                    environment.process_exit_code = EXIT_GATE_FAILED
                     if environment.runner is not None:
                         environment.runner.quit()
                     return
@@ -96,7 +106,7 @@ def conclude_stages(environment: Environment, profile: Profile, summary: dict) -
     lines = ["Stage verdicts"]
     for v in verdicts:
         lines.append(f"  {v['name']:<20} {'pass' if v['passed'] else 'FAIL'}")
-        lines += [f"      {g['message']}" for g in v["gates"] if g["status"] != "pass" or v["passed"]]
+        lines += [f"      {g['message']}" for g in v["gates"] if g["status"] != PASS or v["passed"]]
     if plan.shape == "step":
         point = shape.breaking_point()
         summary["breaking_point"] = point
@@ -107,5 +117,5 @@ def conclude_stages(environment: Environment, profile: Profile, summary: dict) -
     elif shape.failure is not None:
         summary["stage_failure"] = shape.failure
         lines.append(f"stopped at stage {shape.failure['name']!r}: its gates failed")
-        environment.process_exit_code = 3
+        environment.process_exit_code = EXIT_GATE_FAILED
     console.info("\n%s\n", "\n".join(lines))

@@ -34,7 +34,7 @@ OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "==": operator.eq,
     "!=": operator.ne,
 }
-_OPERATOR_LIST = "<, <=, >, >=, ==, !="
+_OPERATOR_LIST = ", ".join(OPERATORS)  # "<, <=, >, >=, ==, !="
 _SPACE = " \t\r\n"  # not every str.isspace(): \x0b or \x1c would be invalid in JUnit XML
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # a number-like run, read greedily so that `300ms` or `1.2.3` is reported as one bad number
@@ -62,6 +62,10 @@ def _render(text: str, position: int, reason: str, label: str) -> str:
     return f"{label} {_quote(line)}: {reason}\n  {line}\n  {' ' * column}^"
 
 
+def _subject(metric: str, kind: str | None) -> str:
+    return f"{metric}[{kind}]" if kind else metric
+
+
 def _quote(text: str) -> str:
     return f"'{text}'" if "'" not in text else f'"{text}"'
 
@@ -80,7 +84,7 @@ class Gate:
     @property
     def subject(self) -> str:
         """The figure the gate reads, as written: `p99_ms[clean]` or `rps`."""
-        return f"{self.metric}[{self.kind}]" if self.kind else self.metric
+        return _subject(self.metric, self.kind)
 
     def holds(self, value: float) -> bool:
         """Whether `value OP threshold` is true (`==` and `!=` compare exactly)."""
@@ -159,8 +163,7 @@ class _Parser:
             raise self.fail(first.pos, "empty gate; expected something like 'p99_ms[clean] < 300'")
         metric = self.metric()
         kind = self.kind(metric) if self.peek().kind == "lbracket" else None
-        subject = f"{metric}[{kind}]" if kind else metric
-        op = self.operator(subject)
+        op = self.operator(_subject(metric, kind))
         threshold, percent = self.number(op)
         extra = self.peek()
         if extra.kind != "end":

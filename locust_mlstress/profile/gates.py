@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ..gates.expression import Gate, GateError, parse_gate
 from ..gates.spec import GateSpec
+from ..gates.verdicts import POLICIES
 from .fields import Table
 
 _ABSENT = object()  # not None: a key whose value is None is still checked as a list of strings
@@ -30,13 +31,14 @@ def read_gate_list(t: Table, key: str, default: tuple = ()) -> tuple[Gate, ...]:
 
 def read_gates(t: Table) -> GateSpec:
     """Every field of `[gates]`; an absent table gives the empty spec (no gates)."""
+    default = GateSpec()
     spec = GateSpec(
         checks=read_gate_list(t, "checks"),
-        min_samples=t.integer("min_samples", None, min=1),
-        inconclusive=t.str("inconclusive", "fail", choices=("fail", "pass")),
-        abort_on_fail=t.boolean("abort_on_fail", False),
-        grace_s=t.number("grace_s", 30.0, min=0),
-        interval_s=t.number("interval_s", 10.0, above=0),
+        min_samples=t.integer("min_samples", default.min_samples, min=1),
+        inconclusive=t.str("inconclusive", default.inconclusive, choices=POLICIES),
+        abort_on_fail=t.boolean("abort_on_fail", default.abort_on_fail),
+        grace_s=t.number("grace_s", default.grace_s, min=0),
+        interval_s=t.number("interval_s", default.interval_s, above=0),
     )
     t.finish()
     return spec
