@@ -92,6 +92,18 @@ def new_figure(height_in: float, width_in: float = WIDTH_IN):
     return Figure(figsize=(width_in, height_in), layout="constrained")
 
 
+def panel_grid(panels: int, panel_height_in: float, **subplots: Any):
+    """A figure of `panels` panels in two columns (one for a single panel), `panel_height_in`
+    per row; the cells left over are hidden. (figure, flat array of every cell's axes)"""
+    cols = 1 if panels == 1 else 2
+    rows = math.ceil(panels / cols)
+    fig = new_figure(0.6 + panel_height_in * rows)
+    axes = fig.subplots(rows, cols, squeeze=False, **subplots).ravel()
+    for ax in axes[panels:]:
+        ax.set_visible(False)
+    return fig, axes
+
+
 _ID = re.compile(r'(\sid="|url\(#|href="#)([^")]+)')
 
 

@@ -19,6 +19,7 @@ from .plots import (
     kind_colour,
     new_figure,
     ordered_kinds,
+    panel_grid,
     plain_log,
     seconds_axis,
     steps,
@@ -35,13 +36,8 @@ def draw_latency_over_time(summary: dict):
     if not series:
         raise NoData("no window recorded a response")
     shown = ordered_kinds(series)
-    cols = 1 if len(shown) == 1 else 2
-    rows = math.ceil(len(shown) / cols)
-    fig = new_figure(0.6 + 2.5 * rows)
-    axes = fig.subplots(rows, cols, squeeze=False, sharey=True).ravel()
+    fig, axes = panel_grid(len(shown), 2.5, sharey=True)
     end = max(end_of(w, summary) for ws in series.values() for w in ws)
-    for ax in axes[len(shown) :]:
-        ax.set_visible(False)
     values = [w["latency_ms"][p] for ws in series.values() for w in ws for p in PERCENTILE_STYLES]
     values = [v for v in values if v]
     span = max(values) / min(values) if values else 1.0

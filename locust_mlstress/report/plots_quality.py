@@ -6,11 +6,19 @@ Each `draw_*` takes the summary (docs/reports.md), returns a matplotlib Figure, 
 
 from __future__ import annotations
 
-import math
-
 from ..metrics.noise import PSI_MAJOR, PSI_MODERATE
 from ..quality.calibration_bins import CALIBRATION_BINS
-from .plots import NoData, draw_load, end_of, kind_colour, new_figure, ordered_kinds, seconds_axis, traffic_rows
+from .plots import (
+    NoData,
+    draw_load,
+    end_of,
+    kind_colour,
+    new_figure,
+    ordered_kinds,
+    panel_grid,
+    seconds_axis,
+    traffic_rows,
+)
 
 
 def draw_reliability(summary: dict):
@@ -65,12 +73,7 @@ def draw_histograms(summary: dict):
         if not any("histogram" in k for k in kinds.values()):
             raise NoData("the summary holds no prediction histograms (written by an older version)")
         raise NoData("no kind has decoded predictions")
-    cols = 1 if len(shown) == 1 else 2
-    rows = math.ceil(len(shown) / cols)
-    fig = new_figure(0.6 + 2.7 * rows)
-    axes = fig.subplots(rows, cols, squeeze=False).ravel()
-    for ax in axes[len(shown) :]:
-        ax.set_visible(False)
+    fig, axes = panel_grid(len(shown), 2.7)
     for ax, kind in zip(axes, shown, strict=False):
         _one_histogram(ax, summary, kind)
     fig.suptitle("Prediction histograms: this run against the reference its PSI uses")
