@@ -251,4 +251,4 @@ def extend(environment: Environment) -> LiveFigures:
 @events.init.add_listener
 def _on_init(environment: Environment, **_kwargs) -> None:
     if environment.web_ui is not None and not isinstance(environment.runner, WorkerRunner):
-        environment.mlstress_web = extend(environment)
+        extend(environment)
