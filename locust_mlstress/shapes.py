@@ -83,15 +83,10 @@ class ProfileShape(LoadTestShape):
         self.verdicts: list[dict] = []  # stages whose gates were judged, in order
         self.failure: dict | None = None  # the first stage whose gates failed
 
-    def _profile(self) -> Profile | None:
-        from .runtime import ml_user_classes, resolve_profile
-
-        environment = self.runner.environment
-        classes = ml_user_classes(environment)
-        return resolve_profile(classes[0], environment, quiet=True) if classes else None
-
     def tick(self) -> tuple[int, float] | None:
-        profile = self._profile()
+        from .monitoring import run_profile
+
+        profile = run_profile(self.runner.environment)
         plan = plan_for(self.runner.environment, profile) if profile is not None else None
         if plan is None or self.failure is not None:
             return None  # the init check has already refused a profile without [load]
@@ -115,19 +110,17 @@ class ProfileShape(LoadTestShape):
         from locust.runners import MasterRunner
 
         from .gates import evaluate
-        from .monitoring import ml_run
+        from .monitoring import current_monitor
 
         settle = SETTLE_MASTER_S if isinstance(self.runner, MasterRunner) else SETTLE_LOCAL_S
         judged = {v["index"] for v in self.verdicts}
         for index, (stage, end) in enumerate(zip(plan.stages, plan.ends, strict=True)):
             if not stage.gates or index in judged or t < end + settle:
                 continue
-            run = ml_run(self.runner.environment)
-            if run.monitor is None:
+            monitor = current_monitor(self.runner.environment)
+            if monitor is None:
                 return
-            if run.recorder is not None:
-                run.recorder.flush()
-            summary = run.monitor.stage_summary(index, stage.duration) or {"kinds": {}, "duration_s": stage.duration}
+            summary = monitor.stage_summary(index, stage.duration) or {"kinds": {}, "duration_s": stage.duration}
             results = evaluate(list(stage.gates), summary, min_samples=profile.gates.min_samples,
                                inconclusive=profile.gates.inconclusive)  # fmt: skip
             verdict = {
