@@ -23,8 +23,8 @@ import gevent
 from gevent import socket as gsocket
 from gevent.server import StreamServer
 
+from ..framing import Head, HttpError, Reader, TooLarge, parse_head, request_framing, response_framing
 from .faults import Decision, FaultPlan, FaultSet, decide
-from .framing import Head, HttpError, Reader, TooLarge, parse_head, request_framing, response_framing
 
 EVENTS = ("requests", "forwarded", "delayed", "throttled", "reset", "blackhole", "blackhole_expired", "down",
           "upstream_error", "bad_request")  # fmt: skip

@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from locust_mlstress.proxy.framing import (
+from locust_mlstress.framing import (
     ConnectionClosed,
     HttpError,
     Reader,

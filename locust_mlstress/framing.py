@@ -1,10 +1,11 @@
-"""HTTP/1.1 message boundaries, just enough for the fault proxy to act per request.
+"""HTTP/1.1 message boundaries, for the fault proxy and the ML user's transport.
 
-The proxy forwards bytes unchanged; it parses only what tells it where one message ends on a
-keep-alive connection: the head (up to the blank line), then a body framed by Content-Length,
-chunked transfer coding, or (responses only) the connection's close. Not handled: pipelined
-requests (a request is read only after the previous answer was relayed, which is what
-keep-alive clients do), protocol upgrades, HTTP/2.
+Both need only what tells where one message ends on a keep-alive connection: the head (up to
+the blank line), then a body framed by Content-Length, chunked transfer coding, or (responses
+only) the connection's close. The proxy forwards the bytes unchanged (`Reader.body`); the
+transport wants the body itself (`Reader.content`). Not handled: pipelined requests (a request
+is read only after the previous answer came back, which is what keep-alive clients do),
+protocol upgrades, HTTP/2.
 """
 
 from __future__ import annotations
@@ -117,6 +118,13 @@ def response_framing(head: Head, method: str) -> Framing:
     return ("length", length) if length is not None else ("close", 0)
 
 
+def _chunk_size(line: bytes) -> int:
+    try:
+        return int(line.split(b";")[0].strip(), 16)
+    except ValueError:
+        raise HttpError(f"bad chunk size line {line[:40]!r}") from None
+
+
 class Reader:
     """Buffered reads from a socket (anything with `recv`): heads, lines, framed bodies."""
 
@@ -175,10 +183,7 @@ class Reader:
             total = 0
             while True:
                 size_line = self.line()
-                try:
-                    size = int(size_line.split(b";")[0].strip(), 16)
-                except ValueError:
-                    raise HttpError(f"bad chunk size line {size_line[:40]!r}") from None
+                size = _chunk_size(size_line)
                 total += size
                 if limit is not None and total > limit:
                     raise TooLarge(f"chunked body over the proxy's limit of {limit} bytes")
@@ -192,9 +197,45 @@ class Reader:
                 if trailer == b"\r\n":
                     break
         elif kind == "close":
-            if self.buffer:
-                piece, self.buffer = self.buffer, b""
-                yield piece
-            while self._fill():
-                piece, self.buffer = self.buffer, b""
-                yield piece
+            yield from self._to_close()
+
+    def _to_close(self) -> Iterator[bytes]:
+        if self.buffer:
+            piece, self.buffer = self.buffer, b""
+            yield piece
+        while self._fill():
+            piece, self.buffer = self.buffer, b""
+            yield piece
+
+    def content(self, framing: Framing, limit: int) -> bytes:
+        """The body without its transfer coding (chunk sizes, trailers); TooLarge past `limit`
+        bytes, before reading them where the length is announced."""
+        kind, length = framing
+        if kind == "none":
+            return b""
+        if kind == "length":
+            if length > limit:
+                raise TooLarge(f"body of {length} bytes is over the limit of {limit}")
+            if len(self.buffer) >= length:  # the common case: it came with the head
+                body, self.buffer = self.buffer[:length], self.buffer[length:]
+                return body
+            return b"".join(self.exactly(length))
+        pieces: list[bytes] = []
+        total = 0
+        for piece in self._chunks() if kind == "chunked" else self._to_close():
+            total += len(piece)
+            if total > limit:
+                raise TooLarge(f"body over the limit of {limit} bytes")
+            pieces.append(piece)
+        return b"".join(pieces)
+
+    def _chunks(self) -> Iterator[bytes]:
+        while True:
+            size = _chunk_size(self.line())
+            if size == 0:
+                break
+            yield from self.exactly(size)
+            if self.line() != b"\r\n":
+                raise HttpError("chunk not followed by CRLF")
+        while self.line() != b"\r\n":  # trailers, up to the blank line
+            pass
