@@ -35,8 +35,7 @@ class MLArrivalUser(MLUser):
     """A dispatcher of open-model arrivals (see the module docstring)."""
 
     abstract = True
-    max_in_flight = 200
-    concurrency = 200  # geventhttpclient's connection pool: one connection per request in flight
+    max_in_flight = 200  # the transport opens one connection per request in flight
     rate: float | None = None  # arrivals per second; --ml-arrival-rate or a stage's rate override it
     process = "constant"  # or "poisson"; --ml-arrival-process overrides it
 
@@ -49,6 +48,7 @@ class MLArrivalUser(MLUser):
 
     def on_stop(self) -> None:
         self._group.kill(block=False)
+        super().on_stop()
 
     def rate_at(self, t: float) -> float:
         plan = self._profile.load

@@ -1,13 +1,12 @@
-"""Reading a response body within a size cap and a deadline, for both Locust clients.
+"""Reading a response body within a size cap and a deadline.
 
-Left to themselves, Locust's clients read the whole body before a user sees the response: a
-server answering 2 GB costs 2 GB per user, and a server that sends a byte every 100 ms never
-trips the client's timeout, which bounds each socket read, not the response. So the users ask
-for `stream=True` and read the body here instead: at most `limit` bytes (before and after
-decompression), and all of it within what is left of the profile's `target.timeout`.
-
-The common case costs nothing extra: a small answer arrives with its headers, and is taken as
-is. The cap and the deadline only come into play for a body that is still on its way.
+Left to itself, requests reads the whole body before a user sees the response: a server
+answering 2 GB costs 2 GB per user, and a server that sends a byte every 100 ms never trips the
+client's timeout, which bounds each socket read, not the response. So MLHttpUser asks for
+`stream=True` and reads the body here instead: at most `limit` bytes (before and after
+decompression), and all of it within what is left of the profile's `target.timeout`. MLUser's
+own transport (`transport.py`) keeps the same cap and deadline, and uses `decompressed` and
+the errors from here.
 
 Failures are exceptions the outcome rules already know: `BodyTooLarge` and `DecodeError` (the
 body is there but is no prediction: `undecodable`), `TimeoutError` (`timeout`), and the
@@ -33,7 +32,7 @@ class BodyTooLarge(DecodeError):
         super().__init__(f"body exceeds the limit of {limit} bytes{told} (max_response_bytes)")
 
 
-def _late(timeout: float) -> TimeoutError:
+def too_late(timeout: float) -> TimeoutError:
     return TimeoutError(f"body not complete within the {timeout:g} s timeout")
 
 
@@ -53,10 +52,10 @@ def read_within(read: Callable[[int], bytes], limit: int, seconds: float, timeou
     The deadline is a gevent timer raising `TimeoutError` inside the pending socket read; the
     clients release (close) a connection whose read was interrupted."""
     if seconds <= 0:
-        raise _late(timeout)
+        raise too_late(timeout)
     chunks: list[bytes] = []
     total = 0
-    timer = gevent.Timeout(seconds, _late(timeout))
+    timer = gevent.Timeout(seconds, too_late(timeout))
     timer.start()
     try:
         while chunk := read(READ_CHUNK):
@@ -113,25 +112,6 @@ def _unbrotli(data: bytes, limit: int) -> bytes:
     if len(out) > limit or not decompressor.can_accept_more_data():
         raise BodyTooLarge(limit)
     return out
-
-
-def read_fast(resp, limit: int, seconds: float, timeout: float) -> bytes:
-    """The body of a FastHttpUser response requested with `stream=True`."""
-    raw = resp._response  # geventhttpclient's HTTPSocketPoolResponse
-    if raw.message_complete:  # the whole answer came with the headers: the common case
-        data = raw.read()
-    else:
-        try:
-            _check_announced(raw.get("content-length"), limit)
-            data = read_within(raw.read, limit, seconds, timeout)
-        except BaseException:
-            raw.release()  # closes the connection: the rest of the body is still on the wire
-            raise
-    encoding = resp.headers.get("content-encoding")
-    body = data if encoding is None else decompressed(data, encoding, limit)
-    # for code reading `.content` later, e.g. a listener of Locust's request event
-    resp._cached_content = resp.request_meta["response"]._cached_content = body
-    return body
 
 
 def read_requests(resp, limit: int, seconds: float, timeout: float) -> bytes:

@@ -7,8 +7,10 @@ A useful locustfile is::
     class Model(MLUser):
         profile = "profiles/quickstart.toml"
 
-`MLUser` runs on FastHttpUser (geventhttpclient), the one to use for load; `MLHttpUser` runs
-on HttpUser (requests) for targets that need requests' features (client certificates, proxies).
+`MLUser` is the one to use for load: its model requests go through `transport` (lean keep-alive
+HTTP/1.1 on gevent sockets), and it is a FastHttpUser, so `self.client` is there for any other
+task. `MLHttpUser` sends through HttpUser (requests), for targets that need requests' features
+(client certificates, proxies, redirects).
 """
 
 from __future__ import annotations
@@ -20,10 +22,10 @@ from typing import ClassVar
 
 from locust import HttpUser
 from locust.contrib.fasthttp import FastHttpUser
-from locust.exception import StopUser
+from locust.exception import CatchResponseError, StopUser
 
-from . import webui  # noqa: F401  (registers the web UI's ML tab, as monitoring registers its listeners)
-from .bodies import MAX_RESPONSE_BYTES, read_fast, read_requests
+from . import __version__, webui  # noqa: F401  (registers the web UI's ML tab, as monitoring registers its listeners)
+from .bodies import MAX_RESPONSE_BYTES, read_requests
 from .codecs import Codec
 from .errors import ProfileError
 from .events import MLResult, ml_events
@@ -33,6 +35,7 @@ from .payloads import Payload, PayloadFactory
 from .profile.model import KINDS, Profile
 from .runtime import clock_for, extra_headers, log_once, next_user_id, option, resolve_profile
 from .shapes import mix_for, plan_for
+from .transport import Origin, Pool, post, request_head
 
 
 class _MLBehaviour:
@@ -75,19 +78,109 @@ class _MLBehaviour:
             payload = self._factory.next()
             self._send(payload, self._names[payload.kind], payload.request_id, None)
 
+    def _judge(
+        self, payload: Payload, status: int, headers, body: bytes | None, error: BaseException | None,
+        response_time: float, probe_of: list | None,
+    ) -> str | None:  # fmt: skip
+        """Classify the answer and fire `ml_request`; Locust's failure text, or None for a success."""
+        expectation = self._expect[(payload.kind, payload.variant)]
+        outcome, predictions, reason = classify(payload.kind, expectation, status, error, body, self._codec, payload.n)
+        if predictions is not None and probe_of is None and payload.kind == "clean":
+            self._last_ok = (payload, predictions)
+        if self._version_header and status:
+            self._note_version(headers)
+        result = MLResult(outcome, status, predictions, response_time, reason)
+        self._hook.fire(payload=payload, result=result, probe_of=probe_of)
+        return None if outcome in SUCCESSES else failure_message(outcome, reason)
+
+    def _note_version(self, headers) -> None:
+        run = ml_run(self.environment)
+        if run.model_version is None:
+            run.model_version = headers.get(self._version_header.lower())
+
+
+class MLUser(_MLBehaviour, FastHttpUser):
+    """An ML user whose model requests go through `transport`: the cheap client, for load."""
+
+    abstract = True
+    insecure = True  # https certificates not checked, as FastHttpUser does; False to check them
+
+    def __init__(self, environment):
+        profile = resolve_profile(type(self), environment, quiet=True)
+        if profile is not None:  # for `self.client`, whose timeouts are fixed when it is built
+            self.network_timeout = profile.target.timeout
+            self.connection_timeout = profile.target.connect_timeout
+        super().__init__(environment)
+
+    tasks = [_MLBehaviour.predict]
+
+    def on_start(self) -> None:
+        self._setup()
+        try:
+            origin = Origin.parse(self.host)
+        except ValueError as exc:
+            log_once(f"{exc}: set --host (or the class's `host`) to the model server's base URL")
+            raise StopUser() from None
+        target = self._profile.target
+        self._pool = Pool(origin, target.connect_timeout, self.insecure)
+        self._url = f"{self.host.rstrip('/')}{self._path}"
+        self._timeout = target.timeout
+        self._request_event = self.environment.events.request
+        given = {name.lower() for name in self._headers}
+        fixed = {"User-Agent": f"locust-mlstress/{__version__}", "Accept-Encoding": "gzip, deflate, br"}
+        headers = {name: value for name, value in fixed.items() if name.lower() not in given} | {
+            name: value for name, value in self._headers.items() if name.lower() not in _PER_REQUEST
+        }
+        self._head = request_head(origin, self._path, headers)
+
+    def on_stop(self) -> None:
+        self._pool.close()
+
     def _send(
         self, payload: Payload, name: str, request_id: str, probe_of: list | None, due: float | None = None
     ) -> None:
         """One request. With `due` (a perf_counter time: open-model arrivals), latency counts
-        from that intended send time instead of the actual one, in Locust's stats and ours.
+        from that intended send time instead of the actual one, in Locust's stats and ours."""
+        request = post(self._head, payload.content_type, request_id, payload.body)
+        started = time.time()
+        sent = time.perf_counter()
+        answer = self._pool.exchange(request, self._timeout, self.max_response_bytes)
+        response_time = (time.perf_counter() - (sent if due is None else due)) * 1000.0
+        content = answer.content
+        failure = self._judge(payload, answer.status, answer.headers, content, answer.error, response_time, probe_of)
+        self._request_event.fire(
+            request_type="POST", name=name, response_time=response_time,
+            response_length=len(content) if content is not None else 0, response=answer, context=self.context(),
+            exception=None if failure is None else CatchResponseError(failure), start_time=started, url=self._url,
+        )  # fmt: skip
 
-        `stream=True`: the body is read by `bodies`, within `max_response_bytes` and what is left
-        of `target.timeout`, and its reading time is added to Locust's time to the headers."""
+
+_PER_REQUEST = frozenset({"host", "content-type", "content-length", "x-request-id", "transfer-encoding", "connection"})
+
+
+class MLHttpUser(_MLBehaviour, HttpUser):
+    """An ML user on HttpUser (requests): slower per request, with requests' full feature set."""
+
+    abstract = True
+
+    tasks = [_MLBehaviour.predict]
+
+    def on_start(self) -> None:
+        self._setup()
+        target = self._profile.target
+        self._options = {"timeout": (target.connect_timeout, target.timeout)}
+
+    def _send(
+        self, payload: Payload, name: str, request_id: str, probe_of: list | None, due: float | None = None
+    ) -> None:
+        """One request, as MLUser's. `stream=True`: the body is read by `bodies`, within
+        `max_response_bytes` and what is left of `target.timeout`, and its reading time is added
+        to Locust's time to the headers."""
         headers = {**self._headers, "Content-Type": payload.content_type, "X-Request-ID": request_id}
         sent = time.perf_counter()
         with self.client.request(
             "POST", self._path, data=payload.body, headers=headers, name=name, catch_response=True, stream=True,
-            **self._client_options,
+            **self._options,
         ) as resp:  # fmt: skip
             meta = resp.request_meta
             headed = time.perf_counter()
@@ -98,7 +191,12 @@ class _MLBehaviour:
                 meta["response_time"] += (time.perf_counter() - headed) * 1000.0
             else:
                 meta["response_time"] = (time.perf_counter() - due) * 1000.0
-            self._judge(payload, resp, body, error, meta["response_time"], probe_of)
+            status = resp.status_code or 0
+            failure = self._judge(payload, status, resp.headers, body, error, meta["response_time"], probe_of)
+            if failure is None:
+                resp.success()
+            else:
+                resp.failure(failure)
 
     def _body(self, resp, sent: float) -> tuple[bytes | None, BaseException | None]:
         """(body, error): no exception from reading a body reaches the user."""
@@ -107,71 +205,6 @@ class _MLBehaviour:
             return None, error
         timeout = self._profile.target.timeout
         try:
-            left = timeout - (time.perf_counter() - sent)
-            return self._read_body(resp, self.max_response_bytes, left, timeout), error
+            return read_requests(resp, self.max_response_bytes, timeout - (time.perf_counter() - sent), timeout), error
         except Exception as exc:  # a reset or a deadline mid-body: the status came, the answer did not
             return None, exc
-
-    def _judge(
-        self, payload: Payload, resp, body: bytes | None, error: BaseException | None, response_time: float,
-        probe_of: list | None,
-    ) -> None:  # fmt: skip
-        status = resp.status_code or 0
-        expectation = self._expect[(payload.kind, payload.variant)]
-        outcome, predictions, reason = classify(payload.kind, expectation, status, error, body, self._codec, payload.n)
-        if outcome in SUCCESSES:
-            resp.success()
-        else:
-            resp.failure(failure_message(outcome, reason))
-        if predictions is not None and probe_of is None and payload.kind == "clean":
-            self._last_ok = (payload, predictions)
-        if self._version_header and status:
-            self._note_version(resp)
-        result = MLResult(outcome, status, predictions, response_time, reason)
-        self._hook.fire(payload=payload, result=result, probe_of=probe_of)
-
-    def _note_version(self, resp) -> None:
-        run = ml_run(self.environment)
-        if run.model_version is None:
-            run.model_version = resp.headers.get(self._version_header)
-
-
-# Every status counts as a response to geventhttpclient: the ML user judges statuses itself
-# (outcomes.classify). Outside its default 2xx/3xx set the agent raises instead, and first builds
-# a debug text of the whole exchange with the request body decoded: per 4xx/5xx answer, and
-# milliseconds for an oversized body. Redirects are still followed (redirect_response_codes).
-ANY_STATUS = frozenset(range(100, 600))
-
-
-class MLUser(_MLBehaviour, FastHttpUser):
-    """An ML user on FastHttpUser: the cheap client, for load."""
-
-    abstract = True
-
-    def __init__(self, environment):
-        profile = resolve_profile(type(self), environment, quiet=True)
-        if profile is not None:  # timeouts are fixed when FastHttpUser builds its client
-            self.network_timeout = profile.target.timeout
-            self.connection_timeout = profile.target.connect_timeout
-        super().__init__(environment)
-        self.client.client.valid_response_codes = ANY_STATUS
-
-    tasks = [_MLBehaviour.predict]
-    _client_options: ClassVar[dict] = {}
-    _read_body = staticmethod(read_fast)
-
-    def on_start(self) -> None:
-        self._setup()
-
-
-class MLHttpUser(_MLBehaviour, HttpUser):
-    """An ML user on HttpUser (requests): slower per request, with requests' full feature set."""
-
-    abstract = True
-
-    tasks = [_MLBehaviour.predict]
-    _read_body = staticmethod(read_requests)
-
-    def on_start(self) -> None:
-        self._setup()
-        self._client_options = {"timeout": (self._profile.target.connect_timeout, self._profile.target.timeout)}

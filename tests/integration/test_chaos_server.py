@@ -37,7 +37,7 @@ EXPECTED = {  # mode -> (outcome, reason pattern)
     "huge": ("undecodable", r"^body exceeds the limit of 8388608 bytes \(max_response_bytes\)$"),
     "drip": ("timeout", r"^body could not be read: TimeoutError: body not complete within the 1 s timeout$"),
     "reset": ("connection_error", r"^body could not be read: .*Connection reset by peer"),
-    "hang": ("timeout", r"timed out"),
+    "hang": ("timeout", r"^TimeoutError: timed out: no answer within the 1 s timeout$"),
 }  # fmt: skip
 
 

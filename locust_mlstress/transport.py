@@ -1,0 +1,235 @@
+"""The ML user's HTTP/1.1 client: keep-alive connections to one origin, one POST at a time each.
+
+Why its own: a plain FastHttpUser spends most of its CPU per request in layers the ML user does
+not need — Locust's FastHttpSession (a request-metadata dict, URL building, a response wrapper),
+geventhttpclient's UserAgent (redirect and retry bookkeeping, header objects) and HTTPClient.
+Measured on the 2-core reference VM (benchmarks/README.md): ~110 CPU-µs per plain request, of
+which the exchange itself (send, wait in gevent's loop, receive, frame, Locust's request event)
+is ~25. The ML work per request fits in the difference. What the ML user does need is here: the
+request's bytes come ready-made (users.py builds the head once per user), the answer is framed by
+the same rules as the fault proxy's (`framing`), within a size cap and one deadline for the
+whole exchange, and nothing it does raises: every failure comes back in `Answer.error`.
+
+A request is sent once. An idle connection the server has closed is noticed before it is reused
+(a readable idle socket is either closed or out of step) and replaced; a request that reached the
+server and got no answer is a failure, never silently retried.
+
+Not followed or not supported (use MLHttpUser, on requests): redirects (a 3xx is the answer and
+is judged like any status), proxies, client certificates, cookies.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import gevent.ssl
+from gevent import socket as gsocket
+from gevent.monkey import get_original
+
+from .bodies import BodyTooLarge, decompressed, too_late
+from .codecs import DecodeError
+from .framing import ConnectionClosed, Reader, TooLarge, parse_head, response_framing
+
+_poll = get_original("select", "poll")  # a zero-timeout look at an idle socket: no need for gevent's loop
+_POLLIN = get_original("select", "POLLIN")
+
+
+@dataclass(frozen=True)
+class Origin:
+    scheme: str
+    host: str
+    port: int
+    netloc: str  # the Host header
+    base: str  # the host URL's own path, without a trailing slash: prefixed to every request path
+
+    @classmethod
+    def parse(cls, url: str) -> Origin:
+        """ValueError says what is wrong with `url` (Locust's --host)."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"host {url!r} is not an http:// or https:// URL")
+        port = parts.port or (443 if parts.scheme == "https" else 80)  # .port raises on a bad port
+        return cls(parts.scheme, parts.hostname, port, parts.netloc, parts.path.rstrip("/"))
+
+
+def request_head(origin: Origin, path: str, headers: dict[str, str]) -> bytes:
+    """What every POST of a user starts with: built once, at the user's start."""
+    lines = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    return f"POST {origin.base}{path} HTTP/1.1\r\nHost: {origin.netloc}\r\n{lines}".encode()
+
+
+def post(head: bytes, content_type: str, request_id: str, body: bytes) -> bytes:
+    """A whole request: the head from `request_head`, then the headers that change per request."""
+    tail = f"Content-Type: {content_type}\r\nX-Request-ID: {request_id}\r\nContent-Length: {len(body)}\r\n\r\n"
+    return b"".join((head, tail.encode(), body))
+
+
+@dataclass(slots=True)
+class Answer:
+    """What came back. Locust's `request` event passes it to listeners as `response`."""
+
+    status: int  # 0: no response head came (connection error or timeout: see `error`)
+    headers: dict[str, str]  # names lower-cased; a repeated header's values joined with ", "
+    content: bytes | None  # the body, decompressed; None when it did not come whole
+    error: BaseException | None  # what went wrong, before the head or within the body
+
+    @property
+    def status_code(self) -> int:
+        return self.status
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", "replace") if self.content else ""
+
+
+class _Connection(Reader):
+    """One socket, its unread bytes, and the deadline of the exchange it is in."""
+
+    def __init__(self, sock) -> None:
+        super().__init__(sock)
+        self.deadline = 0.0
+        self.cut = False  # the request was not sent whole: never reused
+        self.poller = _poll()
+        self.poller.register(sock.fileno(), _POLLIN)
+
+    def _fill(self) -> bool:
+        left = self.deadline - time.perf_counter()
+        if left <= 0:
+            raise TimeoutError("timed out")
+        self.sock.settimeout(left)
+        return super()._fill()
+
+    def stale(self) -> bool:
+        """An idle socket with something to read has been closed by the server (or is out of
+        step with it): not to be used again."""
+        return bool(self.buffer) or bool(self.poller.poll(0))
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class Pool:
+    """Connections to one origin: one per request in flight, kept alive between requests."""
+
+    def __init__(self, origin: Origin, connect_timeout: float, insecure: bool = True, keep: int = 256) -> None:
+        self.origin = origin
+        self.connect_timeout = connect_timeout
+        self.keep = keep  # idle connections kept at most
+        self._idle: list[_Connection] = []
+        self._tls = _tls_context(insecure) if origin.scheme == "https" else None
+
+    def exchange(self, request: bytes, timeout: float, limit: int) -> Answer:
+        """Send `request` (a whole HTTP/1.1 message) and read its answer, all within `timeout`
+        seconds; a body over `limit` bytes (before or after decompression) is not read."""
+        deadline = time.perf_counter() + timeout
+        conn = None
+        try:
+            conn = self._take(deadline)
+            conn.deadline = deadline
+            head = self._send(conn, request)
+        except Exception as exc:
+            if conn is not None:
+                conn.close()
+            return Answer(0, {}, None, _before_head(exc, timeout))
+        except BaseException:  # the user is being stopped: the connection is mid-exchange
+            if conn is not None:
+                conn.close()
+            raise
+        framing = None
+        try:
+            framing = response_framing(head, "POST")
+            content = conn.content(framing, limit)
+        except BaseException as exc:
+            conn.close()  # the rest of the body is still on the wire
+            if not isinstance(exc, Exception):
+                raise
+            announced = framing[1] if framing is not None and framing[0] == "length" else None
+            return Answer(head.status, head.headers, None, _within_body(exc, timeout, limit, announced))
+        if framing[0] != "close" and head.keep_alive() and not conn.cut and len(self._idle) < self.keep:
+            self._idle.append(conn)
+        else:
+            conn.close()
+        encoding = head.headers.get("content-encoding")
+        if encoding is not None:
+            try:
+                content = decompressed(content, encoding, limit)
+            except DecodeError as exc:
+                return Answer(head.status, head.headers, None, exc)
+        return Answer(head.status, head.headers, content, None)
+
+    def _take(self, deadline: float) -> _Connection:
+        while self._idle:
+            conn = self._idle.pop()
+            if not conn.stale():
+                return conn
+            conn.close()
+        return self._connect(deadline)
+
+    def _connect(self, deadline: float) -> _Connection:
+        wait = min(self.connect_timeout, deadline - time.perf_counter())
+        if wait <= 0:
+            raise TimeoutError("timed out")
+        try:
+            sock = gsocket.create_connection((self.origin.host, self.origin.port), timeout=wait)
+        except TimeoutError:
+            raise TimeoutError(f"timed out connecting within {wait:g} s (target.connect_timeout)") from None
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self._tls is not None:
+            sock = self._tls.wrap_socket(sock, server_hostname=self.origin.host)
+        return _Connection(sock)
+
+    def _send(self, conn: _Connection, request: bytes):
+        """Send the request and read the answer's head. A server may answer before it has read
+        the whole request (a 413 for a body it will not take) and close: then that answer, if it
+        came, is the answer; otherwise the error in sending is."""
+        try:
+            conn.sock.sendall(request)
+        except (BrokenPipeError, ConnectionResetError) as exc:
+            conn.cut = True
+            try:
+                return self._head(conn)
+            except Exception:
+                raise exc from None
+        return self._head(conn)
+
+    @staticmethod
+    def _head(conn: _Connection):
+        """The final response head (interim 1xx answers skipped)."""
+        while True:
+            raw = conn.head()
+            if raw is None:
+                raise ConnectionClosed("the server closed the connection without answering")
+            head = parse_head(raw, response=True)
+            if not 100 <= head.status < 200 or head.status == 101:
+                return head
+
+    def close(self) -> None:
+        while self._idle:
+            self._idle.pop().close()
+
+
+def _tls_context(insecure: bool):
+    """Certificates are not checked by default, as FastHttpUser does (`insecure = True`): load
+    tests often target self-signed staging endpoints."""
+    context = gevent.ssl.create_default_context()
+    if insecure:
+        context.check_hostname = False
+        context.verify_mode = gevent.ssl.CERT_NONE
+    return context
+
+
+def _before_head(exc: Exception, timeout: float) -> BaseException:
+    if isinstance(exc, TimeoutError) and str(exc) == "timed out":
+        return TimeoutError(f"timed out: no answer within the {timeout:g} s timeout")
+    return exc
+
+
+def _within_body(exc: Exception, timeout: float, limit: int, announced: int | None) -> BaseException:
+    if isinstance(exc, TooLarge):
+        return BodyTooLarge(limit, announced)
+    if isinstance(exc, TimeoutError):
+        return too_late(timeout)
+    return exc
