@@ -38,6 +38,7 @@ class MLArrivalUser(MLUser):
     max_in_flight = 200  # the transport opens one connection per request in flight
     rate: float | None = None  # arrivals per second; --ml-arrival-rate or a stage's rate override it
     process = "constant"  # or "poisson"; --ml-arrival-process overrides it
+    _group: Group | None = None
 
     def on_start(self) -> None:
         super().on_start()
@@ -47,7 +48,8 @@ class MLArrivalUser(MLUser):
         self._process = option(self.environment, "ml_arrival_process", self.process)
 
     def on_stop(self) -> None:
-        self._group.kill(block=False)
+        if self._group is not None:  # None when on_start stopped the user
+            self._group.kill(block=False)
         super().on_stop()
 
     def rate_at(self, t: float) -> float:

@@ -104,6 +104,7 @@ class MLUser(_MLBehaviour, FastHttpUser):
 
     abstract = True
     insecure = True  # https certificates not checked, as FastHttpUser does; False to check them
+    _pool: Pool | None = None
 
     def __init__(self, environment):
         profile = resolve_profile(type(self), environment, quiet=True)
@@ -134,7 +135,8 @@ class MLUser(_MLBehaviour, FastHttpUser):
         self._head = request_head(origin, self._path, headers)
 
     def on_stop(self) -> None:
-        self._pool.close()
+        if self._pool is not None:  # None when on_start stopped the user (Locust calls on_stop then too)
+            self._pool.close()
 
     def _send(
         self, payload: Payload, name: str, request_id: str, probe_of: list | None, due: float | None = None

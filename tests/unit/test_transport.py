@@ -25,6 +25,7 @@ from locust.env import Environment
 from locust.exception import StopUser
 
 from locust_mlstress import MLUser, ml_events
+from locust_mlstress.arrivals import MLArrivalUser
 from locust_mlstress.framing import HttpError, Reader, parse_head, request_framing
 from locust_mlstress.transport import Origin, Pool
 
@@ -298,8 +299,8 @@ def test_https_with_a_self_signed_certificate(serve, certificate):
     assert checked.status == 0 and "CERTIFICATE_VERIFY_FAILED" in str(checked.error)
 
 
-def ml_user(profile, url: str):
-    user_class = type("Wired", (MLUser,), {"profile": profile, "host": url, "wait_time": constant(0)})
+def ml_user(profile, url: str, base: type = MLUser):
+    user_class = type("Wired", (base,), {"profile": profile, "host": url, "wait_time": constant(0)})
     environment = Environment(user_classes=[user_class], host=url)
     seen: list = []
     ml_events(environment).add_listener(lambda payload, result, **_kw: seen.append((payload, result)))
@@ -334,8 +335,11 @@ def test_an_ml_request_carries_its_headers_once_under_the_hosts_base_path(serve,
     assert result.outcome in ("ok", "accepted_malformed", "undecodable")
 
 
-def test_a_host_that_is_not_a_url_stops_the_user_with_a_message(quickstart, caplog):
-    user, _ = ml_user(quickstart, "127.0.0.1:8080")
+@pytest.mark.parametrize("base", [MLUser, MLArrivalUser])
+def test_a_host_that_is_not_a_url_stops_the_user_with_a_message(quickstart, caplog, base):
+    host = f"127.0.0.{1 + (base is MLArrivalUser)}:8080"  # each message is logged once per process
+    user, _ = ml_user(quickstart, host, base)
     with caplog.at_level(logging.ERROR, logger="locust_mlstress"), pytest.raises(StopUser):
         user.on_start()
-    assert "host '127.0.0.1:8080' is not an http:// or https:// URL" in caplog.text
+    assert f"host '{host}' is not an http:// or https:// URL" in caplog.text
+    user.on_stop()  # Locust calls it after a StopUser from on_start: nothing to close, no error
