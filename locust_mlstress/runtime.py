@@ -136,6 +136,20 @@ def check_options(environment: Environment) -> None:
             raise ProfileError(None, "--ml-header", problem)
 
 
+def check_hosts(environment: Environment) -> None:
+    """The host each ML user class will send to (--host, or the class's `host`), where known."""
+    from .transport import Origin
+
+    for cls in ml_user_classes(environment):
+        host = environment.host or getattr(cls, "host", None)
+        if host:
+            try:
+                Origin.parse(host)
+            except ValueError as exc:
+                raise ProfileError(None, "--host", f"{exc}; give the model server's base URL, "
+                                   "e.g. http://127.0.0.1:8080") from None  # fmt: skip
+
+
 def extra_headers(environment: Environment) -> dict[str, str]:
     """--ml-header values as a dict (checked by `check_options`)."""
     pairs = (h.split(":", 1) for h in option(environment, "ml_header", []) or [])
@@ -209,6 +223,7 @@ def check_run(environment: Environment) -> None:
     start form (webui.py: the message shows in the form), so both judge a value alike."""
     check_options(environment)
     profiles = [resolve_profile(cls, environment) for cls in ml_user_classes(environment)]
+    check_hosts(environment)
     if option(environment, "ml_shape") and profiles:
         from .profile.plan import plan_from_option
 

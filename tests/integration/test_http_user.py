@@ -1,4 +1,4 @@
-"""MLHttpUser (requests) classifies answers exactly as MLUser (geventhttpclient) does."""
+"""MLHttpUser (requests) classifies answers exactly as MLUser (its own transport) does."""
 
 from locust_mlstress.target.knobs import ServerKnobs
 from locust_mlstress.target.process import ReferenceServer

@@ -51,3 +51,17 @@ def test_good_options_pass_and_empty_ones_fall_back_to_defaults():
 def test_warmup_forms():
     assert Warmup.parse("30s") == Warmup(seconds=30.0)
     assert Warmup.parse("500") == Warmup(seconds=None, predictions=500)
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1:8080", "ftp://127.0.0.1", "http://"])
+def test_a_host_that_is_not_an_http_url_is_refused_before_traffic(quickstart, host):
+    from locust_mlstress import MLUser
+    from locust_mlstress.runtime import check_run
+
+    user_class = type("Model", (MLUser,), {"profile": quickstart})
+    env = Environment(user_classes=[user_class], host=host, parsed_options=argparse.Namespace())
+    with pytest.raises(ProfileError) as err:
+        check_run(env)
+    assert err.value.field == "--host" and "e.g. http://127.0.0.1:8080" in str(err.value)
+    env.host = "http://127.0.0.1:8080/base"
+    check_run(env)
