@@ -1,7 +1,7 @@
 """The ML user's per-request work without the network, step by step, in CPU-µs per request.
 
 What MLUser adds to a plain request: the next payload (kind draw, rows, body encoding), the
-request headers, classifying the canned answer (status check, JSON decode, validation), and the
+request's bytes (`transport.post`), classifying the canned answer (status check, JSON decode, validation), and the
 `ml_request` event into the recorder. Timed on a real Locust environment with the real hook
 and recorder, so the figures add up to the in-process part of the client-overhead benchmark;
 `--cprofile` prints where the time goes.
@@ -24,6 +24,7 @@ from locust_mlstress.payloads import PayloadFactory
 from locust_mlstress.profile import load_profile
 from locust_mlstress.profile.model import KINDS, Profile
 from locust_mlstress.quality import QualityRecorder
+from locust_mlstress.transport import Origin, post, request_head
 
 from .generation import only
 from .nginx import canned_answer
@@ -42,7 +43,9 @@ def _steps(profile, n: int) -> dict[str, float]:
     codec = factory.kit.codec
     answer = json.dumps(canned_answer(profile)).encode()
     expect = {(k, v): profile.expectation(k, v) for k in KINDS for v, _ in profile.variants(k)}
-    headers = {h.name: h.value for h in profile.target.headers}
+    head = request_head(
+        Origin.parse("http://127.0.0.1:8080"), profile.target.path, {h.name: h.value for h in profile.target.headers}
+    )
     env = Environment()
     run = ml_run(env)
     run.recorder = QualityRecorder(profile.output, 10.0, lambda: 30.0, sink=None)
@@ -52,7 +55,7 @@ def _steps(profile, n: int) -> dict[str, float]:
     payloads = [factory.next() for _ in range(n)]
     t1 = time.process_time()
     for p in payloads:
-        _ = {**headers, "Content-Type": p.content_type, "X-Request-ID": p.request_id}
+        post(head, p.content_type, p.request_id, p.body)
     t2 = time.process_time()
     judged = []
     for p in payloads:
@@ -67,7 +70,7 @@ def _steps(profile, n: int) -> dict[str, float]:
     us = 1e6 / n
     return {
         "payload": (t1 - t0) * us,
-        "headers": (t2 - t1) * us,
+        "request": (t2 - t1) * us,
         "classify": (t3 - t2) * us,
         "event+record": (t4 - t3) * us,
         "total": (t4 - t0) * us,

@@ -10,10 +10,14 @@ Configurations (per profile):
 - ml-full: MLUser with the profile's mix (drifted, malformed, oversized included);
 - ml-clean: MLUser with clean payloads only;
 - plain: a FastHttpUser posting one fixed pre-encoded clean body;
-- replay: a FastHttpUser posting the ML user's own bodies, pre-encoded, in turn.
+- replay: a FastHttpUser posting the ML user's own bodies, pre-encoded, in turn;
+- lean: the plain user's fixed body sent through MLUser's own transport, nothing judged.
 
-ml-clean / plain is the library's own cost per request; ml-full / replay is that cost under
-the full mix (same bytes on the wire); ml-full / plain adds the cost of the mix's bigger bodies.
+ml-clean / plain is what a user pays per request for choosing MLUser over a plain FastHttpUser;
+ml-full / replay is the same under the full mix (same bytes on the wire); ml-full / plain adds
+the cost of the mix's bigger bodies. ml-clean / lean is the ML work alone (payload, decoding,
+judging, recording) on top of MLUser's transport, which is cheaper than FastHttpUser's: it says
+how much of the margin the ML work uses. The 0.90 target is for the first two.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ CONFIGS = (
     Config("ml-clean", "MLFast", "clean"),
     Config("plain", "PlainFast"),
     Config("replay", "ReplayFast"),
+    Config("lean", "PlainLean"),
 )
 IN_SITU = Config("ml-timed", "MLTimed")
 REQUESTS_CONFIGS = (Config("ml-full-requests", "MLRequests"), Config("plain-requests", "PlainRequests"))
@@ -147,11 +152,12 @@ def measure_profile(
     return summarise(runs)
 
 
-RATIOS = (
-    ("ml-clean/plain", "ml-clean", "plain"),
-    ("ml-full/replay", "ml-full", "replay"),
-    ("ml-full/plain", "ml-full", "plain"),
-    ("ml-full-requests/plain-requests", "ml-full-requests", "plain-requests"),
+RATIOS = (  # label, numerator, denominator, whether the 0.90 target is for it
+    ("ml-clean/plain", "ml-clean", "plain", True),
+    ("ml-full/replay", "ml-full", "replay", True),
+    ("ml-full/plain", "ml-full", "plain", False),
+    ("ml-clean/lean", "ml-clean", "lean", False),
+    ("ml-full-requests/plain-requests", "ml-full-requests", "plain-requests", False),
 )
 
 
@@ -178,10 +184,11 @@ def summarise(runs: list[dict]) -> dict:
             **({"steps_us": mine[-1]["steps_us"]} if mine[-1].get("steps_us") else {}),
         }
     ratios = {}
-    for label, ml, plain in RATIOS:
+    for label, ml, plain, targeted in RATIOS:
         if ml in configs and plain in configs:
             ratios[label] = {
                 "ratio": round(configs[ml]["req_per_cpu_s"] / configs[plain]["req_per_cpu_s"], 3),
                 "extra_us": round(configs[ml]["us_per_request"] - configs[plain]["us_per_request"], 1),
+                "target": targeted,
             }
     return {"configs": configs, "ratios": ratios}

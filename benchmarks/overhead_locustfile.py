@@ -8,6 +8,8 @@ is the bottleneck:
 - `PlainFast`, a FastHttpUser posting one fixed pre-encoded clean body and checking nothing;
 - `ReplayFast`, a FastHttpUser posting the mix's own pre-encoded bodies in turn: the same bytes
   on the wire as `MLFast`, none of the ML work;
+- `PlainLean`, the plain user's fixed body through MLUser's own transport, nothing judged: what
+  `MLFast` pays with the ML work taken out;
 - `MLRequests` and `PlainRequests`, the ML and plain users on HttpUser (requests);
 - `MLTimed`, MLFast with its per-request steps timed in place (`--in-situ`).
 
@@ -38,6 +40,7 @@ from locust_mlstress import MLHttpUser, MLUser, users
 from locust_mlstress.monitoring import live_summary
 from locust_mlstress.payloads import PayloadFactory
 from locust_mlstress.profile import load_profile
+from locust_mlstress.transport import Origin, Pool, post, request_head
 
 _classify = users.classify
 
@@ -129,18 +132,23 @@ class PlainFast(_Plain, FastHttpUser):
     pass
 
 
+# Every status counts as a response to geventhttpclient, as every status is one to MLUser's
+# transport: outside its default 2xx/3xx set the agent raises, and first builds a debug text of
+# the whole exchange with the request body decoded (milliseconds for the 2 MiB oversized body).
+ANY_STATUS = frozenset(range(100, 600))
+
+
 class ReplayFast(FastHttpUser):
     """The mix's bytes without the ML work: posts the bodies an ML user would send, in turn.
-    Every status counts as a response, as for MLUser (users.ANY_STATUS): otherwise
-    geventhttpclient raises on each 4xx and first builds a debug text of the exchange, the 2 MiB
-    body decoded included, and replay would measure that instead of the bytes."""
+    Every status counts as a response (ANY_STATUS), so replay measures the bytes, not
+    geventhttpclient's debug text for each 4xx."""
 
     wait_time = constant(0)
     _users = itertools.count()
 
     def __init__(self, environment) -> None:
         super().__init__(environment)
-        self.client.client.valid_response_codes = users.ANY_STATUS
+        self.client.client.valid_response_codes = ANY_STATUS
 
     def on_start(self) -> None:
         k = next(self._users) * 97 % len(REPLAY)  # users start at different places in the stream
@@ -150,6 +158,30 @@ class ReplayFast(FastHttpUser):
     def predict(self) -> None:
         body, ctype, kind = self._next()
         self.client.post(PATH, data=body, headers=REPLAY_HEADERS[ctype], name=f"POST {PATH} [{kind}]")
+
+
+class PlainLean(FastHttpUser):
+    """The fixed clean body through MLUser's transport, with Locust's request event as MLUser
+    fires it; no payload stream, no judging, no recording."""
+
+    wait_time = constant(0)
+
+    def on_start(self) -> None:
+        origin = Origin.parse(self.host)
+        self._pool = Pool(origin, _profile.target.connect_timeout)
+        self._request = post(request_head(origin, PATH, HEADERS), CONTENT_TYPE, "plain", BODY)
+        self._url = self.host + PATH
+        self._fire = self.environment.events.request.fire
+
+    @task
+    def predict(self) -> None:
+        started, sent = time.time(), time.perf_counter()
+        answer = self._pool.exchange(self._request, _profile.target.timeout, users.MAX_RESPONSE_BYTES)
+        self._fire(
+            request_type="POST", name=f"POST {PATH}", response_time=(time.perf_counter() - sent) * 1000,
+            response_length=len(answer.content or b""), response=answer, context={}, exception=answer.error,
+            start_time=started, url=self._url,
+        )  # fmt: skip
 
 
 class PlainRequests(_Plain, HttpUser):

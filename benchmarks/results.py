@@ -136,17 +136,18 @@ def render(history: list[dict]) -> str:
                       + ", ".join(f"{k} {v}" for k, v in steps.items()) + "."]  # fmt: skip
         lines += ["", "| ratio | value | extra CPU-µs/request | target |", "|---|---:|---:|---|"]
         for name, r in o["ratios"].items():
-            target = f"≥ {TARGET_RATIO}: {'met' if r['ratio'] >= TARGET_RATIO else 'not met'}"
+            met = "met" if r["ratio"] >= TARGET_RATIO else "not met"
+            target = f"≥ {TARGET_RATIO}: {met}" if r.get("target", True) else "—"
             lines.append(f"| {name} | {r['ratio']} | {r['extra_us']} | {target} |")
         lines.append("")
     if latest.get("hotpath"):
         lines += ["### ML work per request without the network (CPU-µs)", "",
-                  "| profile | mix | payload | headers | classify | event+record | total |",
+                  "| profile | mix | payload | request bytes | classify | event+record | total |",
                   "|---|---|---:|---:|---:|---:|---:|"]  # fmt: skip
         for profile, steps in latest["hotpath"].items():
             for mix, s in steps.items():
                 lines.append(
-                    f"| {profile} | {mix} | {s['payload']} | {s['headers']} | {s['classify']} | "
+                    f"| {profile} | {mix} | {s['payload']} | {s.get('request', s.get('headers'))} | {s['classify']} | "
                     f"{s['event+record']} | {s['total']} |"
                 )
         lines.append("")
