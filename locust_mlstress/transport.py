@@ -61,10 +61,17 @@ def request_head(origin: Origin, path: str, headers: dict[str, str]) -> bytes:
     return f"POST {origin.base}{path} HTTP/1.1\r\nHost: {origin.netloc}\r\n{lines}".encode()
 
 
-def post(head: bytes, content_type: str, request_id: str, body: bytes) -> bytes:
-    """A whole request: the head from `request_head`, then the headers that change per request."""
+JOIN_BELOW = 64 * 1024  # a body this small goes out in one piece with its head: one send
+
+
+def post(head: bytes, content_type: str, request_id: str, body: bytes) -> bytes | tuple[bytes, bytes]:
+    """A whole request: the head from `request_head`, the headers that change per request, the
+    body. A big body (an oversized payload: up to megabytes) is sent after its head instead of
+    being copied into one buffer with it."""
     tail = f"Content-Type: {content_type}\r\nX-Request-ID: {request_id}\r\nContent-Length: {len(body)}\r\n\r\n"
-    return b"".join((head, tail.encode(), body))
+    if len(body) < JOIN_BELOW:
+        return b"".join((head, tail.encode(), body))
+    return head + tail.encode(), body
 
 
 @dataclass(slots=True)
@@ -121,9 +128,10 @@ class Pool:
         self._idle: list[_Connection] = []
         self._tls = _tls_context(insecure) if origin.scheme == "https" else None
 
-    def exchange(self, request: bytes, timeout: float, limit: int) -> Answer:
-        """Send `request` (a whole HTTP/1.1 message) and read its answer, all within `timeout`
-        seconds; a body over `limit` bytes (before or after decompression) is not read."""
+    def exchange(self, request: bytes | tuple[bytes, ...], timeout: float, limit: int) -> Answer:
+        """Send `request` (a whole HTTP/1.1 message, or its pieces in order: `post`) and read its
+        answer, all within `timeout` seconds; a body over `limit` bytes (before or after
+        decompression) is not read."""
         deadline = time.perf_counter() + timeout
         conn = None
         try:
@@ -181,12 +189,16 @@ class Pool:
             sock = self._tls.wrap_socket(sock, server_hostname=self.origin.host)
         return _Connection(sock)
 
-    def _send(self, conn: _Connection, request: bytes):
+    def _send(self, conn: _Connection, request: bytes | tuple[bytes, ...]):
         """Send the request and read the answer's head. A server may answer before it has read
         the whole request (a 413 for a body it will not take) and close: then that answer, if it
         came, is the answer; otherwise the error in sending is."""
         try:
-            conn.sock.sendall(request)
+            if type(request) is bytes:
+                conn.sock.sendall(request)
+            else:
+                for piece in request:
+                    conn.sock.sendall(piece)
         except (BrokenPipeError, ConnectionResetError) as exc:
             conn.cut = True
             try:

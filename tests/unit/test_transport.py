@@ -24,10 +24,10 @@ from locust import constant
 from locust.env import Environment
 from locust.exception import StopUser
 
-from locust_mlstress import MLUser, ml_events
+from locust_mlstress import MLUser, ml_events, transport
 from locust_mlstress.arrivals import MLArrivalUser
 from locust_mlstress.framing import HttpError, Reader, parse_head, request_framing
-from locust_mlstress.transport import Origin, Pool
+from locust_mlstress.transport import JOIN_BELOW, Origin, Pool
 
 JSON_OK = b'{"predictions": [0.25]}'
 
@@ -165,7 +165,24 @@ def test_a_request_the_server_drops_unanswered_is_a_failure_not_a_retry(serve):
     assert len(server.requests) == 2  # sent once
 
 
-def test_an_answer_sent_before_the_whole_request_was_read_is_the_answer(serve):
+@pytest.mark.parametrize("size", [10, JOIN_BELOW - 1, JOIN_BELOW, 3 << 20])
+def test_a_request_goes_out_whole_in_one_piece_or_two(serve, size):
+    server = serve(lambda n: ok())
+    origin = Origin.parse(server.url)
+    body = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
+    request = transport.post(transport.request_head(origin, "/p", {"X-A": "1"}), "application/json", "id-1", body)
+    assert isinstance(request, bytes) == (size < JOIN_BELOW)
+    answer = pool_for(server).exchange(request, 5.0, 1 << 20)
+    assert answer.status == 200
+    expected = (
+        b"POST /p HTTP/1.1\r\nHost: %s\r\nX-A: 1\r\nContent-Type: application/json\r\nX-Request-ID: id-1\r\n"
+        b"Content-Length: %d\r\n\r\n" % (origin.netloc.encode(), size)
+    )
+    assert server.requests == [expected + body]
+
+
+@pytest.mark.parametrize("pieces", [False, True], ids=["joined", "head-then-body"])
+def test_an_answer_sent_before_the_whole_request_was_read_is_the_answer(serve, pieces):
     """A server refusing a body it will not take (413) may answer after the head and close;
     the client is still sending, and its send fails: the 413 is what it must report."""
 
@@ -177,7 +194,9 @@ def test_an_answer_sent_before_the_whole_request_was_read_is_the_answer(serve):
     server = serve(lambda n: None)
     server.server.set_handle(refuse_early)
     pool = pool_for(server)
-    answer = pool.exchange(post(body=b"x" * (8 << 20)), 5.0, 1 << 20)
+    body = b"x" * (8 << 20)
+    request = (post(body=body)[: -len(body)], body) if pieces else post(body=body)
+    answer = pool.exchange(request, 5.0, 1 << 20)
     assert (answer.status, answer.content, answer.error) == (413, b"", None)
     assert not pool._idle
 
