@@ -185,8 +185,9 @@ def _checked_swarm(environment: Environment, original):
     def swarm(*args, **kwargs):
         options = form_options(environment.parsed_options, request.form)
         candidate = SimpleNamespace(
-            parsed_options=options, user_classes=environment.user_classes, shape_class=environment.shape_class
-        )
+            parsed_options=options, user_classes=environment.user_classes, shape_class=environment.shape_class,
+            host=request.form.get("host", "").strip() or environment.host,
+        )  # fmt: skip
         try:
             check_run(candidate)  # type: ignore[arg-type]
         except ProfileError as exc:

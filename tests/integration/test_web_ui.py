@@ -201,6 +201,9 @@ def test_bad_form_values_are_refused_naming_the_field(tmp_path, server):
         answer = ui.swarm(host=host, ml_profile=str(broken))
         assert answer["success"] is False
         assert answer["message"].startswith(f"--ml-profile: {broken}: is not valid TOML")
+        answer = ui.swarm(host=host.removeprefix("http://"))
+        assert answer["success"] is False
+        assert answer["message"].startswith(f"--host: host '{host.removeprefix('http://')}' is not an http://")
         assert ui.stats()["state"] == "ready"  # nothing started, nothing sent
         assert ui.ml_rows() == []
 
