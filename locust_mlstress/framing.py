@@ -10,6 +10,7 @@ protocol upgrades, HTTP/2.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
@@ -17,6 +18,9 @@ from typing import Literal
 MAX_HEAD = 64 * 1024  # bytes of a request or response head
 MAX_LINE = 8 * 1024  # bytes of a chunk-size or trailer line
 BLOCK = 64 * 1024
+
+_DIGITS = re.compile(r"[0-9]{1,19}")  # str.isdigit() would take "²"
+_HEX = re.compile(rb"[0-9A-Fa-f]{1,16}")
 
 Framing = tuple[Literal["none", "length", "chunked", "close"], int]
 
@@ -85,7 +89,7 @@ def _length(head: Head) -> int | None:
     if value is None:
         return None
     values = {v.strip() for v in value.split(",")}
-    if len(values) != 1 or not next(iter(values)).isdigit():
+    if len(values) != 1 or not _DIGITS.fullmatch(next(iter(values))):
         raise HttpError(f"bad Content-Length {value[:40]!r}")
     return int(values.pop())
 
@@ -119,10 +123,10 @@ def response_framing(head: Head, method: str) -> Framing:
 
 
 def _chunk_size(line: bytes) -> int:
-    try:
-        return int(line.split(b";")[0].strip(), 16)
-    except ValueError:
-        raise HttpError(f"bad chunk size line {line[:40]!r}") from None
+    size = line.split(b";")[0].strip()
+    if not _HEX.fullmatch(size):  # int(x, 16) alone would take "0x5", "+5", "-2" or "0_0"
+        raise HttpError(f"bad chunk size line {line[:40]!r}")
+    return int(size, 16)
 
 
 class Reader:
@@ -130,7 +134,9 @@ class Reader:
 
     def __init__(self, sock) -> None:
         self.sock = sock
-        self.buffer = b""
+        # A bytearray: taking bytes off its front is O(1) in CPython, so a body of many small
+        # chunks costs linear time, not a copy of the rest of the buffer per chunk.
+        self.buffer = bytearray()
 
     def _fill(self) -> bool:
         data = self.sock.recv(BLOCK)
@@ -142,15 +148,19 @@ class Reader:
         while True:
             end = self.buffer.find(marker)
             if end >= 0:
-                cut = end + len(marker)
-                raw, self.buffer = self.buffer[:cut], self.buffer[cut:]
-                return raw
+                return self._take(end + len(marker))
             if len(self.buffer) > limit:
                 raise HttpError(f"{what} longer than {limit} bytes")
             if not self._fill():
                 if self.buffer.strip():
                     raise ConnectionClosed(f"closed in the middle of a {what}")
                 return None
+
+    def _take(self, n: int) -> bytes:
+        """The first n bytes of the buffer (or all of it, if fewer), off the buffer."""
+        piece = bytes(self.buffer[:n])
+        del self.buffer[:n]
+        return piece
 
     def head(self) -> bytes | None:
         """The next head, blank line included; None when the peer closed before sending a byte."""
@@ -167,7 +177,7 @@ class Reader:
         while n > 0:
             if not self.buffer and not self._fill():
                 raise ConnectionClosed(f"closed with {n} bytes of the body still to come")
-            piece, self.buffer = self.buffer[:n], self.buffer[n:]
+            piece = self._take(n)
             n -= len(piece)
             yield piece
 
@@ -201,11 +211,9 @@ class Reader:
 
     def _to_close(self) -> Iterator[bytes]:
         if self.buffer:
-            piece, self.buffer = self.buffer, b""
-            yield piece
+            yield self._take(len(self.buffer))
         while self._fill():
-            piece, self.buffer = self.buffer, b""
-            yield piece
+            yield self._take(len(self.buffer))
 
     def content(self, framing: Framing, limit: int) -> bytes:
         """The body without its transfer coding (chunk sizes, trailers); TooLarge past `limit`
@@ -217,8 +225,7 @@ class Reader:
             if length > limit:
                 raise TooLarge(f"body of {length} bytes is over the limit of {limit}")
             if len(self.buffer) >= length:  # the common case: it came with the head
-                body, self.buffer = self.buffer[:length], self.buffer[length:]
-                return body
+                return self._take(length)
             return b"".join(self.exactly(length))
         pieces: list[bytes] = []
         total = 0
