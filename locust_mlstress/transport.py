@@ -20,21 +20,33 @@ is judged like any status), proxies, client certificates, cookies.
 
 from __future__ import annotations
 
+import base64
+import select
 import socket
 import time
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
-import gevent.ssl
 from gevent import socket as gsocket
 from gevent.monkey import get_original
+from gevent.select import select as wait_for
 
 from .bodies import BodyTooLarge, decompressed, too_late
 from .codecs import DecodeError
 from .framing import ConnectionClosed, Reader, TooLarge, parse_head, response_framing
 
-_poll = get_original("select", "poll")  # a zero-timeout look at an idle socket: no need for gevent's loop
-_POLLIN = get_original("select", "POLLIN")
+# A zero-timeout look at an idle socket needs no trip through gevent's loop: the original poll,
+# or select where there is none (Windows; select alone fails past file descriptor 1023).
+_select = get_original("select", "select")
+try:
+    _poll = get_original("select", "poll")
+except AttributeError:
+    _poll = None
+SEND_SLICE = 256 * 1024  # a big body goes out in slices, with a look for an early answer between them
+
+
+class ConnectTimeout(TimeoutError):
+    """No connection within `target.connect_timeout`."""
 
 
 @dataclass(frozen=True)
@@ -42,8 +54,9 @@ class Origin:
     scheme: str
     host: str
     port: int
-    netloc: str  # the Host header
+    netloc: str  # the Host header: host and port, without credentials
     base: str  # the host URL's own path, without a trailing slash: prefixed to every request path
+    authorization: str | None = None  # Basic, from credentials in the URL (as FastHttpSession does)
 
     @classmethod
     def parse(cls, url: str) -> Origin:
@@ -52,13 +65,27 @@ class Origin:
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"host {url!r} is not an http:// or https:// URL")
         port = parts.port or (443 if parts.scheme == "https" else 80)  # .port raises on a bad port
-        return cls(parts.scheme, parts.hostname, port, parts.netloc, parts.path.rstrip("/"))
+        auth = None
+        if parts.username is not None:
+            pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode("latin-1")
+            auth = "Basic " + base64.b64encode(pair).decode("ascii")
+        netloc = parts.netloc.rpartition("@")[2]
+        return cls(parts.scheme, parts.hostname, port, netloc, parts.path.rstrip("/"), auth)
+
+    def url(self, path: str) -> str:
+        """The URL of `path`, credentials left out: for Locust's request event and reports."""
+        return f"{self.scheme}://{self.netloc}{self.base}{path}"
 
 
 def request_head(origin: Origin, path: str, headers: dict[str, str]) -> bytes:
-    """What every POST of a user starts with: built once, at the user's start."""
-    lines = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
-    return f"POST {origin.base}{path} HTTP/1.1\r\nHost: {origin.netloc}\r\n{lines}".encode()
+    """What every POST of a user starts with: built once, at the user's start. `headers` may
+    replace Host; names are sent as given, values as latin-1 (as Locust's clients do)."""
+    given = {name.lower() for name in headers}
+    fixed = {"Host": origin.netloc} if "host" not in given else {}
+    if origin.authorization is not None and "authorization" not in given:
+        fixed["Authorization"] = origin.authorization
+    lines = "".join(f"{name}: {value}\r\n" for name, value in (fixed | headers).items())
+    return f"POST {origin.base}{path} HTTP/1.1\r\n{lines}".encode("latin-1")
 
 
 JOIN_BELOW = 64 * 1024  # a body this small goes out in one piece with its head: one send
@@ -98,21 +125,32 @@ class _Connection(Reader):
     def __init__(self, sock) -> None:
         super().__init__(sock)
         self.deadline = 0.0
+        self.sending = False  # for the wording of a timeout: still sending, or waiting for the answer
         self.cut = False  # the request was not sent whole: never reused
-        self.poller = _poll()
-        self.poller.register(sock.fileno(), _POLLIN)
+        self.poller = _poll() if _poll is not None else None
+        if self.poller is not None:
+            self.poller.register(sock.fileno(), select.POLLIN)
 
-    def _fill(self) -> bool:
+    def left(self) -> float:
+        """Seconds to the deadline; TimeoutError once it has passed."""
         left = self.deadline - time.perf_counter()
         if left <= 0:
             raise TimeoutError("timed out")
-        self.sock.settimeout(left)
+        return left
+
+    def _fill(self) -> bool:
+        self.sock.settimeout(self.left())
         return super()._fill()
 
     def stale(self) -> bool:
         """An idle socket with something to read has been closed by the server (or is out of
-        step with it): not to be used again."""
-        return bool(self.buffer) or bool(self.poller.poll(0))
+        step with it): not to be used again. (TLS: a session ticket arrives within the first
+        answer's read, not after it; a close_notify means closed.)"""
+        if self.buffer:
+            return True
+        if self.poller is not None:
+            return bool(self.poller.poll(0))
+        return bool(_select([self.sock], [], [], 0)[0])
 
     def close(self) -> None:
         self.sock.close()
@@ -121,12 +159,16 @@ class _Connection(Reader):
 class Pool:
     """Connections to one origin: one per request in flight, kept alive between requests."""
 
-    def __init__(self, origin: Origin, connect_timeout: float, insecure: bool = True, keep: int = 256) -> None:
+    def __init__(self, origin: Origin, connect_timeout: float, tls=None, keep: int = 256) -> None:
+        """`tls`: the SSLContext for an https origin (users.MLUser makes it as FastHttpUser does:
+        `ssl_context_factory`, else certificates unchecked while `insecure`)."""
+        if origin.scheme == "https" and tls is None:
+            raise ValueError("an https origin needs an SSLContext")
         self.origin = origin
         self.connect_timeout = connect_timeout
         self.keep = keep  # idle connections kept at most
         self._idle: list[_Connection] = []
-        self._tls = _tls_context(insecure) if origin.scheme == "https" else None
+        self._tls = tls if origin.scheme == "https" else None
 
     def exchange(self, request: bytes | tuple[bytes, ...], timeout: float, limit: int) -> Answer:
         """Send `request` (a whole HTTP/1.1 message, or its pieces in order: `post`) and read its
@@ -141,7 +183,7 @@ class Pool:
         except Exception as exc:
             if conn is not None:
                 conn.close()
-            return Answer(0, {}, None, _before_head(exc, timeout))
+            return Answer(0, {}, None, _before_head(exc, timeout, conn is not None and conn.sending))
         except BaseException:  # the user is being stopped: the connection is mid-exchange
             if conn is not None:
                 conn.close()
@@ -177,34 +219,45 @@ class Pool:
         return self._connect(deadline)
 
     def _connect(self, deadline: float) -> _Connection:
-        wait = min(self.connect_timeout, deadline - time.perf_counter())
-        if wait <= 0:
+        """A new connection (and TLS handshake) within `target.connect_timeout` and the deadline."""
+        limit = min(self.connect_timeout, deadline - time.perf_counter())
+        if limit <= 0:
             raise TimeoutError("timed out")
+        ends = time.perf_counter() + limit
         try:
-            sock = gsocket.create_connection((self.origin.host, self.origin.port), timeout=wait)
+            sock = gsocket.create_connection((self.origin.host, self.origin.port), timeout=limit)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if self._tls is not None:
+                sock.settimeout(max(ends - time.perf_counter(), 1e-3))
+                sock = self._tls.wrap_socket(sock, server_hostname=self.origin.host)
         except TimeoutError:
-            raise TimeoutError(f"timed out connecting within {wait:g} s (target.connect_timeout)") from None
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if self._tls is not None:
-            sock = self._tls.wrap_socket(sock, server_hostname=self.origin.host)
+            raise ConnectTimeout(f"timed out connecting within {limit:g} s (target.connect_timeout)") from None
         return _Connection(sock)
 
     def _send(self, conn: _Connection, request: bytes | tuple[bytes, ...]):
         """Send the request and read the answer's head. A server may answer before it has read
-        the whole request (a 413 for a body it will not take) and close: then that answer, if it
-        came, is the answer; otherwise the error in sending is."""
+        the whole request (a 413 for a body it will not take), and close: a big body is sent in
+        slices with a look for that answer between them, and then that answer is the answer."""
+        conn.sending = True
         try:
             if type(request) is bytes:
+                conn.sock.settimeout(conn.left())
                 conn.sock.sendall(request)
             else:
                 for piece in request:
-                    conn.sock.sendall(piece)
-        except (BrokenPipeError, ConnectionResetError) as exc:
+                    if not _send_watching(conn, piece):
+                        conn.cut = True  # an answer came: the rest of the request is not sent
+                        break
+        except OSError as exc:  # a reset or a close while sending: perhaps after an answer
+            if isinstance(exc, TimeoutError):
+                raise
             conn.cut = True
+            conn.sending = False
             try:
                 return self._head(conn)
             except Exception:
                 raise exc from None
+        conn.sending = False
         return self._head(conn)
 
     @staticmethod
@@ -223,19 +276,26 @@ class Pool:
             self._idle.pop().close()
 
 
-def _tls_context(insecure: bool):
-    """Certificates are not checked by default, as FastHttpUser does (`insecure = True`): load
-    tests often target self-signed staging endpoints."""
-    context = gevent.ssl.create_default_context()
-    if insecure:
-        context.check_hostname = False
-        context.verify_mode = gevent.ssl.CERT_NONE
-    return context
+def _send_watching(conn: _Connection, data: bytes) -> bool:
+    """Send `data` a slice at a time while the server has not answered; False when it has."""
+    view = memoryview(data)
+    sent = 0
+    while sent < len(view):
+        readable, writable, _ = wait_for([conn.sock], [conn.sock], [], conn.left())
+        if readable:
+            return False
+        if writable:
+            conn.sock.settimeout(conn.left())
+            sent += conn.sock.send(view[sent : sent + SEND_SLICE])
+    return True
 
 
-def _before_head(exc: Exception, timeout: float) -> BaseException:
-    if isinstance(exc, TimeoutError) and str(exc) == "timed out":
-        return TimeoutError(f"timed out: no answer within the {timeout:g} s timeout")
+def _before_head(exc: Exception, timeout: float, sending: bool) -> BaseException:
+    """Timeouts worded by what was late (the clients' own texts vary: 'timed out', 'The read
+    operation timed out' over TLS); a connect timeout says so itself."""
+    if isinstance(exc, TimeoutError) and not isinstance(exc, ConnectTimeout):
+        late = "request not sent" if sending else "no answer"
+        return TimeoutError(f"timed out: {late} within the {timeout:g} s timeout")
     return exc
 
 

@@ -20,8 +20,9 @@ import random
 import time
 from typing import ClassVar
 
+import gevent.ssl
 from locust import HttpUser
-from locust.contrib.fasthttp import FastHttpUser
+from locust.contrib.fasthttp import FastHttpUser, insecure_ssl_context_factory
 from locust.exception import CatchResponseError, StopUser
 
 from . import __version__, webui  # noqa: F401  (registers the web UI's ML tab, as monitoring registers its listeners)
@@ -103,7 +104,6 @@ class MLUser(_MLBehaviour, FastHttpUser):
     """An ML user whose model requests go through `transport`: the cheap client, for load."""
 
     abstract = True
-    insecure = True  # https certificates not checked, as FastHttpUser does; False to check them
     _pool: Pool | None = None
 
     def __init__(self, environment):
@@ -123,8 +123,8 @@ class MLUser(_MLBehaviour, FastHttpUser):
             log_once(f"{exc}: set --host (or the class's `host`) to the model server's base URL")
             raise StopUser() from None
         target = self._profile.target
-        self._pool = Pool(origin, target.connect_timeout, self.insecure)
-        self._url = f"{self.host.rstrip('/')}{self._path}"
+        self._pool = Pool(origin, target.connect_timeout, self._tls_context() if origin.scheme == "https" else None)
+        self._url = origin.url(self._path)
         self._timeout = target.timeout
         self._request_event = self.environment.events.request
         given = {name.lower() for name in self._headers}
@@ -133,6 +133,13 @@ class MLUser(_MLBehaviour, FastHttpUser):
             name: value for name, value in self._headers.items() if name.lower() not in _PER_REQUEST
         }
         self._head = request_head(origin, self._path, headers)
+
+    def _tls_context(self):
+        """As FastHttpUser makes it: the class's `ssl_context_factory`, else certificates unchecked
+        while `insecure` (load tests often meet self-signed staging endpoints)."""
+        if self.ssl_context_factory is not None:
+            return self.ssl_context_factory()
+        return insecure_ssl_context_factory() if self.insecure else gevent.ssl.create_default_context()
 
     def on_stop(self) -> None:
         if self._pool is not None:  # None when on_start stopped the user (Locust calls on_stop then too)
@@ -157,7 +164,7 @@ class MLUser(_MLBehaviour, FastHttpUser):
         )  # fmt: skip
 
 
-_PER_REQUEST = frozenset({"host", "content-type", "content-length", "x-request-id", "transfer-encoding", "connection"})
+_PER_REQUEST = frozenset({"content-type", "content-length", "x-request-id", "transfer-encoding", "connection"})
 
 
 class MLHttpUser(_MLBehaviour, HttpUser):

@@ -161,6 +161,10 @@ def header_problem(name: str, value: str) -> str | None:
         return f"header name {name!r} must be letters, digits or !#$%&'*+-.^_`|~ (no spaces, colons or line breaks)"
     if any(c in value for c in "\r\n\0"):
         return f"the value of header {name!r} must not contain a line break or NUL"
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:  # the value may be a secret: not quoted
+        return f"the value of header {name!r} must be latin-1 text (HTTP sends header values as bytes)"
     return None
 
 

@@ -26,6 +26,7 @@ def _env(**options) -> Environment:
         ({"ml_consistency": "often"}, "--ml-consistency", "between 0 and 1"),
         ({"ml_header": ["X-Key: a\r\nInjected: 1"]}, "--ml-header", "line break"),
         ({"ml_header": ["X Key: a"]}, "--ml-header", "no spaces"),
+        ({"ml_header": ["X-Price: 5 €"]}, "--ml-header", "latin-1"),
     ],
 )
 def test_bad_options(options, field, hint):

@@ -17,10 +17,12 @@ import subprocess
 import time
 
 import gevent
+import gevent.ssl
 import pytest
 from gevent.event import Event
 from gevent.server import StreamServer
 from locust import constant
+from locust.contrib.fasthttp import insecure_ssl_context_factory
 from locust.env import Environment
 from locust.exception import StopUser
 
@@ -46,12 +48,15 @@ class Server:
         self.arrived = Event()  # set at each request
         self.closed = Event()  # set whenever the server closes a connection
         self.connections = 0
+        self.custom = None  # a handler of its own: (socket, address) -> None
         self.server = StreamServer(("127.0.0.1", 0), self._handle, **ssl_args)
         self.server.start()
         scheme = "https" if ssl_args else "http"
         self.url = f"{scheme}://127.0.0.1:{self.server.server_port}"
 
-    def _handle(self, sock, _address) -> None:
+    def _handle(self, sock, address) -> None:
+        if self.custom is not None:  # (StreamServer.set_handle would skip the TLS wrapping)
+            return self.custom(sock, address)
         self.connections += 1
         reader = Reader(sock)
         try:
@@ -103,7 +108,11 @@ def serve():
 
 
 def pool_for(server: Server, connect_timeout: float = 2.0, insecure: bool = True) -> Pool:
-    return Pool(Origin.parse(server.url), connect_timeout, insecure)
+    origin = Origin.parse(server.url)
+    tls = None
+    if origin.scheme == "https":
+        tls = insecure_ssl_context_factory() if insecure else gevent.ssl.create_default_context()
+    return Pool(origin, connect_timeout, tls)
 
 
 def test_keep_alive_sends_every_request_on_one_connection(serve):
@@ -192,7 +201,7 @@ def test_an_answer_sent_before_the_whole_request_was_read_is_the_answer(serve, p
         sock.close()
 
     server = serve(lambda n: None)
-    server.server.set_handle(refuse_early)
+    server.custom = refuse_early
     pool = pool_for(server)
     body = b"x" * (8 << 20)
     request = (post(body=body)[: -len(body)], body) if pieces else post(body=body)
@@ -214,9 +223,21 @@ def test_interim_answers_are_skipped(serve):
         (b"HTTP/2 200\r\n\r\n", "not HTTP/1.x"),
         (b"HTTP/1.1 2x0 OK\r\n\r\n", "bad status"),
         (b"HTTP/1.1 200 OK\r\nContent-Length: 12, 13\r\n\r\n", "bad Content-Length"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: \xb2\r\n\r\n", "bad Content-Length"),  # '²' is a digit to str
         (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "bad chunk size"),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0x5\r\nhello\r\n0\r\n\r\n", "bad chunk size"),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-2\r\n", "bad chunk size"),
     ],
-    ids=["not-http", "http2", "bad-status", "bad-length", "bad-chunk"],
+    ids=[
+        "not-http",
+        "http2",
+        "bad-status",
+        "bad-length",
+        "superscript-length",
+        "bad-chunk",
+        "0x-chunk",
+        "negative-chunk",
+    ],
 )
 def test_an_answer_that_breaks_http_is_an_error_not_an_exception(serve, reply, message):
     server = serve(lambda n: reply)
@@ -257,7 +278,7 @@ def test_deadlines_cover_the_whole_exchange(serve):
             gevent.sleep(0.05)
 
     dripping = serve(lambda n: None)
-    dripping.server.set_handle(drip)
+    dripping.custom = drip
     started = time.perf_counter()
     answer = pool_for(dripping).exchange(post(), 0.3, 1 << 20)
     assert time.perf_counter() - started < 1.0
@@ -269,7 +290,7 @@ def test_deadlines_cover_the_whole_exchange(serve):
             sock.sendall(bytes([byte]))
             gevent.sleep(0.05)
 
-    dripping.server.set_handle(drip_head)
+    dripping.custom = drip_head
     started = time.perf_counter()
     answer = pool_for(dripping).exchange(post(), 0.3, 1 << 20)
     assert time.perf_counter() - started < 1.0
@@ -316,6 +337,73 @@ def test_https_with_a_self_signed_certificate(serve, certificate):
     assert server.connections == 1  # kept alive over TLS too (no stray bytes made it look stale)
     checked = pool_for(server, insecure=False).exchange(post(), 2.0, 1 << 20)
     assert checked.status == 0 and "CERTIFICATE_VERIFY_FAILED" in str(checked.error)
+
+
+def test_over_tls_a_hang_and_an_early_refusal_read_as_over_tcp(serve, certificate):
+    hang = serve(lambda n: (gevent.sleep(5), ok())[1], **certificate)
+    answer = pool_for(hang).exchange(post(), 0.3, 1 << 20)
+    assert answer.status == 0 and str(answer.error) == "timed out: no answer within the 0.3 s timeout"
+
+    def refuse_early(sock, _address):
+        Reader(sock).head()
+        sock.sendall(b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        # A lingering close, as nginx's: closing at once with the body unread sends a reset,
+        # which over TLS can overtake the answer's record (over TCP the answer is still read).
+        gevent.sleep(0.2)
+        sock.close()
+
+    refusing = serve(lambda n: None, **certificate)
+    refusing.custom = refuse_early
+    body = b"x" * (8 << 20)
+    answer = pool_for(refusing).exchange((post(body=body)[: -len(body)], body), 5.0, 1 << 20)
+    assert (answer.status, answer.error) == (413, None)
+
+
+def test_sending_is_bounded_by_the_exchange_deadline_not_by_an_earlier_wait(serve):
+    """A server that takes its time to read a big body: the send may use what is left of the
+    timeout, not the connect timeout nor the little that was left of a previous exchange."""
+
+    def slow_reader(sock, _address):
+        reader = Reader(sock)
+        while (raw := reader.head()) is not None:
+            gevent.sleep(0.3)
+            b"".join(reader.body(request_framing(parse_head(raw, response=False))))
+            sock.sendall(ok())
+
+    server = serve(lambda n: None)
+    server.custom = slow_reader
+    pool = pool_for(server, connect_timeout=0.1)
+    body = b"x" * (8 << 20)
+    answers = [pool.exchange((post(body=body)[: -len(body)], body), 5.0, 1 << 20) for _ in range(2)]
+    assert [(a.status, a.error) for a in answers] == [(200, None)] * 2
+
+
+def test_a_send_past_the_deadline_says_so(serve):
+    def never_reads(sock, _address):
+        Reader(sock).head()
+        gevent.sleep(5)
+
+    server = serve(lambda n: None)
+    server.custom = never_reads
+    body = b"x" * (64 << 20)  # more than the socket buffers hold
+    answer = pool_for(server).exchange((post(body=body)[: -len(body)], body), 0.3, 1 << 20)
+    assert answer.status == 0 and str(answer.error) == "timed out: request not sent within the 0.3 s timeout"
+
+
+def test_credentials_in_the_host_become_basic_auth_and_stay_out_of_host_and_url(serve):
+    server = serve(lambda n: ok())
+    origin = Origin.parse(server.url.replace("http://", "http://ml%20user:s3cret@") + "/base")
+    assert origin.netloc == server.url.removeprefix("http://") and "s3cret" not in origin.url("/p")
+    pool = Pool(origin, 2.0)
+    assert (
+        pool.exchange(transport.post(transport.request_head(origin, "/p", {}), "a/b", "i", b"{}"), 2.0, 99).status
+        == 200
+    )
+    head = server.requests[0].decode().split("\r\n")
+    assert head[0] == "POST /base/p HTTP/1.1"
+    assert f"Host: {origin.netloc}" in head and "Authorization: Basic bWwgdXNlcjpzM2NyZXQ=" in head
+    own = transport.request_head(origin, "/p", {"host": "model.example", "authorization": "Bearer t"}).decode()
+    assert own.count("ost:") == 1 and "host: model.example" in own and own.count("uthorization:") == 1
 
 
 def ml_user(profile, url: str, base: type = MLUser):
