@@ -1,7 +1,8 @@
 """locust-mlstress: ML-aware stress testing for model-serving APIs, on Locust.
 
 The data path, one module each: profile (what to send) -> payloads (bodies) -> codecs (wire
-format) -> users (requests) -> outcomes (what came back) -> quality (what it means) -> report.
+format) -> users (requests, over transport) -> outcomes (what came back) -> quality (what it
+means) -> report.
 
 Names are imported on first use, so `mlstress validate` and the reference server never import
 Locust (and never monkey-patch with gevent). Importing a user class registers the package's
