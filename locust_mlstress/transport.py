@@ -29,7 +29,6 @@ from urllib.parse import unquote, urlsplit
 
 from gevent import socket as gsocket
 from gevent.monkey import get_original
-from gevent.select import select as wait_for
 
 from .bodies import BodyTooLarge, decompressed, too_late
 from .codecs import DecodeError
@@ -42,7 +41,7 @@ try:
     _poll = get_original("select", "poll")
 except AttributeError:
     _poll = None
-SEND_SLICE = 256 * 1024  # a big body goes out in slices, with a look for an early answer between them
+SEND_SLICE = 1 << 20  # a big body goes out in slices, with a look for an early answer between them
 
 
 class ConnectTimeout(TimeoutError):
@@ -142,15 +141,18 @@ class _Connection(Reader):
         self.sock.settimeout(self.left())
         return super()._fill()
 
+    def readable(self) -> bool:
+        """Whether the server has sent something, without waiting (a system call, no trip
+        through gevent's loop)."""
+        if self.poller is not None:
+            return bool(self.poller.poll(0))
+        return bool(_select([self.sock], [], [], 0)[0])
+
     def stale(self) -> bool:
         """An idle socket with something to read has been closed by the server (or is out of
         step with it): not to be used again. (TLS: a session ticket arrives within the first
         answer's read, not after it; a close_notify means closed.)"""
-        if self.buffer:
-            return True
-        if self.poller is not None:
-            return bool(self.poller.poll(0))
-        return bool(_select([self.sock], [], [], 0)[0])
+        return bool(self.buffer) or self.readable()
 
     def close(self) -> None:
         self.sock.close()
@@ -281,12 +283,10 @@ def _send_watching(conn: _Connection, data: bytes) -> bool:
     view = memoryview(data)
     sent = 0
     while sent < len(view):
-        readable, writable, _ = wait_for([conn.sock], [conn.sock], [], conn.left())
-        if readable:
+        if conn.readable():
             return False
-        if writable:
-            conn.sock.settimeout(conn.left())
-            sent += conn.sock.send(view[sent : sent + SEND_SLICE])
+        conn.sock.settimeout(conn.left())
+        sent += conn.sock.send(view[sent : sent + SEND_SLICE])
     return True
 
 
