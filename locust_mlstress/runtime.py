@@ -138,16 +138,21 @@ def check_options(environment: Environment) -> None:
 
 def check_hosts(environment: Environment) -> None:
     """The host each ML user class will send to (--host, or the class's `host`), where known."""
-    from .transport import Origin
-
     for cls in ml_user_classes(environment):
         host = environment.host or getattr(cls, "host", None)
         if host:
-            try:
-                Origin.parse(host)
-            except ValueError as exc:
-                raise ProfileError(None, "--host", f"{exc}; give the model server's base URL, "
-                                   "e.g. http://127.0.0.1:8080") from None  # fmt: skip
+            origin_of(host)
+
+
+def origin_of(host: str):
+    """The transport's Origin of a host URL; a ProfileError naming --host when it is none."""
+    from .transport import Origin
+
+    try:
+        return Origin.parse(host)
+    except ValueError as exc:
+        raise ProfileError(None, "--host", f"{exc}; give the model server's base URL, "
+                           "e.g. http://127.0.0.1:8080") from None  # fmt: skip
 
 
 def extra_headers(environment: Environment) -> dict[str, str]:

@@ -34,9 +34,9 @@ from .monitoring import ml_run
 from .outcomes import SUCCESSES, classify, failure_message
 from .payloads import Payload, PayloadFactory
 from .profile.model import KINDS, Profile
-from .runtime import clock_for, extra_headers, log_once, next_user_id, option, resolve_profile
+from .runtime import clock_for, extra_headers, log_once, next_user_id, option, origin_of, resolve_profile
 from .shapes import mix_for, plan_for
-from .transport import Origin, Pool, post, request_head
+from .transport import Pool, post, request_head
 
 
 class _MLBehaviour:
@@ -118,9 +118,9 @@ class MLUser(_MLBehaviour, FastHttpUser):
     def on_start(self) -> None:
         self._setup()
         try:
-            origin = Origin.parse(self.host)
-        except ValueError as exc:
-            log_once(f"{exc}: set --host (or the class's `host`) to the model server's base URL")
+            origin = origin_of(self.host)
+        except ProfileError as exc:  # a host given after init (a worker's, a class's own): say why once
+            log_once(str(exc))
             raise StopUser() from None
         target = self._profile.target
         self._pool = Pool(origin, target.connect_timeout, self._tls_context() if origin.scheme == "https" else None)
