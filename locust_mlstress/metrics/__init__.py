@@ -35,10 +35,12 @@ from .noise import (
     ece_noise,
     ece_threshold,
     ks_threshold,
+    psi_min_reference,
     psi_noise,
     psi_threshold,
     verdict,
 )
+from .proportion import wilson_interval
 from .shift import jensen_shannon, ks_statistic, psi, wasserstein
 
 __all__ = [
@@ -70,6 +72,7 @@ __all__ = [
     "multiclass_brier_score",
     "psi",
     "psi_from_counts",
+    "psi_min_reference",
     "psi_noise",
     "psi_threshold",
     "quantile_edges",
@@ -78,4 +81,5 @@ __all__ = [
     "verdict",
     "wasserstein",
     "wasserstein_from_counts",
+    "wilson_interval",
 ]

@@ -114,3 +114,28 @@ def verdict(psi_value: float, *, significant: bool) -> str:
     if not significant or value < PSI_MODERATE:
         return "stable"
     return "moderate" if value <= PSI_MAJOR else "major"
+
+
+def psi_min_reference(m: int, *, bins: int = 10, alpha: float = 0.01, psi: float = PSI_MODERATE) -> int | None:
+    """The smallest reference size n with ``psi_threshold(n, m) <= psi``: below it, a shift of
+    ``psi`` (the "moderate" line by default) hides inside the noise, so "stable" cannot be said.
+
+    Why: a warm-up of 70 predictions against 2000 has a threshold of 0.32, so a clean PSI of
+    0.15 is neither a shift nor evidence of stability. Solving ``(1/n + 1/m)·q <= psi`` with
+    ``q = χ²_{1−α}(bins − 1)`` gives ``n >= 1/(psi/q − 1/m)``; 217 at ``m → ∞`` on 10 bins.
+    None when no n suffices: ``m`` alone is too small (``1/m >= psi/q``).
+    """
+    m = _checks.positive_int(m, "m")
+    bins = _checks.positive_int(bins, "bins", minimum=2)
+    alpha = _checks.probability(alpha, "alpha")
+    if not (psi > 0 and math.isfinite(psi)):
+        raise ValueError(f"psi must be a finite number > 0, got {psi!r}")
+    room = psi / float(chi2.ppf(1.0 - alpha, bins - 1)) - 1.0 / m
+    if room <= 0:
+        return None
+    n = max(1, math.ceil(1.0 / room))
+    while psi_threshold(n, m, bins=bins, alpha=alpha) > psi:  # the float rounding of the division
+        n += 1
+    while n > 1 and psi_threshold(n - 1, m, bins=bins, alpha=alpha) <= psi:
+        n -= 1
+    return n

@@ -17,6 +17,27 @@ from .kindstats import KindStats
 
 SHIFT_BINS = 10
 MIN_SHIFT_SAMPLES = 20  # below this on either side a shift figure is not computed at all
+INSUFFICIENT = "insufficient"  # the shift verdict when the counts cannot tell a moderate shift from noise
+FIXED_BATCH = "fixed batch"  # the verdict of figures that come from one batch repeated
+# Kinds whose payloads are one fixed batch per variant, sent again and again (payloads/oversized.py
+# builds each body once): their predictions are the same few rows counted many times, so counts
+# overstate the evidence, and neither significance nor a verdict can be read from them.
+FIXED_BATCH_KINDS = frozenset({"oversized"})
+
+# What a user can change so the server answers probabilities, by codec (calibration_reason).
+LABEL_FIXES = {
+    "mlflow": 'serve a model logged with pyfunc_predict_fn="predict_proba" (MLflow\'s pyfunc predict answers labels)',
+    "v2": 'ask for the probability output: [target] v2_outputs = ["predict_proba"] (MLServer\'s sklearn runtime '
+    "answers its predict output, labels, unless asked)",
+    "kserve_v1": "have the predictor return class probabilities (predict_proba) instead of labels, or target its v2 "
+    'endpoint with [target] v2_outputs = ["predict_proba"]',
+    "tfserving": "export a signature whose output is the class probabilities and name it in [target] signature_name",
+    "json": "have the service return class probabilities and point [target] response_path/item_path at them",
+}
+GENERIC_LABEL_FIX = (
+    'ask the server for probabilities (MLflow: pyfunc_predict_fn="predict_proba"; Open Inference v2: '
+    '[target] v2_outputs = ["predict_proba"])'
+)
 
 
 def _finite(x: float) -> float | None:
@@ -43,8 +64,11 @@ def shift(reference: KindStats, current: KindStats, *, alpha: float = 0.01) -> d
     if n_cur == 0:
         return None  # no predictions to compare (malformed traffic, or nothing decoded)
     if min(n_ref, n_cur) < MIN_SHIFT_SAMPLES:
-        return {"n": n_cur, "n_reference": n_ref, "psi": None, "js": None, "ks": None, "wasserstein": None,
-                "significant": False, "verdict": "insufficient"}  # fmt: skip
+        least = metrics.psi_min_reference(n_cur, alpha=alpha)
+        return {"n": n_cur, "n_reference": n_ref, "psi": None, "js": None, "ks": None, "ks_upper": None,
+                "wasserstein": None, "significant": False, "underpowered": True,
+                "min_n_reference": None if least is None else max(least, MIN_SHIFT_SAMPLES),
+                "verdict": INSUFFICIENT}  # fmt: skip
     edges, ref_counts, cur_counts = _aligned(reference, current)
     if reference.n_classes:  # multiclass: PSI and JS over the predicted-class distribution
         ref_coarse, cur_coarse = np.asarray(reference.classes), np.asarray(current.classes)
@@ -55,10 +79,14 @@ def shift(reference: KindStats, current: KindStats, *, alpha: float = 0.01) -> d
         cur_coarse = metrics.regroup(cur_counts, edges, coarse)
         bins = len(coarse) - 1
     psi = metrics.psi_from_counts(ref_coarse, cur_coarse)
-    threshold = metrics.psi_threshold(n_ref, n_cur, bins=bins, alpha=alpha)
+    noise_bins = max(bins, 2)  # a reference all in one bin (a constant model) still has a noise level
+    threshold = metrics.psi_threshold(n_ref, n_cur, bins=noise_bins, alpha=alpha)
     ks = metrics.ks_from_counts(ref_counts, cur_counts)
     w = metrics.wasserstein_from_counts(edges, ref_counts, cur_counts)
     significant = psi > threshold
+    # Too few to say "stable": a moderate shift would still sit under the noise threshold. A
+    # significant PSI stands whatever the counts (a shift seen is seen); see docs/metrics.md.
+    underpowered = not significant and threshold > metrics.PSI_MODERATE
     return {
         "psi": _finite(psi),
         "js": _finite(metrics.js_from_counts(ref_coarse, cur_coarse)),
@@ -69,18 +97,22 @@ def shift(reference: KindStats, current: KindStats, *, alpha: float = 0.01) -> d
         "n": n_cur,
         "n_reference": n_ref,
         "bins": bins,
-        "psi_noise": _finite(metrics.psi_noise(n_ref, n_cur, bins=bins)),
+        "psi_noise": _finite(metrics.psi_noise(n_ref, n_cur, bins=noise_bins)),
         "psi_threshold": _finite(threshold),
         "ks_threshold": _finite(metrics.ks_threshold(n_ref, n_cur, alpha=alpha)),
         "significant": bool(significant),
-        "verdict": metrics.verdict(psi, significant=bool(significant)),
+        "underpowered": bool(underpowered),
+        "min_n_reference": metrics.psi_min_reference(n_cur, bins=noise_bins, alpha=alpha),
+        "verdict": INSUFFICIENT if underpowered else metrics.verdict(psi, significant=bool(significant)),
     }
 
 
 def calibration(stats: KindStats, *, alpha: float = 0.01, detail: bool = True) -> dict | None:
     """ECE, MCE, Brier; with `detail`, the Monte Carlo significance test and the reliability bins
-    (left out for per-window rows, where hundreds of Monte Carlo runs would cost seconds)."""
-    if stats.calibration is None or stats.calibration.n == 0:
+    (left out for per-window rows, where hundreds of Monte Carlo runs would cost seconds). None
+    when any answer was a class label (`calibration_reason` says why): the figures of the
+    probability answers alone would describe a model the user is not running."""
+    if stats.calibration is None or stats.calibration.n == 0 or stats.label_answers:
         return None
     count, sum_p, sum_y, sum_sq, sum_p2 = stats.calibration.arrays()
     c = metrics.calibration_from_bins(count, sum_p, sum_y, sum_sq)
@@ -108,6 +140,51 @@ def calibration(stats: KindStats, *, alpha: float = 0.01, detail: bool = True) -
             if count[i]
         ],
     }
+
+
+def answers(stats: KindStats) -> str | None:
+    """What the kind's answers held: "probabilities", "labels" or "mixed"; None for regression or
+    without decoded answers. Stats from before answers were counted (an older baseline file)
+    read as probabilities, the only thing they could hold then."""
+    if stats.output == "regression":
+        return None
+    probabilities, labels = stats.answers
+    if labels:
+        return "mixed" if probabilities else "labels"
+    return "probabilities" if probabilities or stats.predictions.n else None
+
+
+def calibration_reason(stats: KindStats, codec: str | None = None) -> str | None:
+    """Why calibration is null though predictions came back, and the fix: "<why> — <fix>"."""
+    probabilities, labels = stats.answers
+    if not labels:
+        return None
+    total = probabilities + labels
+    share = "every answer was" if not probabilities else f"{labels} of {total} answers were"
+    why = (
+        f"{share} a class label, not probabilities: ECE and Brier of 0/1 answers equal the error rate "
+        "and would look calibrated"
+    )
+    return f"{why} — {LABEL_FIXES.get(codec or '', GENERIC_LABEL_FIX)}"
+
+
+def accuracy(stats: KindStats, *, fixed_batch: bool = False) -> dict | None:
+    """Accuracy against the payloads' labels (binary: p >= 0.5 is the positive class; multiclass:
+    the argmax), from probability and label answers alike, with a Wilson 95% interval; None
+    without labels. A fixed batch's instances repeat, so no interval is given for it."""
+    correct, n = stats.accuracy
+    if not n:
+        return None
+    interval = None if fixed_batch else [float(x) for x in metrics.wilson_interval(correct, n)]
+    return {"accuracy": correct / n, "error_rate": (n - correct) / n, "n": n, "interval": interval}
+
+
+def mark_fixed_batch(figures: dict) -> dict:
+    """Keep a fixed batch's figures out of significance and verdicts (FIXED_BATCH_KINDS)."""
+    for key in ("shift", "calibration"):
+        if isinstance(figures.get(key), dict):
+            figures[key] = figures[key] | {"significant": False, "verdict": FIXED_BATCH}
+    return figures
 
 
 def histogram(reference: KindStats | None, current: KindStats, *, bins: int = 20) -> dict | None:
@@ -184,9 +261,10 @@ def classes(stats: KindStats, names: tuple[str, ...]) -> dict | None:
     n = sum(stats.classes)
     if not stats.n_classes or n == 0:
         return None
+    mean = {c: s / (1 << 32) / n for c, s in zip(names, stats.class_sums, strict=True)}
     return {
         "predicted_share": {c: k / n for c, k in zip(names, stats.classes, strict=True)},
-        "mean_probability": {c: s / (1 << 32) / n for c, s in zip(names, stats.class_sums, strict=True)},
+        "mean_probability": None if stats.label_answers else mean,  # labels carry no probability
     }
 
 

@@ -3,7 +3,9 @@
 One `KindStats` per (window, kind). Recording is O(instances) with small constants; memory is
 bounded by bins, never by requests. `to_wire()` gives plain ints, floats, strings and lists
 (msgpack-safe: numpy scalars would silently kill a worker's report greenlet); `from_wire()`
-and `merge()` rebuild and add them exactly.
+and `merge()` rebuild and add them exactly. Keys added later (`answers`, `accuracy`) are left out
+of the wire while empty and read as zero when absent, so a baseline file or a worker of an
+earlier version still loads.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ class Consistency:
 
 class KindStats:
     __slots__ = ("output", "n_classes", "outcomes", "predictions", "classes", "class_sums", "calibration",
-                 "latency", "consistency", "sizes", "variant_latency")  # fmt: skip
+                 "latency", "consistency", "sizes", "variant_latency", "answers", "accuracy")  # fmt: skip
 
     def __init__(self, output: str, n_classes: int = 0):
         self.output = output
@@ -69,6 +71,14 @@ class KindStats:
         # Latency per variant only where the variants differ in size (oversized), to plot one
         # against the other; elsewhere it would multiply the histograms for little insight.
         self.variant_latency: dict[str, LogHistogram] = {}
+        # Answers (decoded responses) by what they held: [probabilities, class labels]. A server
+        # that answers labels (MLflow's default pyfunc `predict`, MLServer's `predict` output) gives
+        # 0/1 or one-hot "probabilities"; their ECE and Brier would equal the error rate and look
+        # calibrated, so label answers are counted here and kept out of the calibration bins.
+        self.answers = [0, 0]
+        # [correct, instances] wherever labels are known, from either kind of answer: binary
+        # p >= 0.5 is the positive class; multiclass the argmax (ties to the lowest class index).
+        self.accuracy = [0, 0]
 
     @property
     def requests(self) -> int:
@@ -92,37 +102,56 @@ class KindStats:
                 hist = self.variant_latency[variant] = LogHistogram()
             hist.add(response_time)
 
-    def record_predictions(self, predictions: list, labels: list | None) -> None:
-        if self.output == "binary":
-            self._binary(predictions, labels)
-        elif self.output == "multiclass":
-            self._multiclass(predictions, labels)
-        else:
+    @property
+    def label_answers(self) -> int:
+        return self.answers[1]
+
+    def record_predictions(self, predictions: list, labels: list | None, labels_only: bool = False) -> None:
+        """One answer's predictions. `labels_only`: the server answered class labels, decoded as
+        0.0/1.0 (binary) or one-hot (multiclass): they count towards the prediction histogram,
+        the predicted-class shares and accuracy, never towards calibration."""
+        if self.output == "regression":
             for value in predictions:
                 self.predictions.add(value)
+            return
+        self.answers[1 if labels_only else 0] += 1
+        if self.output == "binary":
+            self._binary(predictions, labels, labels_only)
+        else:
+            self._multiclass(predictions, labels, labels_only)
 
-    def _binary(self, predictions: list[float], labels: list | None) -> None:
+    def _binary(self, predictions: list[float], labels: list | None, labels_only: bool) -> None:
         hist, cal = self.predictions, self.calibration
         if len(predictions) > 32:  # large batches: one numpy pass instead of a Python loop
             hist.add_many(np.asarray(predictions, dtype=np.float64))
         else:
             for p in predictions:
                 hist.add(p)
-        if labels is not None:
-            for p, y in zip(predictions, labels, strict=True):
+        if labels is None:
+            return
+        correct = 0
+        for p, y in zip(predictions, labels, strict=True):
+            correct += (p >= 0.5) == (y == 1)
+            if not labels_only:
                 cal.add(p, y, (p - y) * (p - y))
+        self.accuracy[0] += correct
+        self.accuracy[1] += len(predictions)
 
-    def _multiclass(self, predictions: list[list[float]], labels: list | None) -> None:
+    def _multiclass(self, predictions: list[list[float]], labels: list | None, labels_only: bool) -> None:
         for i, probs in enumerate(predictions):
             top = max(range(len(probs)), key=probs.__getitem__)
             self.predictions.add(probs[top])
             self.classes[top] += 1
-            for k, p in enumerate(probs):
-                self.class_sums[k] += fixed(p)
+            if not labels_only:
+                for k, p in enumerate(probs):
+                    self.class_sums[k] += fixed(p)
             if labels is not None:
                 y = labels[i]
-                sq = sum((p - (k == y)) ** 2 for k, p in enumerate(probs))
-                self.calibration.add(probs[top], int(top == y), sq)
+                self.accuracy[0] += top == y
+                self.accuracy[1] += 1
+                if not labels_only:
+                    sq = sum((p - (k == y)) ** 2 for k, p in enumerate(probs))
+                    self.calibration.add(probs[top], int(top == y), sq)
 
     def merge(self, other: KindStats) -> None:
         self.outcomes.update(other.outcomes)
@@ -141,6 +170,9 @@ class KindStats:
             row[2] = max(row[2], top)
         for variant, hist in other.variant_latency.items():
             self.variant_latency.setdefault(variant, LogHistogram()).merge(hist)
+        for j in range(2):
+            self.answers[j] += other.answers[j]
+            self.accuracy[j] += other.accuracy[j]
 
     def to_wire(self) -> dict:
         wire = {
@@ -157,6 +189,10 @@ class KindStats:
         if self.n_classes:
             wire["classes"] = list(self.classes)
             wire["class_sums"] = list(self.class_sums)
+        if any(self.answers):
+            wire["answers"] = [int(n) for n in self.answers]
+        if self.accuracy[1]:
+            wire["accuracy"] = [int(n) for n in self.accuracy]
         return wire
 
     @classmethod
@@ -173,4 +209,6 @@ class KindStats:
         if n_classes:
             s.classes = list(wire["classes"])
             s.class_sums = list(wire["class_sums"])
+        s.answers = [int(n) for n in wire.get("answers", (0, 0))]
+        s.accuracy = [int(n) for n in wire.get("accuracy", (0, 0))]
         return s

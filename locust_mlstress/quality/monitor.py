@@ -144,23 +144,31 @@ class QualityMonitor:
                        "windows": windows, "n": warm.predictions.n},
         }  # fmt: skip
 
-    def kind_figures(self, kind: str, stats: KindStats, reference: KindStats | None) -> dict:
+    def kind_figures(self, kind: str, stats: KindStats, reference: KindStats | None, *, whole_run: bool = True) -> dict:
+        """One kind's figures; `whole_run` False for a stage alone, whose clean traffic is compared
+        with the whole warm-up (it holds none of it, bar the first stage, which has no reference)."""
         total, by_variant = figures.outcomes(stats)
         current = stats
-        if kind == "clean" and self.file_baseline is None and reference is not None:
+        if whole_run and kind == "clean" and self.file_baseline is None and reference is not None:
             current = figures.minus(stats, reference)  # clean after warm-up vs the warm-up
-        return {
+        fixed_batch = kind in figures.FIXED_BATCH_KINDS
+        result = {
             "requests": stats.requests,
             "outcomes": total,
             "variants": by_variant,
             "payloads": figures.payloads(stats),
             "histogram": figures.histogram(reference, current),
             "shift": figures.shift(reference, current) if reference is not None else None,
+            "answers": figures.answers(stats),
             "calibration": figures.calibration(stats),
+            "calibration_reason": figures.calibration_reason(stats, self.profile.target.codec),
+            "accuracy": figures.accuracy(stats, fixed_batch=fixed_batch),
+            "fixed_batch": fixed_batch,
             "latency_ms": figures.latency(stats),
             "consistency": figures.consistency(stats),
             "classes": figures.classes(stats, self.profile.output.classes),
         }
+        return figures.mark_fixed_batch(result) if fixed_batch else result
 
     def stage_summary(self, stage: int, duration_s: float) -> dict | None:
         """Figures of one load-plan stage alone (what its gates are judged on); None if no data."""
@@ -173,7 +181,7 @@ class QualityMonitor:
             ref = refs.get(kind)  # without a file baseline, clean's is the warm-up (references)
             if kind == "clean" and self.file_baseline is None and stage == 0:
                 ref = None  # the warm-up stage has nothing earlier
-            kinds[kind] = self.kind_figures("stage", stats, ref)
+            kinds[kind] = self.kind_figures(kind, stats, ref, whole_run=False)
         return {"kinds": kinds, "all": _all_figures(totals), "duration_s": duration_s}
 
     def traffic(self, now: float | None = None) -> list[dict]:
@@ -208,28 +216,37 @@ class QualityMonitor:
         for w in sorted(self.windows):
             for kind, stats in sorted(self.windows[w].items()):
                 ref = refs.get(kind)
-                window_rows.append(
-                    {
-                        "window": w,
-                        "start_s": w * span,
-                        "end_s": (w + 1) * span,
-                        "kind": kind,
-                        "requests": stats.requests,
-                        "outcomes": figures.outcomes(stats)[0],
-                        "shift": figures.shift(ref, stats) if ref is not None and kind != "probe" else None,
-                        "calibration": figures.calibration(stats, detail=False),
-                        "latency_ms": figures.latency(stats),
-                    }
-                )
+                row = {
+                    "window": w,
+                    "start_s": w * span,
+                    "end_s": (w + 1) * span,
+                    "kind": kind,
+                    "requests": stats.requests,
+                    "outcomes": figures.outcomes(stats)[0],
+                    "shift": figures.shift(ref, stats) if ref is not None and kind != "probe" else None,
+                    "calibration": figures.calibration(stats, detail=False),
+                    "latency_ms": figures.latency(stats),
+                }
+                window_rows.append(figures.mark_fixed_batch(row) if kind in figures.FIXED_BATCH_KINDS else row)
         return {
             "kinds": kinds,
             "all": _all_figures(self.totals),
             "windows": window_rows,
             "traffic": self.traffic(now),
-            "baseline": baseline,
+            "baseline": baseline | baseline_size((kinds.get("clean") or {}).get("shift")),
             "window_s": span,
             "received": dict(self.received),
         }
+
+
+def baseline_size(clean_shift: dict | None) -> dict:
+    """Whether clean traffic's baseline (the warm-up, or a saved file) is too small to call clean
+    traffic stable, and the smallest that would do (docs/metrics.md, "Too small a baseline"):
+    `too_small` is None without a clean shift figure, `min_n` None when no baseline size would do
+    (clean traffic after it is too short as well)."""
+    if not clean_shift:
+        return {"too_small": None, "min_n": None}
+    return {"too_small": bool(clean_shift.get("underpowered")), "min_n": clean_shift.get("min_n_reference")}
 
 
 def _all_figures(totals: dict[str, KindStats]) -> dict:

@@ -61,7 +61,8 @@ class QualityRecorder:
             flips, diffs = compare(self.output, probe_of, result.predictions)
             stats.consistency.add(len(diffs), flips, diffs)
         else:
-            stats.record_predictions(result.predictions, payload.labels)
+            # getattr: MLResult gains `labels_only` in events.py; until then every answer is probabilities
+            stats.record_predictions(result.predictions, payload.labels, getattr(result, "labels_only", False))
 
     def take_delta(self) -> list[dict]:
         """Everything since the last call, as wire dicts; the recorder starts afresh."""

@@ -144,7 +144,8 @@ OUTCOMES = st.sampled_from(["ok", "ok", "rejected", "timeout", "server_error", "
 
 @st.composite
 def kind_records(draw, output: str) -> list[tuple]:
-    """(variant, outcome, latency, predictions, labels, probe, body bytes) per request, as users record them."""
+    """(variant, outcome, latency, predictions, labels, probe, body bytes, labels only) per request, as users
+    record them."""
     records = []
     for _ in range(draw(st.integers(0, 25))):
         n = draw(st.sampled_from([1, 1, 2, 40]))  # 40: a large batch takes the bulk (numpy) path
@@ -157,15 +158,18 @@ def kind_records(draw, output: str) -> list[tuple]:
         labels = draw(st.one_of(st.none(), st.lists(labels, min_size=n, max_size=n)))
         probe = draw(st.one_of(st.none(), PROBE))
         size = draw(st.integers(0, 2**21))  # body bytes
-        records.append((draw(st.sampled_from(["a", "b"])), draw(OUTCOMES), draw(LATENCY), preds, labels, probe, size))
+        labels_only = draw(st.booleans()) if output != "regression" else False
+        records.append(
+            (draw(st.sampled_from(["a", "b"])), draw(OUTCOMES), draw(LATENCY), preds, labels, probe, size, labels_only)
+        )
     return records
 
 
 def _fill(stats: KindStats, records: list[tuple], by_variant: bool) -> KindStats:
-    for variant, outcome, latency, preds, labels, probe, size in records:
+    for variant, outcome, latency, preds, labels, probe, size, labels_only in records:
         stats.record_outcome(variant, outcome, latency, size, by_variant)
         if outcome == "ok":
-            stats.record_predictions(preds, labels if stats.output != "regression" else None)
+            stats.record_predictions(preds, labels if stats.output != "regression" else None, labels_only)
         if probe is not None:
             stats.consistency.add(*probe)
     return stats
@@ -198,7 +202,7 @@ OUTPUTS = {"binary": Output("binary", ("0", "1")), "multiclass": Output("multicl
 def requests(draw, output: str) -> list[tuple]:
     """(time, payload, result) triples over a few seconds, of every kind, as the recorder gets them."""
     out = []
-    for i, (variant, outcome, latency, preds, labels, _, _) in enumerate(draw(kind_records(output))):
+    for i, (variant, outcome, latency, preds, labels, *_) in enumerate(draw(kind_records(output))):
         kind = draw(st.sampled_from(["clean", "clean", "drifted", "malformed", "oversized"]))
         when = draw(st.floats(0, 12))
         payload = Payload(kind, f"{kind}-{variant}", b"", "application/json", f"r{i}", len(preds), labels, None)
