@@ -19,8 +19,11 @@ LATENCY_METRICS = ("p50_ms", "p95_ms", "p99_ms")
 TRAFFIC_METRICS = ("error_rate", "rps", "requests", "accepted_malformed")
 SHIFT_METRICS = ("psi", "js", "ks")
 CALIBRATION_METRICS = ("ece", "mce", "brier")
+ACCURACY_METRICS = ("accuracy",)  # against the payloads' labels; higher is better
 CONSISTENCY_METRICS = ("flip_rate",)
-METRICS: tuple[str, ...] = LATENCY_METRICS + TRAFFIC_METRICS + SHIFT_METRICS + CALIBRATION_METRICS + CONSISTENCY_METRICS
+METRICS: tuple[str, ...] = (
+    LATENCY_METRICS + TRAFFIC_METRICS + SHIFT_METRICS + CALIBRATION_METRICS + ACCURACY_METRICS + CONSISTENCY_METRICS
+)
 # the payload kinds of a summary, plus `all` (every kind but probe); kept literal so that this
 # package imports nothing from the profile loader (a test checks it against profile.model.KINDS)
 TRAFFIC_KINDS = ("clean", "drifted", "malformed", "oversized")
@@ -204,7 +207,7 @@ class _Parser:
             raise self.fail(
                 kind.pos, f"{metric} is measured on consistency probes only; write {metric} or {metric}[probe]"
             )
-        if kind.text == "probe" and metric in SHIFT_METRICS + CALIBRATION_METRICS:
+        if kind.text == "probe" and metric in SHIFT_METRICS + CALIBRATION_METRICS + ACCURACY_METRICS:
             raise self.fail(kind.pos, f"probes resend earlier payloads and carry no {metric}; use another kind")
 
     def operator(self, subject: str) -> str:

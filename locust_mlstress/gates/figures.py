@@ -12,9 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .expression import CALIBRATION_METRICS, LATENCY_METRICS, SHIFT_METRICS, TRAFFIC_KINDS
+from .expression import ACCURACY_METRICS, CALIBRATION_METRICS, LATENCY_METRICS, SHIFT_METRICS, TRAFFIC_KINDS
 
 SUCCESS_OUTCOMES = frozenset({"ok", "rejected"})  # as locust_mlstress.outcomes.SUCCESSES
+FIXED_BATCH_WHY = (
+    "fixed batch: one batch per variant sent again and again, so its figures are not evidence (docs/metrics.md)"
+)
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,8 @@ def lookup(summary: dict, metric: str, kind: str | None) -> Observation:
         return _quality(summary, "shift", metric, kind)
     if metric in CALIBRATION_METRICS:
         return _quality(summary, "calibration", metric, kind or "clean")
+    if metric in ACCURACY_METRICS:
+        return _quality(summary, "accuracy", metric, kind or "clean")
     if metric == "flip_rate":
         return _flip_rate(summary)
     return _traffic(summary, metric, kind or "all")
@@ -95,24 +100,31 @@ def _traffic(summary: dict, metric: str, kind: str) -> Observation:
 
 
 def _quality(summary: dict, section: str, metric: str, kind: str | None) -> Observation:
-    """A shift or calibration figure of one kind; for no kind (shift) or `all`, the worst
-    (largest) over the traffic kinds that have one, since every one of these is lower-is-better."""
+    """A shift, calibration or accuracy figure of one kind; for no kind (shift) or `all`, the
+    worst over the traffic kinds that have one: the largest, as these are lower-is-better, but
+    the smallest accuracy. A fixed batch's figures (oversized) are never read."""
     if kind is not None and kind != "all":
         return _kind_quality(summary, section, metric, kind)
     found = [_kind_quality(summary, section, metric, k) for k in TRAFFIC_KINDS]
     found = [o for o in found if o.value is not None]
     if not found:
         return Observation(None, 0, None, f"no kind has a {metric} figure")
-    return max(found, key=lambda o: o.value or 0.0)  # ties go to the first kind in TRAFFIC_KINDS
+    if metric in ACCURACY_METRICS:
+        return min(found, key=lambda o: o.value or 0.0)  # ties go to the first kind in TRAFFIC_KINDS
+    return max(found, key=lambda o: o.value or 0.0)
 
 
 def _kind_quality(summary: dict, section: str, metric: str, kind: str) -> Observation:
     entry = _scope(summary, kind)
     if entry is None:
         return _absent(kind)
+    if entry.get("fixed_batch"):
+        return Observation(None, 0, kind, FIXED_BATCH_WHY)
     figures = entry.get(section)
     if not isinstance(figures, dict):
         why = "no predictions to compare" if section == "shift" else "no labels or no predictions"
+        if section == "calibration" and isinstance(entry.get("calibration_reason"), str):
+            why = entry["calibration_reason"]  # label answers: why, and how to get probabilities
         return Observation(None, 0, kind, why)
     value = _number(figures.get(metric))
     if value is None:

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from .expression import CALIBRATION_METRICS, SHIFT_METRICS, Gate
+from .expression import ACCURACY_METRICS, CALIBRATION_METRICS, SHIFT_METRICS, Gate
 from .figures import Observation, lookup
 
 Status = Literal["pass", "fail", "inconclusive"]
@@ -27,7 +27,8 @@ EXIT_GATE_INCONCLUSIVE = 4
 
 # Samples a figure needs before it means anything: a p99 needs ~100 latencies to be more than the
 # maximum; PSI/JS/KS are per side (min of current and reference); an ECE from 200 perfectly
-# calibrated predictions is still ~0.07 (docs/metrics.md); a flip rate over 50 resent instances.
+# calibrated predictions is still ~0.07 (docs/metrics.md); an accuracy of 0.9 over 100 labelled
+# instances has a 95% interval of ±0.06; a flip rate over 50 resent instances.
 DEFAULT_MIN_SAMPLES: dict[str, int] = {
     "p50_ms": 100,
     "p95_ms": 100,
@@ -38,6 +39,7 @@ DEFAULT_MIN_SAMPLES: dict[str, int] = {
     "ece": 200,
     "mce": 200,
     "brier": 200,
+    "accuracy": 100,
     "flip_rate": 50,
     "error_rate": 1,
     "accepted_malformed": 1,
@@ -100,7 +102,8 @@ def evaluate(
 def judge(gate: Gate, seen: Observation, *, minimum: int, inconclusive_passes: bool = False) -> GateResult:
     """The verdict of one gate on one observation: a pure function, for live checks too."""
     subject, source = gate.subject, ""
-    if gate.kind in (None, "all") and gate.metric in SHIFT_METRICS + CALIBRATION_METRICS and seen.kind:
+    worst_of = SHIFT_METRICS + CALIBRATION_METRICS + ACCURACY_METRICS
+    if gate.kind in (None, "all") and gate.metric in worst_of and seen.kind:
         subject, source = f"{subject} ({seen.kind})", f"from {seen.kind}"  # which kind was read
     if seen.value is None:
         reason = f"no value ({seen.why})" if seen.why else "no value"

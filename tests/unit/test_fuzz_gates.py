@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from locust_mlstress.gates import KINDS, METRICS, OPERATORS, Gate, GateError, parse_gate, parse_gates
-from locust_mlstress.gates.expression import CALIBRATION_METRICS, SHIFT_METRICS
+from locust_mlstress.gates.expression import ACCURACY_METRICS, CALIBRATION_METRICS, SHIFT_METRICS
 
 SCALE = float(os.environ.get("MLSTRESS_FUZZ_SCALE", "1"))
 SPACE = st.text(" \t", max_size=2)
@@ -44,10 +44,10 @@ def fuzz(examples: int) -> settings:
 
 
 def allowed(metric: str, kind: str | None) -> bool:
-    """The pairs docs/gates.md says the parser refuses: flip_rate off probes, shift/calibration on them."""
+    """The pairs docs/gates.md says the parser refuses: flip_rate off probes, shift/calibration/accuracy on them."""
     if metric == "flip_rate":
         return kind in (None, "probe")
-    return not (kind == "probe" and metric in SHIFT_METRICS + CALIBRATION_METRICS)
+    return not (kind == "probe" and metric in SHIFT_METRICS + CALIBRATION_METRICS + ACCURACY_METRICS)
 
 
 @st.composite

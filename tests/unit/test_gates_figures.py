@@ -24,11 +24,16 @@ def calibration(ece, mce, brier, n):
             "significant": False, "reliability": []}  # fmt: skip
 
 
+def accuracy(value, n):
+    return {"accuracy": value, "error_rate": 1 - value, "n": n, "interval": [value - 0.01, value + 0.01]}
+
+
 def kind(requests, outcomes, latency, *, shift=None, calibration=None, consistency=None, n=None):
     p50, p95, p99 = latency
     return {"requests": requests, "outcomes": outcomes, "variants": {}, "shift": shift, "calibration": calibration,
             "latency_ms": {"p50": p50, "p95": p95, "p99": p99, "n": requests if n is None else n},
-            "consistency": consistency, "classes": None}  # fmt: skip
+            "consistency": consistency, "classes": None,
+            "accuracy": accuracy(0.9, calibration["n"]) if calibration else None}  # fmt: skip
 
 
 def summary() -> dict:
@@ -132,6 +137,8 @@ LOOKUPS = [
     ("ece", "all", 0.177, 2458),  # all: the worst kind
     ("mce", "oversized", 0.163, 65128),
     ("brier", None, 0.1989, 7318),
+    ("accuracy", None, 0.9, 7318),  # no kind: clean
+    ("accuracy", "oversized", 0.9, 65128),
     ("flip_rate", None, 0.025, 240),  # n: resent instances
     ("flip_rate", "probe", 0.025, 240),
 ]
@@ -248,3 +255,29 @@ def test_lookup_does_not_modify_the_summary():
         for kind_ in (None, "clean", "all", "probe", "drifted"):
             lookup(s, metric, kind_)
     assert s == before
+
+
+def test_the_worst_accuracy_is_the_smallest():
+    s = summary()
+    s["kinds"]["drifted"]["accuracy"]["accuracy"] = 0.7
+    seen = lookup(s, "accuracy", "all")
+    assert (seen.value, seen.n, seen.kind) == (0.7, 2458, "drifted")
+
+
+def test_a_fixed_batch_is_never_read_and_says_why():
+    s = summary()
+    s["kinds"]["oversized"]["fixed_batch"] = True
+    s["kinds"]["oversized"]["shift"]["psi"] = 9.0  # would be the worst
+    for metric in ("psi", "ece", "accuracy"):
+        seen = lookup(s, metric, "oversized")
+        assert seen.value is None and seen.why.startswith("fixed batch"), metric
+    assert lookup(s, "psi", None).kind == "drifted"
+    assert lookup(s, "p99_ms", "oversized").value == 53.0  # latency and outcomes stand
+
+
+def test_calibration_of_label_answers_is_missing_with_the_reason():
+    s = summary()
+    s["kinds"]["clean"]["calibration"] = None
+    s["kinds"]["clean"]["calibration_reason"] = "every answer was a class label — ask for probabilities"
+    seen = lookup(s, "brier", None)
+    assert (seen.value, seen.n) == (None, 0) and seen.why == s["kinds"]["clean"]["calibration_reason"]

@@ -63,7 +63,7 @@ def test_each_operator_is_inconclusive_below_the_minimum_and_without_a_value(op,
 def test_default_minimum_samples_per_metric():
     assert set(DEFAULT_MIN_SAMPLES) == set(METRICS)
     expected = {"p50_ms": 100, "p95_ms": 100, "p99_ms": 100, "psi": 100, "js": 100, "ks": 100, "ece": 200,
-                "mce": 200, "brier": 200, "flip_rate": 50, "error_rate": 1, "accepted_malformed": 1,
+                "mce": 200, "brier": 200, "accuracy": 100, "flip_rate": 50, "error_rate": 1, "accepted_malformed": 1,
                 "requests": 1, "rps": 1}  # fmt: skip
     assert expected == DEFAULT_MIN_SAMPLES
 
