@@ -245,7 +245,7 @@ def columns_of(rows: Sequence[Row], features: Sequence[Feature]) -> list[str]:
     """Columns follow the first row, not the schema, so malformed rows reach the wire as built."""
     if rows:
         return list(rows[0])
-    return [f.name for f in features]
+    return [f.wire_name for f in features]
 
 
 def column(rows: Sequence[Row], name: str) -> list[object]:
@@ -303,6 +303,16 @@ class Codec:
         self.features = tuple(features)
         self.output = output
         self._check = prediction_checker(output)
+        # profile name -> wire key, for the features the model knows by another name
+        self._wire = {f.name: f.wire for f in self.features if f.wire is not None and f.wire != f.name}
+
+    def wired(self, rows: Sequence[Row]) -> list[Row]:
+        """The rows keyed as the model knows its features (`wire`); keys no feature owns (a
+        malformed payload's extra field) pass unchanged, so faults reach the wire as built."""
+        wire = self._wire
+        if not wire:
+            return list(rows)
+        return [{wire.get(k, k): v for k, v in r.items()} if type(r) is dict else r for r in rows]
 
     def document(self, rows: list[Row]) -> dict:
         raise NotImplementedError

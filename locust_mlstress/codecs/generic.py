@@ -109,7 +109,7 @@ class JSONCodec(Codec):
         return lambda rows: node
 
     def document(self, rows: list[Row]) -> dict:
-        return self._build(rows)  # type: ignore[return-value]
+        return self._build(self.wired(rows))  # type: ignore[return-value]
 
     def _items(self, document: object, n: int) -> object:
         items = walk(document, self._response)

@@ -40,11 +40,12 @@ class MLflowCodec(Codec):
             self.variants = frozenset({WRONG_TOP_LEVEL_KEY, WRONG_RANK})
 
     def document(self, rows: list[Row]) -> dict:
+        rows = self.wired(rows)
         if self.format == "dataframe_split":
             cols = columns_of(rows, self.features)
             return {"dataframe_split": {"columns": cols, "data": matrix(rows, cols) if rows else []}}
         if self.format == "dataframe_records":
-            return {"dataframe_records": list(rows)}
+            return {"dataframe_records": rows}
         return {"inputs": {c: column(rows, c) for c in columns_of(rows, self.features)}}
 
     def _items(self, document: object, n: int) -> object:

@@ -23,7 +23,7 @@ class KServeV1Codec(Codec):
     variants = frozenset({WRONG_TOP_LEVEL_KEY, WRONG_SHAPE, WRONG_RANK})
 
     def document(self, rows: list[Row]) -> dict:
-        return {"instances": list(rows)}
+        return {"instances": self.wired(rows)}
 
     def _items(self, document: object, n: int) -> object:
         return require_key(document, "predictions")
@@ -51,5 +51,5 @@ class TFServingCodec(KServeV1Codec):
 
     def document(self, rows: list[Row]) -> dict:
         if self._signature is None:
-            return {"instances": list(rows)}
-        return {"signature_name": self._signature, "instances": list(rows)}
+            return {"instances": self.wired(rows)}
+        return {"signature_name": self._signature, "instances": self.wired(rows)}

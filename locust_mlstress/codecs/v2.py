@@ -80,12 +80,12 @@ class V2Codec(Codec):
     def __init__(self, target: Target, features: tuple[Feature, ...], output: Output) -> None:
         super().__init__(target, features, output)
         self._tensor = target.v2_layout == "tensor"
-        self._dtypes = {f.name: V2_DATATYPES[f.type] for f in features}
+        self._dtypes = {f.wire_name: f.datatype or V2_DATATYPES[f.type] for f in features}
         self._requested = tuple(target.v2_outputs)
         self._wanted = self._requested[0] if self._requested else None
         # Bool features travel as 0.0/1.0 inside an FP64 tensor; anything else a row carries
         # (say a string put there on purpose by a malformed payload) is sent untouched.
-        self._bool_columns = frozenset(f.name for f in features if f.type == "bool")
+        self._bool_columns = frozenset(f.wire_name for f in features if f.type == "bool")
         if self._tensor:
             for f in features:
                 if f.type in ("category", "text"):
@@ -132,6 +132,8 @@ class V2Codec(Codec):
         }
 
     def document(self, rows: list[Row]) -> dict:
+        if self._wire:
+            rows = self.wired(rows)
         inputs = [self._single_tensor(rows)] if self._tensor else self._columns(rows)
         if not self._requested:
             return {"inputs": inputs}

@@ -71,7 +71,7 @@ class Table:
         if not isinstance(value, str):
             raise self.error(key, f"must be a string, got {_type_name(value)}")
         if choices is not None and value not in choices:
-            hint = difflib.get_close_matches(value, choices, n=1)
+            hint = [c for c in choices if c.lower() == value.lower()] or difflib.get_close_matches(value, choices, n=1)
             did = f" (did you mean {hint[0]!r}?)" if hint else ""
             raise self.error(key, f"{value!r} is not allowed{did}; choose one of: {', '.join(choices)}")
         return value

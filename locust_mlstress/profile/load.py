@@ -13,6 +13,7 @@ from .fields import Table
 from .gates import read_gates
 from .model import (
     KINDS,
+    V2_DATATYPE_NAMES,
     DatasetSource,
     Expectation,
     Feature,
@@ -24,7 +25,7 @@ from .model import (
     Target,
 )
 from .plan import read_plan
-from .sources import read_features, read_label_model
+from .sources import DATATYPES_FOR, name_problem, read_features, read_label_model
 from .variants import read_drift, read_variants
 
 CODECS = ("kserve_v1", "tfserving", "v2", "mlflow", "json")
@@ -134,9 +135,43 @@ def _target(t: Table, features: tuple[Feature, ...]) -> Target:
         body_template=template,
         response_path=t.str("response_path", None),
         item_path=t.str("item_path", None),
+        v2_parameters=_v2_parameters(t.table("v2_parameters")),
+        v2_input_name=t.str("v2_input_name", "input-0"),
+        v2_datatype=t.str("v2_datatype", "FP64", choices=V2_DATATYPE_NAMES),
     )
+    if problem := name_problem(target.v2_input_name):
+        raise t.error("v2_input_name", problem)
+    if codec == "v2" and layout == "tensor":
+        _check_tensor_datatype(t, target.v2_datatype, features)
     t.finish()
     return target
+
+
+def _v2_parameters(t: Table) -> tuple[tuple[str, str | int | float | bool], ...]:
+    """Request-level v2 parameters: JSON scalars only (the protocol's parameter values)."""
+    import math
+
+    out = []
+    for key in t.names():
+        value = t.raw(key)
+        if not isinstance(value, str | int | float):  # bool is an int
+            kind = {dict: "a table", list: "a list"}.get(type(value), type(value).__name__)
+            raise t.error(key, f'must be a string, a number or a boolean (a JSON scalar), got {kind}; e.g. "pd"')
+        if isinstance(value, float) and not math.isfinite(value):
+            raise t.error(key, f"must be a finite number (JSON has no {value!r}), a string or a boolean")
+        out.append((key, value))
+    return tuple(out)
+
+
+def _check_tensor_datatype(t: Table, datatype: str, features: tuple[Feature, ...]) -> None:
+    """The one tensor carries every feature, so its datatype must carry each feature's values."""
+    for f in features:
+        if datatype not in DATATYPES_FOR[f.type]:
+            fits = [d for d in V2_DATATYPE_NAMES if all(d in DATATYPES_FOR[g.type] for g in features)]
+            raise t.error(
+                "v2_datatype",
+                f"{datatype} cannot carry {f.type} feature {f.name!r}; for this schema use one of: {', '.join(fits)}",
+            )
 
 
 def _check_codec(target: Target, features: tuple[Feature, ...], output: Output, path: Path) -> None:

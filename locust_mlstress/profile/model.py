@@ -17,6 +17,9 @@ if TYPE_CHECKING:
 
 FeatureType = Literal["float", "int", "bool", "category", "text"]
 OutputType = Literal["binary", "multiclass", "regression"]
+# Open Inference Protocol (v2) tensor datatypes a profile may name
+V2Datatype = Literal["FP32", "FP64", "INT32", "INT64", "BOOL", "BYTES"]
+V2_DATATYPE_NAMES: tuple[str, ...] = ("FP32", "FP64", "INT32", "INT64", "BOOL", "BYTES")
 KINDS: tuple[str, ...] = ("clean", "drifted", "malformed", "oversized")
 DriftType = Literal[
     "mean_shift",
@@ -62,6 +65,16 @@ class Target:
     body_template: str | None = None
     response_path: str | None = None
     item_path: str | None = None
+    # v2: request-level "parameters" (e.g. MLServer's content_type = "pd" for column tensors), as
+    # (key, JSON scalar) pairs in profile order; a mapping given here is turned into such pairs
+    v2_parameters: tuple[tuple[str, str | int | float | bool], ...] = ()
+    v2_input_name: str = "input-0"  # v2 tensor layout: the one input's name
+    v2_datatype: V2Datatype = "FP64"  # v2 tensor layout: the one input's datatype
+
+    def __post_init__(self) -> None:
+        # kept a tuple so a Target stays hashable and immutable, whatever a caller passed
+        if isinstance(self.v2_parameters, dict):
+            object.__setattr__(self, "v2_parameters", tuple(self.v2_parameters.items()))
 
 
 @dataclass(frozen=True)
@@ -91,6 +104,15 @@ class Feature:
     max: float | None = None
     categories: tuple[str, ...] = ()
     distribution: Distribution | None = None
+    # the key the model knows the feature by, when it differs from `name` (None: `name`)
+    wire: str | None = None
+    # v2 columns layout: this feature's tensor datatype (None: from `type`, see codecs.V2_DATATYPES)
+    datatype: V2Datatype | None = None
+
+    @property
+    def wire_name(self) -> str:
+        """The key this feature is sent under: `wire` when given, else `name`."""
+        return self.wire if self.wire is not None else self.name
 
 
 @dataclass(frozen=True)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import re
+import unicodedata
 
 from .fields import Table
-from .model import Distribution, Feature, LabelModel, LinearPredictor, LinearTerm, Output
+from .model import V2_DATATYPE_NAMES, Distribution, Feature, LabelModel, LinearPredictor, LinearTerm, Output
 
 FEATURE_TYPES = ("float", "int", "bool", "category", "text")
 # which distribution kinds can draw which feature type
@@ -16,21 +16,59 @@ DISTRIBUTIONS = {
     "category": ("categorical",),
     "text": ("text",),
 }
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
+# which v2 datatypes can carry a feature type's clean values (codecs coerce them to the JSON form)
+DATATYPES_FOR = {
+    "float": ("FP32", "FP64"),
+    "int": ("INT32", "INT64", "FP32", "FP64"),
+    "bool": ("BOOL", "INT32", "INT64", "FP32", "FP64"),
+    "category": ("BYTES",),
+    "text": ("BYTES",),
+}
+
+
+def name_problem(name: str) -> str | None:
+    """Why a feature or wire name cannot be used, or None. Models name columns as they please
+    (sklearn's 'mean radius', MLflow signatures with dots), so only what no key should hold is out."""
+    if not name.strip():
+        return "must not be empty or only spaces"
+    for c in name:
+        if unicodedata.category(c) == "Cc":
+            return f"{name!r} holds a control character ({c!r}); names may hold any other character"
+    return None
+
+
+def _wire_and_datatype(t: Table, name: str, ftype: str) -> tuple[str | None, str | None]:
+    wire = t.str("wire", None)
+    if wire is not None and (problem := name_problem(wire)):
+        raise t.error("wire", problem)
+    datatype = t.str("datatype", None, choices=V2_DATATYPE_NAMES)
+    if datatype is not None and datatype not in DATATYPES_FOR[ftype]:
+        allowed = ", ".join(DATATYPES_FOR[ftype])
+        raise t.error("datatype", f"{datatype} cannot carry {ftype} feature {name!r}; use one of: {allowed}")
+    return (None if wire == name else wire), datatype
 
 
 def read_features(tables: list[Table], *, parametric: bool) -> tuple[Feature, ...]:
     features: list[Feature] = []
     seen: dict[str, int] = {}
+    on_wire: dict[str, int] = {}
     for i, t in enumerate(tables):
         name = t.str("name")
-        if not _NAME.match(name):
-            raise t.error("name", f"{name!r} must start with a letter or '_' and hold letters, digits, _ . -")
+        if problem := name_problem(name):
+            raise t.error("name", problem)
         if name in seen:
             first = f"features[{seen[name]}]"
             raise t.error("name", f"{name!r} is already the name of {first}; names must be unique")
         seen[name] = i
         ftype = t.str("type", choices=FEATURE_TYPES)
+        wire, datatype = _wire_and_datatype(t, name, ftype)
+        key = wire if wire is not None else name
+        if key in on_wire:
+            raise t.error(
+                "wire" if wire is not None else "name",
+                f"{key!r} is already sent for features[{on_wire[key]}]; each feature needs its own wire key",
+            )
+        on_wire[key] = i
         numeric = ftype in ("float", "int")
         lo = t.number("min", None) if numeric else None
         hi = t.number("max", None) if numeric else None
@@ -53,7 +91,8 @@ def read_features(tables: list[Table], *, parametric: bool) -> tuple[Feature, ..
                 )
         elif t.has("distribution"):
             raise t.error("distribution", "is only read by a parametric source; remove it for a dataset source")
-        features.append(Feature(name, ftype, t.boolean("required", True), lo, hi, categories, distribution))
+        required = t.boolean("required", True)
+        features.append(Feature(name, ftype, required, lo, hi, categories, distribution, wire, datatype))
         t.finish()
     return tuple(features)
 
@@ -110,7 +149,7 @@ def _predictor(t: Table, features: tuple[Feature, ...]) -> LinearPredictor:
     w = t.table("weights")
     terms = []
     for key in w.names():
-        feature, _, category = key.partition("=")
+        feature, category = _weight_key(key, by_name)
         f = by_name.get(feature)
         if f is None:
             raise w.error(key, f"no feature named {feature!r}; features: {', '.join(by_name)}")
@@ -125,3 +164,19 @@ def _predictor(t: Table, features: tuple[Feature, ...]) -> LinearPredictor:
     w.finish()
     t.finish()
     return LinearPredictor(intercept, tuple(terms))
+
+
+def _weight_key(key: str, by_name: dict[str, Feature]) -> tuple[str, str]:
+    """(feature, category or '') of a weight key: 'NAME' or 'NAME=VALUE'. A feature name may hold
+    '=' itself, so a whole-key match wins, then a split whose left side is a category feature
+    holding the right side, then the first '=' (whose error names what is wrong)."""
+    if key in by_name:
+        return key, ""
+    at = key.find("=")
+    while at >= 0:
+        f = by_name.get(key[:at])
+        if f is not None and f.type == "category" and key[at + 1 :] in f.categories:
+            return key[:at], key[at + 1 :]
+        at = key.find("=", at + 1)
+    feature, _, category = key.partition("=")
+    return feature, category
