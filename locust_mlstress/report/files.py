@@ -1,5 +1,6 @@
 """The summary as files: JSON for machines (`--ml-json`), one CSV row per window and kind
-(`--ml-csv PREFIX`, beside Locust's own `PREFIX_stats.csv`)."""
+(`--ml-csv PREFIX`, beside Locust's own `PREFIX_stats.csv`). KS from binned counts is a lower
+bound, so the CSV carries its upper bound beside it (`ks`, `ks_upper`)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import IO
 from ..outcomes import SUCCESSES
 
 WINDOW_COLUMNS = (
-    "window", "start_s", "end_s", "kind", "requests", "ok", "rejected", "failed", "psi", "js", "ks",
+    "window", "start_s", "end_s", "kind", "requests", "ok", "rejected", "failed", "psi", "js", "ks", "ks_upper",
     "shift_n", "shift_significant", "ece", "mce", "brier", "calibration_n", "p50_ms", "p95_ms", "p99_ms",
 )  # fmt: skip
 
@@ -30,7 +31,8 @@ def window_rows(summary: dict) -> list[dict]:
                 "window": w["window"], "start_s": w["start_s"], "end_s": w["end_s"], "kind": w["kind"],
                 "requests": w["requests"], "ok": outcomes.get("ok", 0), "rejected": outcomes.get("rejected", 0),
                 "failed": sum(n for o, n in outcomes.items() if o not in SUCCESSES),
-                "psi": shift.get("psi"), "js": shift.get("js"), "ks": shift.get("ks"), "shift_n": shift.get("n"),
+                "psi": shift.get("psi"), "js": shift.get("js"), "ks": shift.get("ks"),
+                "ks_upper": shift.get("ks_upper"), "shift_n": shift.get("n"),
                 "shift_significant": shift.get("significant"), "ece": cal.get("ece"), "mce": cal.get("mce"),
                 "brier": cal.get("brier"), "calibration_n": cal.get("n"), "p50_ms": lat.get("p50"),
                 "p95_ms": lat.get("p95"), "p99_ms": lat.get("p99"),

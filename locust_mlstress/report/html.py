@@ -53,6 +53,9 @@ p.absent { color: var(--muted); font-style: italic; margin: 0.2rem 0; }
 code, pre { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; font-size: 0.85rem; }
 pre { background: #f6f8fa; padding: 0.6rem; overflow-x: auto; }
 .note { color: var(--muted); font-size: 0.9rem; }
+.fixed, .reason { color: var(--muted); font-style: italic; }
+.reason { display: inline-block; min-width: 16rem; font-size: 0.85rem; }
+div.wide { overflow-x: auto; }
 """
 
 
@@ -134,24 +137,102 @@ def _gates_section(summary: dict) -> str:
     return f'<section id="gates"><h2>Gate verdicts</h2>{body}</section>'
 
 
-KIND_COLUMNS = ("kind", "requests", "ok", "rejected", "failed", "PSI", "JS", "n(shift)", "ECE", "n(cal)",
-                "p50 ms", "p95 ms", "p99 ms", "verdict")  # fmt: skip
+KIND_COLUMNS = ("kind", "requests", "ok", "rejected", "failed", "PSI", "JS", "KS", "n(shift)", "ECE", "Brier",
+                "n(cal)", "accuracy", "p50 ms", "p95 ms", "p99 ms", "verdict")  # fmt: skip
+NUMERIC_COLUMNS = frozenset(range(1, len(KIND_COLUMNS) - 1)) - {KIND_COLUMNS.index("ECE")}
+VERDICT_CLASSES = {"moderate": "moderate", "major": "major", "insufficient": "inconclusive"}
+
+
+def ks_bound(shift: dict | None) -> str:
+    """KS from binned counts is a lower bound (docs/metrics.md): shown as one, with the upper end."""
+    shift = shift or {}
+    if shift.get("ks") is None:
+        return "–"
+    upper = shift.get("ks_upper")
+    return f"≥ {shift['ks']:.3f}" + ("" if upper is None else f" (≤ {upper:.3f})")
+
+
+def accuracy_cell(accuracy: dict | None) -> str:
+    """0.931 [0.915, 0.945]: the accuracy with its Wilson 95% interval (none for a fixed batch)."""
+    if not accuracy or accuracy.get("accuracy") is None:
+        return "–"
+    interval = accuracy.get("interval")
+    shown = f"{accuracy['accuracy']:.3f}"
+    return shown if not interval else f"{shown} [{interval[0]:.3f}, {interval[1]:.3f}]"
+
+
+def kind_verdict(k: dict) -> str:
+    """The shift verdict as the table shows it: "fixed batch" for one, "(noise)" when the PSI alone
+    would have read as a shift."""
+    if k.get("fixed_batch"):
+        return "fixed batch"
+    shift = k.get("shift") or {}
+    verdict = shift.get("verdict") or "–"
+    if verdict == "stable" and shift.get("psi") is not None and shift["psi"] >= 0.1 and not shift.get("significant"):
+        verdict += " (noise)"
+    return verdict
+
+
+def _kind_row(kind: str, k: dict) -> list[str]:
+    """One kind's cells, as HTML: this page's own formatting (not the console's, whose columns are
+    fitted to 120 characters), reading only summary keys."""
+    outcomes, n = k.get("outcomes") or {}, k.get("requests", 0)
+    failed = sum(c for o, c in outcomes.items() if o not in SUCCESSES)
+    shift, cal, lat = k.get("shift") or {}, k.get("calibration") or {}, k.get("latency_ms") or {}
+    if k.get("calibration") is None and k.get("calibration_reason"):
+        ece = f'<span class="reason">not computed: {escape(k["calibration_reason"])}</span>'
+    else:
+        ece = _num(cal.get("ece")) + ("*" if cal.get("significant") else "")
+    verdict = kind_verdict(k)
+    css = "fixed" if k.get("fixed_batch") else VERDICT_CLASSES.get(verdict.split(" ")[0], "")
+    name = escape(kind) + (' <span class="fixed">(fixed batch)</span>' if k.get("fixed_batch") else "")
+    return [
+        name, str(n), _share(outcomes.get("ok", 0), n), _share(outcomes.get("rejected", 0), n), _share(failed, n),
+        _num(shift.get("psi")), _num(shift.get("js")), escape(ks_bound(shift)), escape(str(shift.get("n", "–"))),
+        ece, _num(cal.get("brier")), escape(str(cal.get("n", "–"))), escape(accuracy_cell(k.get("accuracy"))),
+        _num(lat.get("p50"), ".1f"), _num(lat.get("p95"), ".1f"), _num(lat.get("p99"), ".1f"),
+        f'<span class="{css}">{escape(verdict)}</span>' if css else escape(verdict),
+    ]  # fmt: skip
+
+
+def kind_notes(summary: dict) -> list[str]:
+    """What the quality figures of this run need said beside them: a baseline too small to call
+    clean traffic stable, KS as a bound, a fixed batch, calibration left out for label answers."""
+    kinds = summary.get("kinds") or {}
+    baseline = summary.get("baseline") or {}
+    notes = []
+    if baseline.get("too_small"):
+        n = (baseline.get("warmup") or {}).get("n", baseline.get("n"))
+        need = baseline.get("min_n")
+        notes.append(
+            f"The clean baseline holds {n} predictions: too few to call clean traffic stable (a moderate PSI of 0.1 "
+            "would still sit inside the noise); "
+            + (f"it needs at least {need}" if need else "clean traffic after it is too short as well")
+            + ": a longer --ml-warmup, a faster ramp (-r) or a longer run."
+        )
+    if any((k.get("shift") or {}).get("ks") is not None for k in kinds.values()):
+        notes.append(
+            "KS comes from binned predictions, so it is shown as bounds: ≥ what the counts prove (≤ the most "
+            "they allow)."
+        )
+    for kind, k in kinds.items():
+        if k.get("fixed_batch"):
+            notes.append(
+                f"{kind}: its payloads are one fixed batch per variant sent again and again, so its shift, calibration "
+                "and accuracy are shown but carry no significance and no verdict."
+            )
+    return notes
 
 
 def _kinds_section(summary: dict) -> str:
-    """The console table's figures (report/console.py formats them), and its notes."""
-    from .console import kind_cells, table_notes
+    """The per-kind figures and the notes to read them by (the console's, then this page's own)."""
+    from .console import table_notes
     from .plots import ordered_kinds
 
-    rows = []
-    for kind in ordered_kinds(summary["kinds"]):
-        cells = kind_cells(kind, summary["kinds"][kind])
-        row = [escape(cells[c]) for c in KIND_COLUMNS]
-        verdict = cells["verdict"].split(" ")[0]
-        row[-1] = f'<span class="{escape(verdict)}">{row[-1]}</span>'
-        rows.append(row)
-    table = _table(list(KIND_COLUMNS), rows, numeric=set(range(1, len(KIND_COLUMNS) - 1)))
-    notes = "".join(f"<li>{escape(line)}</li>" for line in table_notes(summary) if line)
+    rows = [_kind_row(kind, summary["kinds"][kind]) for kind in ordered_kinds(summary["kinds"])]
+    table = f'<div class="wide">{_table(list(KIND_COLUMNS), rows, numeric=set(NUMERIC_COLUMNS))}</div>'
+    lines = [line for line in table_notes(summary) if line] + kind_notes(summary)
+    notes = "".join(f"<li>{escape(line)}</li>" for line in lines)
     return f'<section id="kinds"><h2>Per payload kind</h2>{table}<ul class="note">{notes}</ul></section>'
 
 

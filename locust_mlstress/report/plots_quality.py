@@ -29,6 +29,9 @@ def draw_reliability(summary: dict):
         k for k in ordered_kinds(kinds) if k != "probe" and ((kinds[k].get("calibration") or {}).get("reliability"))
     ]
     if not labelled:
+        reasons = [kinds[k]["calibration_reason"] for k in ordered_kinds(kinds) if kinds[k].get("calibration_reason")]
+        if reasons:  # label answers: say why, and how to get probabilities
+            raise NoData(f"calibration was not computed: {reasons[0]}")
         raise NoData("no kind has calibration figures: the payloads carry no labels, or the model is a regression")
     shown = [k for k in labelled if k in ("clean", "drifted")] or labelled
     fig = new_figure(5.6)

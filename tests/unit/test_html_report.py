@@ -16,7 +16,7 @@ import pytest
 
 from locust_mlstress.cli import main as cli_main
 from locust_mlstress.profile import load_profile
-from locust_mlstress.quality import KindStats, QualityMonitor
+from locust_mlstress.quality import KindStats, QualityMonitor, Warmup
 from locust_mlstress.report.html import PLOT_IDS, SavedRunError, render_html, rerender
 from locust_mlstress.report.manifest import build_manifest
 from locust_mlstress.report.plots import render
@@ -136,9 +136,15 @@ def test_tables_hold_the_summary_gates_kinds_stages_and_manifest(full_page):
     assert "http://127.0.0.1:8080" in full_page and "quickstart" in full_page
     assert '<span class="fail">fail</span>' in full_page and "accepted_malformed = 30, not == 0: fail" in full_page
     kinds = full_page[full_page.index('id="kinds"') : full_page.index('id="quality"')]
-    for kind in ("clean", "drifted", "malformed", "oversized"):
+    for kind in ("clean", "drifted", "malformed"):
         assert f"<td>{kind}</td>" in kinds
+    assert '<td>oversized <span class="fixed">(fixed batch)</span></td>' in kinds
+    assert '<span class="fixed">fixed batch</span>' in kinds  # no verdict from one batch repeated
     assert '<span class="major">major</span>' in kinds  # drifted from window 2 on
+    drifted = re.search(r"<tr><td>drifted</td>(.*?)</tr>", kinds).group(1)
+    assert re.search(r"<td class=\"num\">≥ 0\.\d{3} \(≤ 0\.\d{3}\)</td>", drifted)  # KS as a bound
+    assert re.search(r"<td class=\"num\">0\.\d{3} \[0\.\d{3}, 0\.\d{3}\]</td>", drifted)  # accuracy, interval
+    assert "KS comes from binned predictions" in kinds
     assert "Breaking point: last passing step <strong>6 users</strong>" in full_page
     assert "20261122" in full_page and "--ml-html r.html" in full_page  # the manifest's seed and command
 
@@ -305,3 +311,36 @@ def test_runs_without_an_html_report_never_import_matplotlib():
     )
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def label_only_summary() -> dict:
+    """Clean and drifted answers that were class labels (0.0/1.0), through a real monitor; a warm-up
+    window of 60 predictions against 1200 after it."""
+    profile = load_profile(PROFILES / "quickstart.toml")
+    rng = random.Random(5)
+    monitor = QualityMonitor(profile, window_s=5.0, warmup=Warmup(seconds=5.0))
+    for w in range(4):
+        deltas = []
+        for kind in ("clean", "drifted"):
+            s = KindStats("binary")
+            for _ in range(60 if w == 0 else 400):
+                p = rng.random()
+                s.record_outcome(kind, "ok", 2.0, size=200)
+                s.record_predictions([float(p >= 0.5)], [int(rng.random() < p)], labels_only=True)
+            deltas.append({"window": w, "kind": kind, "stats": s.to_wire()})
+        monitor.absorb(deltas)
+    return monitor.summary(now=20.0)
+
+
+def test_label_answers_show_the_reason_where_ece_would_be_and_a_small_baseline_says_so():
+    summary = label_only_summary()
+    assert summary["baseline"]["too_small"] is True
+    page = render_html(summary)
+    kinds = page[page.index('id="kinds"') : page.index('id="quality"')]
+    clean = re.search(r"<tr><td>clean</td>(.*?)</tr>", kinds).group(1)
+    assert '<span class="reason">not computed: every answer was a class label' in clean
+    assert "have the predictor return class probabilities" in clean  # the fix for the quickstart's kserve_v1
+    assert '<span class="inconclusive">insufficient</span>' in clean
+    need = summary["baseline"]["min_n"]
+    assert "The clean baseline holds 60 predictions" in kinds and f"it needs at least {need}" in kinds
+    assert "every answer was a class label" in _figure(page, "plot-reliability")
