@@ -7,6 +7,8 @@ NumPy-style training code usually declare one [batch, features] FP tensor.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from locust_mlstress.codecs.base import (
     STRUCTURAL_VARIANTS,
     V2_DATATYPES,
@@ -26,7 +28,45 @@ from locust_mlstress.codecs.base import (
 )
 from locust_mlstress.profile.model import Feature, Output, Target
 
-TENSOR_INPUT_NAME = "input-0"
+TENSOR_INPUT_NAME = "input-0"  # the tensor layout's input name unless target.v2_input_name says otherwise
+
+
+# Clean values in a datatype's JSON form: a strict server (Triton) reads an INT64 tensor's 3.0 or
+# a BOOL tensor's 1 as a type error. Only values that are the same number in another JSON type
+# are converted; anything else (a string, null, NaN, 2.5 in an INT tensor: what a malformed
+# payload puts there on purpose) is sent untouched, so faults reach the wire as built.
+def _as_float(value: object) -> object:
+    t = type(value)
+    return float(value) if t is int or t is bool else value  # type: ignore[arg-type]
+
+
+def _as_int(value: object) -> object:
+    t = type(value)
+    if t is float and value.is_integer():  # type: ignore[union-attr]
+        return int(value)  # type: ignore[arg-type]
+    return int(value) if t is bool else value  # type: ignore[arg-type]
+
+
+def _as_bool(value: object) -> object:
+    t = type(value)
+    if (t is int or t is float) and (value == 0 or value == 1):
+        return bool(value)
+    return value
+
+
+def json_form(datatype: str) -> Callable[[object], object] | None:
+    """The converter of clean values into `datatype`'s JSON form; None when there is nothing to do."""
+    if datatype.startswith("FP"):
+        return _as_float
+    if datatype.startswith(("INT", "UINT")):
+        return _as_int
+    if datatype == "BOOL":
+        return _as_bool
+    return None
+
+
+def _converted(values: list, convert: Callable[[object], object] | None) -> list:
+    return values if convert is None else [convert(v) for v in values]
 
 
 def _flatten(data: list) -> list:
@@ -80,12 +120,16 @@ class V2Codec(Codec):
     def __init__(self, target: Target, features: tuple[Feature, ...], output: Output) -> None:
         super().__init__(target, features, output)
         self._tensor = target.v2_layout == "tensor"
+        # columns layout: each wire name's datatype (the feature's own, else its type's) and converter
         self._dtypes = {f.wire_name: f.datatype or V2_DATATYPES[f.type] for f in features}
+        self._convert = {name: json_form(dt) for name, dt in self._dtypes.items()}
+        # tensor layout: one input, named and typed by the target
+        self._input_name = target.v2_input_name
+        self._tensor_dtype = target.v2_datatype
+        self._tensor_convert = json_form(target.v2_datatype)
+        self._parameters = dict(target.v2_parameters)
         self._requested = tuple(target.v2_outputs)
         self._wanted = self._requested[0] if self._requested else None
-        # Bool features travel as 0.0/1.0 inside an FP64 tensor; anything else a row carries
-        # (say a string put there on purpose by a malformed payload) is sent untouched.
-        self._bool_columns = frozenset(f.wire_name for f in features if f.type == "bool")
         if self._tensor:
             for f in features:
                 if f.type in ("category", "text"):
@@ -93,51 +137,40 @@ class V2Codec(Codec):
 
     # --- encode ----------------------------------------------------------------------------
 
-    def _datatype(self, name: str, value: object) -> str:
+    def _input(self, name: str, n: int, data: list) -> dict:
+        """One column tensor; a column no feature owns (a malformed payload's extra key) is typed
+        from its first value and sent as it is."""
         dt = self._dtypes.get(name)
-        return dt if dt is not None else infer_datatype(value)
+        if dt is None:
+            return {"name": name, "shape": [n], "datatype": infer_datatype(data[0] if data else None), "data": data}
+        return {"name": name, "shape": [n], "datatype": dt, "data": _converted(data, self._convert[name])}
 
     def _columns(self, rows: list[Row]) -> list[dict]:
         if len(rows) == 1:
-            return [
-                {"name": c, "shape": [1], "datatype": self._datatype(c, v), "data": [v]} for c, v in rows[0].items()
-            ]
+            return [self._input(c, 1, [v]) for c, v in rows[0].items()]
         n = len(rows)
-        first = rows[0] if rows else {}
-        return [
-            {
-                "name": c,
-                "shape": [n],
-                "datatype": self._datatype(c, first.get(c)),
-                "data": column(rows, c),
-            }
-            for c in columns_of(rows, self.features)
-        ]
+        return [self._input(c, n, column(rows, c)) for c in columns_of(rows, self.features)]
 
     def _single_tensor(self, rows: list[Row]) -> dict:
         cols = columns_of(rows, self.features)
-        width = len(cols)
         data = list(rows[0].values()) if len(rows) == 1 else [r.get(c) for r in rows for c in cols]
-        if self._bool_columns:
-            for j, c in enumerate(cols):
-                if c in self._bool_columns:
-                    for i in range(j, len(data), width):
-                        if type(data[i]) is bool:
-                            data[i] = float(data[i])
         return {
-            "name": TENSOR_INPUT_NAME,
-            "shape": [len(rows), width],
-            "datatype": "FP64",
-            "data": data,
+            "name": self._input_name,
+            "shape": [len(rows), len(cols)],
+            "datatype": self._tensor_dtype,
+            "data": _converted(data, self._tensor_convert),
         }
 
     def document(self, rows: list[Row]) -> dict:
         if self._wire:
             rows = self.wired(rows)
         inputs = [self._single_tensor(rows)] if self._tensor else self._columns(rows)
-        if not self._requested:
-            return {"inputs": inputs}
-        return {"inputs": inputs, "outputs": [{"name": o} for o in self._requested]}
+        document: dict = {"inputs": inputs}
+        if self._requested:
+            document["outputs"] = [{"name": o} for o in self._requested]
+        if self._parameters:
+            document["parameters"] = dict(self._parameters)
+        return document
 
     # --- decode ----------------------------------------------------------------------------
 
