@@ -1,0 +1,41 @@
+"""The summary's honesty keys from a real Locust run against the reference server: a warm-up too
+small to call clean traffic stable, the oversized kind as a fixed batch, accuracy, KS as a bound."""
+
+import json
+
+from locust_mlstress import metrics
+from tests.integration.conftest import QUICKSTART
+from tests.integration.harness import run_local
+
+
+def test_a_short_warmup_and_the_oversized_batch_are_reported_for_what_they_are(server, tmp_path):
+    # Paced users and a one-second warm-up: the warm-up holds tens of clean predictions, like the
+    # README's commands that ramp at one user a second.
+    run = run_local(QUICKSTART, server.url, tmp_path, "-u", "2", "-r", "2", "-t", "6s", "--ml-window", "1",
+                    "--ml-warmup", "1s", "--ml-json", str(tmp_path / "ml.json"), "--ml-html", str(tmp_path / "r.html"),
+                    env={"MLSTRESS_TEST_WAIT": "0.02"})  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    summary = json.loads((tmp_path / "ml.json").read_text())
+    clean = summary["kinds"]["clean"]
+    shift = clean["shift"]
+    assert 20 <= shift["n_reference"] < 217  # fewer than any PSI threshold under 0.1 allows on 10 bins
+    assert shift["psi_threshold"] > metrics.PSI_MODERATE and shift["underpowered"] is not shift["significant"]
+    assert shift["verdict"] == "insufficient" or shift["significant"]  # never a "stable" it cannot back
+    assert summary["baseline"]["too_small"] is not shift["significant"]
+    assert summary["baseline"]["min_n"] == metrics.psi_min_reference(shift["n"], bins=shift["bins"])
+    assert shift["ks"] <= shift["ks_upper"]
+
+    assert clean["answers"] == "probabilities" and clean["calibration_reason"] is None
+    accuracy = clean["accuracy"]
+    assert accuracy["n"] == clean["calibration"]["n"] > 0
+    assert accuracy["interval"][0] <= accuracy["accuracy"] <= accuracy["interval"][1]
+
+    oversized = summary["kinds"]["oversized"]
+    assert oversized["fixed_batch"] is True and clean["fixed_batch"] is False
+    assert oversized["shift"]["verdict"] == "fixed batch" and oversized["shift"]["significant"] is False
+
+    page = (tmp_path / "r.html").read_text()
+    assert '<td>oversized <span class="fixed">(fixed batch)</span></td>' in page
+    assert f"≥ {shift['ks']:.3f} (≤ {shift['ks_upper']:.3f})" in page
+    if summary["baseline"]["too_small"]:
+        assert f"The clean baseline holds {shift['n_reference']} predictions" in page
