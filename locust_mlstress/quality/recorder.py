@@ -61,8 +61,7 @@ class QualityRecorder:
             flips, diffs = compare(self.output, probe_of, result.predictions)
             stats.consistency.add(len(diffs), flips, diffs)
         else:
-            # getattr: MLResult gains `labels_only` in events.py; until then every answer is probabilities
-            stats.record_predictions(result.predictions, payload.labels, getattr(result, "labels_only", False))
+            stats.record_predictions(result.predictions, payload.labels, result.labels_only)
 
     def take_delta(self) -> list[dict]:
         """Everything since the last call, as wire dicts; the recorder starts afresh."""

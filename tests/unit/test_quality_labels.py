@@ -1,7 +1,6 @@
 """Label-only answers, accuracy, fixed batches and too small a baseline, through the real recorder,
 wire encoding and monitor: what the summary says when calibration cannot be computed honestly."""
 
-import dataclasses
 import json
 import random
 from dataclasses import replace
@@ -22,23 +21,8 @@ BINARY = Output("binary", ("0", "1"))
 MULTI = Output("multiclass", ("a", "b", "c"))
 
 
-@dataclasses.dataclass
-class _Answer:
-    """An MLResult with `labels_only`, for as long as events.MLResult lacks the field (a unit seam:
-    the recorder reads only these attributes)."""
-
-    outcome: Outcome
-    status: int
-    predictions: list | None
-    response_time: float
-    reason: str | None
-    labels_only: bool = False
-
-
-def answer(predictions: list, labels_only: bool):
-    if "labels_only" in {f.name for f in dataclasses.fields(MLResult)}:
-        return MLResult(Outcome.OK, 200, predictions, 1.0, None, labels_only=labels_only)  # type: ignore[call-arg]
-    return _Answer(Outcome.OK, 200, predictions, 1.0, None, labels_only)
+def answer(predictions: list, labels_only: bool) -> MLResult:
+    return MLResult(Outcome.OK, 200, predictions, 1.0, None, labels_only=labels_only)
 
 
 def _wire(delta: list[dict]) -> list[dict]:
