@@ -1,5 +1,7 @@
 """`mlstress`: check a profile, run the reference model server.
 
+    mlstress init --data FILE --label COLUMN [--url URL | --codec NAME] [-o PROFILE]
+                                   write a profile for your model from its data (docs/your-model.md)
     mlstress validate PROFILE      check a profile and print the traffic mix it describes
     mlstress serve [OPTIONS]       run the reference model server (see docs/server.md)
     mlstress proxy [OPTIONS]       inject faults between Locust and a target (see docs/faults.md)
@@ -75,6 +77,10 @@ def main(argv: list[str] | None = None) -> int:
         prog="mlstress", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     sub = parser.add_subparsers(dest="command", required=True)
+    i = sub.add_parser("init", help="write a profile for your model from a data file (and probe its URL)")
+    from .onboard import add_arguments
+
+    add_arguments(i)
     v = sub.add_parser("validate", help="check a profile and print its traffic mix")
     v.add_argument("profile", help="path of a .toml traffic profile")
     sub.add_parser("serve", help="run the reference model server (mlstress serve --help)", add_help=False)
@@ -93,6 +99,12 @@ def main(argv: list[str] | None = None) -> int:
         if rest:
             parser.error(f"unrecognised arguments: {' '.join(rest)}")
         return report_command(args.dir, args.output)
+    if args.command == "init":
+        from .onboard import main as init_main
+
+        if rest:
+            parser.error(f"unrecognised arguments: {' '.join(rest)}")
+        return init_main(args)
     if args.command == "validate":
         if rest:
             parser.error(f"unrecognised arguments: {' '.join(rest)}")

@@ -1,0 +1,220 @@
+"""mlstress init --url against small local servers that answer as the real stacks do.
+
+Each stub is a real HTTP server on 127.0.0.1 following one stack's documented behaviour (the
+field notes in DESIGN.md): Triton's one named FP32 tensor, MLServer's single-tensor numpy codec
+and its `predict` labels unless `predict_proba` is asked for, MLflow's pyfunc labels. What init
+sends is built by the real codecs, so these tests check the candidates, their order and choice.
+"""
+
+import json
+import threading
+import tomllib
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from locust_mlstress.cli import main
+from locust_mlstress.profile import load_profile
+
+
+class Stub:
+    """A local HTTP server answering with `handle(method, path, body_or_None) -> (status, document)`."""
+
+    def __init__(self, handle):
+        self.requests: list[tuple[str, str, object]] = []
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self, method):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length)) if length else None
+                stub.requests.append((method, self.path, body))
+                status, doc = handle(method, self.path, body)
+                data = json.dumps(doc).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self):
+                self._answer("GET")
+
+            def do_POST(self):
+                self._answer("POST")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def numeric_csv(tmp_path, with_category: bool = False):
+    rng = np.random.default_rng(1)
+    n = 120
+    frame = pd.DataFrame({"mean radius": rng.normal(14, 3, n), "mean texture": rng.normal(19, 4, n),
+                          "worst area": rng.normal(880, 200, n)})  # fmt: skip
+    if with_category:
+        frame["site"] = rng.choice(["a", "b"], n)
+    frame["target"] = (frame["mean radius"] + rng.normal(0, 2, n) > 14).astype(int)
+    path = tmp_path / "cancer.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def init(capsys, data, url, out, *extra):
+    code = main(["init", "--data", str(data), "--label", "target", "--url", url, "-o", str(out), *extra])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def _rows(tensor) -> int:
+    return tensor["shape"][0]
+
+
+def triton(method, path, body):
+    """One input `dense_input`, FP32 [-1, 3], one output `probabilities` FP32 [-1, 2]; strict."""
+    if method == "GET" and path == "/v2/models/dense":
+        return 200, {"name": "dense", "platform": "onnxruntime_onnx",
+                     "inputs": [{"name": "dense_input", "datatype": "FP32", "shape": [-1, 3]}],
+                     "outputs": [{"name": "probabilities", "datatype": "FP32", "shape": [-1, 2]}]}  # fmt: skip
+    if method != "POST" or path != "/v2/models/dense/infer":
+        return 404, {"error": "not found"}
+    inputs = body.get("inputs", [])
+    if len(inputs) != 1 or inputs[0]["name"] != "dense_input":
+        return 400, {"error": "expected 1 input named dense_input"}
+    if inputs[0]["datatype"] != "FP32":
+        return 400, {
+            "error": f"inference input 'dense_input' data-type is '{inputs[0]['datatype']}', model expects 'FP32'"
+        }
+    n = _rows(inputs[0])
+    probabilities = {"name": "probabilities", "datatype": "FP32", "shape": [n, 2], "data": [0.3, 0.7] * n}
+    return 200, {"model_name": "dense", "model_version": "3", "outputs": [probabilities]}
+
+
+def test_triton_style_named_fp32_tensor(tmp_path, capsys):
+    out = tmp_path / "p.toml"
+    with Stub(triton) as stub:
+        code, stdout, err = init(capsys, numeric_csv(tmp_path), f"{stub.url}/v2/models/dense/infer", out)
+    assert code == 0, err
+    target = tomllib.loads(out.read_text())["target"]
+    assert target["v2_layout"] == "tensor"
+    assert (target["v2_input_name"], target["v2_datatype"]) == ("dense_input", "FP32")
+    assert target["v2_outputs"] == ["probabilities"]
+    assert "chosen: v2 tensor dense_input FP32, outputs=[probabilities]" in stdout
+    assert stub.requests[0][:2] == ("GET", "/v2/models/dense")  # metadata first
+    profile = load_profile(out)
+    assert profile.target.v2_input_name == "dense_input"
+
+
+def mlserver(method, path, body):
+    """MLServer 1.7's sklearn runtime: one tensor decodes with the numpy codec, several need
+    content_type=pd; it answers `predict` labels unless `predict_proba` is requested."""
+    if method == "GET":
+        return 200, {"name": "m", "versions": [], "platform": "", "inputs": [], "outputs": []}
+    inputs = body["inputs"]
+    if len(inputs) > 1 and (body.get("parameters") or {}).get("content_type") != "pd":
+        return 400, {"error": f"'np' codec only supports a single input tensor ({len(inputs)} were received)"}
+    n = inputs[0]["shape"][0]
+    wanted = [o["name"] for o in body.get("outputs") or []]
+    if wanted == ["predict_proba"]:
+        return 200, {"model_name": "m", "outputs": [{"name": "predict_proba", "shape": [n, 2], "datatype": "FP64",
+                                                      "data": [0.2, 0.8] * n}]}  # fmt: skip
+    return 200, {"model_name": "m", "outputs": [{"name": "predict", "shape": [n, 1], "datatype": "INT64",
+                                                  "data": [1] * n}]}  # fmt: skip
+
+
+def test_mlserver_numeric_model_gets_one_tensor_and_predict_proba(tmp_path, capsys):
+    out = tmp_path / "p.toml"
+    with Stub(mlserver) as stub:
+        code, stdout, err = init(capsys, numeric_csv(tmp_path), f"{stub.url}/v2/models/m/infer", out)
+    assert code == 0, err
+    target = tomllib.loads(out.read_text())["target"]
+    assert target == {"codec": "v2", "path": "/v2/models/m/infer", "v2_layout": "tensor",
+                      "v2_outputs": ["predict_proba"]}  # fmt: skip
+    assert err == ""
+
+
+def test_mlserver_with_a_category_needs_pandas_parameters(tmp_path, capsys):
+    out = tmp_path / "p.toml"
+    with Stub(mlserver) as stub:
+        code, stdout, err = init(capsys, numeric_csv(tmp_path, with_category=True), f"{stub.url}/v2/models/m/infer",
+                                 out)  # fmt: skip
+    assert code == 0, err
+    target = tomllib.loads(out.read_text())["target"]
+    assert target["v2_parameters"] == {"content_type": "pd"} and target["v2_outputs"] == ["predict_proba"]
+    assert "v2 columns, outputs=[predict_proba]" in stdout and "'np' codec only supports" in stdout
+    assert "v2 tensor" not in stdout  # a category cannot travel in one numeric tensor: never tried
+    load_profile(out)
+
+
+def mlflow_labels(method, path, body):
+    if path != "/invocations":
+        return 404, {"error": "not found"}
+    n = len(body["dataframe_split"]["data"]) if "dataframe_split" in body else 1
+    return 200, {"predictions": [1] * n}
+
+
+def test_labels_only_is_written_with_a_warning_and_the_fix(tmp_path, capsys):
+    out = tmp_path / "p.toml"
+    with Stub(mlflow_labels) as stub:
+        code, stdout, err = init(capsys, numeric_csv(tmp_path), f"{stub.url}/invocations", out)
+    assert code == 0
+    assert err.startswith("warning: ") and 'pyfunc_predict_fn="predict_proba"' in err and err.count("\n") == 1
+    assert "labels: 5/5 answered 2xx with class labels" in stdout
+    text = out.read_text()
+    assert "WARNING: the server answers class labels" in text
+    assert tomllib.loads(text)["target"]["mlflow_format"] == "dataframe_split"
+    load_profile(out)
+
+
+def test_a_server_that_rejects_everything_writes_nothing(tmp_path, capsys):
+    out = tmp_path / "p.toml"
+    with Stub(lambda m, p, b: (400, {"error": "no"})) as stub:
+        code, stdout, err = init(capsys, numeric_csv(tmp_path), f"{stub.url}/invocations", out)
+    assert code == 2 and not out.exists()
+    assert err.startswith("error: --url") and "every probe was rejected (3 candidate(s): 3 x 400 no)" in err
+    assert len([r for r in stub.requests if r[0] == "POST"]) == 3  # one row each: a rejected candidate stops early
+
+
+def test_probes_are_bounded_by_a_timeout(tmp_path, capsys, monkeypatch):
+    from locust_mlstress.onboard import probe
+
+    monkeypatch.setattr(probe, "PROBE_TIMEOUT", 0.2)
+    release = threading.Event()
+
+    def slow(method, path, body):
+        release.wait(2)
+        return 200, {"predictions": [0.5]}
+
+    out = tmp_path / "p.toml"
+    with Stub(slow) as stub:
+        code, stdout, err = init(capsys, numeric_csv(tmp_path), f"{stub.url}/v1/models/m:predict", out)
+        release.set()
+    assert code == 2 and "cannot reach the server" in err and "no answer within" in err
+
+
+@pytest.mark.parametrize("codec", ["kserve_v1", "tfserving"])
+def test_codec_narrows_the_candidates(tmp_path, capsys, codec):
+    def v1(method, path, body):
+        return 200, {"predictions": [[0.4, 0.6]] * len(body["instances"])}
+
+    out = tmp_path / "p.toml"
+    with Stub(v1) as stub:
+        code, stdout, err = init(
+            capsys, numeric_csv(tmp_path), f"{stub.url}/v1/models/m:predict", out, "--codec", codec
+        )
+    assert code == 0, err
+    assert tomllib.loads(out.read_text())["target"]["codec"] == codec
