@@ -1,65 +1,195 @@
-"""The end-of-run table: per payload kind, outcomes, shift, calibration, latency and a verdict."""
+"""The end-of-run summary on the console: per payload kind, outcomes, shift, calibration, accuracy,
+latency and a verdict, in lines of at most `WIDTH` characters.
+
+Two tables, not one: the figures a reader acts on (the main table), then the counts and bounds
+behind them (the detail table), so neither runs past 120 columns. Every cell is fitted to its
+column (numbers lose decimals, then go to exponent form; names are cut with "…"), and columns
+are separated by at least one space, so no value can run into the next one whatever the figures.
+Notes under the tables are wrapped to the same width. The web UI's ML tab shows the same cells
+(`kind_cells`). Newer summary keys (`accuracy`, `calibration_reason`, `fixed_batch`, the
+baseline's `too_small`) are read with .get(): an older summary prints without them.
+"""
 
 from __future__ import annotations
 
+import textwrap
+from dataclasses import dataclass
+
 from ..outcomes import OUTCOMES, SUCCESSES
 
+WIDTH = 120  # the widest line format_summary prints
+NOISE_PSI = 0.1  # PSI from this up reads as a shift; "stable (noise)" says it is within the noise
 
-def _num(x: float | None, fmt: str = ".3f") -> str:
-    return "-" if x is None else format(x, fmt)
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    width: int
+    left: bool = False  # text columns read left-aligned, numbers right-aligned
+    gap: int = 1  # spaces before the column
+
+
+MAIN = (
+    Column("kind", 12, left=True), Column("requests", 8), Column("ok", 6), Column("rejected", 8), Column("failed", 6),
+    Column("PSI", 6), Column("KS", 6), Column("ECE", 7), Column("Brier", 6), Column("accuracy", 8),
+    Column("p50 ms", 8), Column("p99 ms", 8), Column("verdict", 14, left=True, gap=2),
+)  # fmt: skip
+DETAIL = (
+    Column("kind", 12, left=True), Column("n(shift)", 8), Column("n(ref)", 8), Column("JS", 6),
+    Column("KS range", 11), Column("MCE", 6), Column("n(cal)", 8), Column("accuracy 95%", 12), Column("p95 ms", 8),
+)  # fmt: skip
+WIDTHS = {c.name: c.width for c in (*MAIN, *DETAIL)}
+
+
+def _fit_number(x: float | None, width: int, decimals: int = 3) -> str:
+    """`x` with as many of `decimals` as fit in `width`, else in exponent form; "-" for None."""
+    if x is None:
+        return "-"
+    for d in range(decimals, -1, -1):
+        text = f"{x:.{d}f}"
+        if len(text) <= width:
+            return text
+    return f"{x:.0e}"  # "1e+09": 5 characters, whatever the size
+
+
+def _count(n: int | None, width: int) -> str:
+    if n is None:
+        return "-"
+    text = str(n)
+    return text if len(text) <= width else f"{n:.0e}"
 
 
 def _pct(part: int, whole: int) -> str:
     return "-" if whole == 0 else f"{100 * part / whole:.1f}%"
 
 
-COLUMNS = (
-    ("kind", 10), ("requests", 9), ("ok", 7), ("rejected", 9), ("failed", 7), ("PSI", 7), ("JS", 7),
-    ("KS", 7), ("n(shift)", 9), ("ECE", 7), ("MCE", 7), ("Brier", 7), ("n(cal)", 7),
-    ("p50 ms", 8), ("p95 ms", 8), ("p99 ms", 8), ("verdict", 13),
-)  # fmt: skip
+def _cut(text: str, width: int) -> str:
+    """`text` cut to `width` characters, the cut marked with "…"."""
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _verdict(k: dict) -> str:
+    """The shift verdict; "(noise)" added when the PSI alone would read as a shift but is within
+    the noise of its counts; "fixed batch" for figures of one batch resent."""
+    if k.get("fixed_batch"):
+        return "fixed batch"
+    shift = k.get("shift") or {}
+    verdict = shift.get("verdict") or "-"
+    psi = shift.get("psi")
+    if verdict == "stable" and psi is not None and psi >= NOISE_PSI and not shift.get("significant"):
+        verdict += " (noise)"
+    return verdict
+
+
+def _ece(k: dict) -> str:
+    """ECE, starred when above the noise of a calibrated model; "labels" (or "mixed") when the
+    answers were class labels and calibration was left out (the notes say why)."""
+    cal = k.get("calibration")
+    if cal is None and k.get("calibration_reason"):
+        return "mixed" if k.get("answers") == "mixed" else "labels"
+    cal = cal or {}
+    return _fit_number(cal.get("ece"), WIDTHS["ECE"] - 1) + ("*" if cal.get("significant") else "")
+
+
+def _range(lo: float | None, hi: float | None, width: int) -> str:
+    if lo is None:
+        return "-"
+    if hi is None:
+        return "≥" + _fit_number(lo, width - 1)
+    half = (width - 1) // 2
+    return f"{_fit_number(lo, half)}–{_fit_number(hi, half)}"
 
 
 def kind_cells(kind: str, k: dict) -> dict[str, str]:
-    """One kind's figures as text, keyed by column name: the console table and the web UI's ML tab
-    show the same numbers the same way."""
-    outcomes, n = k["outcomes"], k["requests"]
+    """One kind's figures as text, keyed by column name (both tables' columns, and "JS" and
+    "p95 ms"): the console tables and the web UI's ML tab show the same numbers the same way."""
+    outcomes, n = k.get("outcomes") or {}, k.get("requests", 0)
     failed = sum(c for o, c in outcomes.items() if o not in SUCCESSES)
-    shift, cal, lat = k["shift"] or {}, k["calibration"] or {}, k["latency_ms"]
-    verdict = shift.get("verdict", "-")
-    if shift.get("psi") is not None and not shift.get("significant"):
-        verdict += " (noise)" if shift["psi"] >= 0.1 else ""
-    cells = [
-        kind, str(n), _pct(outcomes.get("ok", 0), n), _pct(outcomes.get("rejected", 0), n), _pct(failed, n),
-        _num(shift.get("psi")), _num(shift.get("js")), _num(shift.get("ks")), str(shift.get("n", "-")),
-        _num(cal.get("ece")) + ("*" if cal.get("significant") else ""), _num(cal.get("mce")),
-        _num(cal.get("brier")), str(cal.get("n", "-")),
-        _num(lat.get("p50"), ".1f"), _num(lat.get("p95"), ".1f"), _num(lat.get("p99"), ".1f"), verdict,
-    ]  # fmt: skip
-    return dict(zip((name for name, _ in COLUMNS), cells, strict=True))
+    shift, cal, lat = k.get("shift") or {}, k.get("calibration") or {}, k.get("latency_ms") or {}
+    accuracy = k.get("accuracy") or {}
+    interval = accuracy.get("interval") or (None, None)
+    ks = shift.get("ks")
+    w = WIDTHS
+    return {
+        "kind": kind,
+        "requests": _count(n, w["requests"]),
+        "ok": _pct(outcomes.get("ok", 0), n),
+        "rejected": _pct(outcomes.get("rejected", 0), n),
+        "failed": _pct(failed, n),
+        "PSI": _fit_number(shift.get("psi"), w["PSI"]),
+        "KS": "-" if ks is None else "≥" + _fit_number(ks, w["KS"] - 1),
+        "ECE": _ece(k),
+        "Brier": _fit_number(cal.get("brier"), w["Brier"]),
+        "accuracy": _fit_number(accuracy.get("accuracy"), w["accuracy"]),
+        "p50 ms": _fit_number(lat.get("p50"), w["p50 ms"], 1),
+        "p99 ms": _fit_number(lat.get("p99"), w["p99 ms"], 1),
+        "verdict": _verdict(k),
+        "n(shift)": _count(shift.get("n"), w["n(shift)"]),
+        "n(ref)": _count(shift.get("n_reference"), w["n(ref)"]),
+        "JS": _fit_number(shift.get("js"), w["JS"]),
+        "KS range": _range(ks, shift.get("ks_upper"), w["KS range"]),
+        "MCE": _fit_number(cal.get("mce"), w["MCE"]),
+        "n(cal)": _count(cal.get("n"), w["n(cal)"]),
+        "accuracy 95%": _range(*interval, w["accuracy 95%"]) if interval[0] is not None else "-",
+        "p95 ms": _fit_number(lat.get("p95"), w["p95 ms"], 1),
+    }
+
+
+def _row(columns: tuple[Column, ...], cells: dict[str, str]) -> str:
+    parts = []
+    for i, c in enumerate(columns):
+        text = _cut(cells[c.name], c.width)
+        parts.append((" " * c.gap if i else "") + (f"{text:<{c.width}}" if c.left else f"{text:>{c.width}}"))
+    return "".join(parts).rstrip()
+
+
+def _table(title: str, columns: tuple[Column, ...], kinds: dict) -> list[str]:
+    header = _row(columns, {c.name: c.name for c in columns})
+    lines = [title, header, "-" * len(header)]
+    lines += [_row(columns, kind_cells(kind, k)) for kind, k in kinds.items()]
+    return lines
+
+
+def _wrap(text: str, indent: str = "  ") -> list[str]:
+    """One note as lines of at most WIDTH characters, continuation lines indented."""
+    return textwrap.wrap(text, WIDTH, subsequent_indent=indent, break_on_hyphens=False) or [""]
 
 
 def format_summary(summary: dict) -> str:
-    header = "".join(f"{name:>{w}}" if i else f"{name:<{w}}" for i, (name, w) in enumerate(COLUMNS))
-    lines = ["ML quality per payload kind", header, "-" * len(header)]
-    for kind, k in summary["kinds"].items():
-        cells = kind_cells(kind, k).values()
-        lines.append(
-            "".join(f"{c:>{w}}" if i else f"{c:<{w}}" for i, (c, (_, w)) in enumerate(zip(cells, COLUMNS, strict=True)))
-        )
-    lines += table_notes(summary)
+    """The whole console summary: main table, detail table, notes, variant outcome counts."""
+    kinds = summary["kinds"]
+    lines = _table("ML quality per payload kind", MAIN, kinds)
+    lines += [""] + _table("detail: counts, KS bounds, accuracy interval", DETAIL, kinds)
+    notes = [note for note in table_notes(summary) if note] + console_notes(summary)
+    lines.append("")
+    for note in notes:
+        lines += _wrap(note)
     for kind in ("malformed", "oversized"):
-        variants = summary["kinds"].get(kind, {}).get("variants")
+        variants = kinds.get(kind, {}).get("variants")
         if variants:
             lines += ["", f"{kind} variants: outcome counts"]
             for variant, counts in variants.items():
-                detail = ", ".join(f"{o} {counts[o]}" for o in OUTCOMES if counts.get(o))
-                lines.append(f"  {variant:<26}{detail}")
+                lines += _variant_lines(variant, counts)
     return "\n".join(lines)
 
 
+VARIANT_NAME = 26  # the variant name column of the outcome counts
+
+
+def _variant_lines(variant: str, counts: dict) -> list[str]:
+    """'  name                      ok 3, rejected 4': a name longer than its column gets a line of
+    its own (cut at WIDTH), the counts go under it; long counts wrap under themselves."""
+    detail = ", ".join(f"{o} {counts[o]}" for o in OUTCOMES if counts.get(o)) or "-"
+    pad = " " * (2 + VARIANT_NAME)
+    if len(variant) < VARIANT_NAME:
+        first = f"  {variant:<{VARIANT_NAME}}"
+        return textwrap.wrap(detail, WIDTH, initial_indent=first, subsequent_indent=pad) or [first.rstrip()]
+    return [_cut("  " + variant, WIDTH)] + textwrap.wrap(detail, WIDTH, initial_indent=pad, subsequent_indent=pad)
+
+
 def table_notes(summary: dict) -> list[str]:
-    """The lines under the table: what the shift figures compare with, and how to read them."""
+    """The notes under the table, shared with the HTML report: what the shift figures compare
+    with, and how to read them. One string per note, unwrapped (each display wraps its own)."""
     notes = []
     b = summary["baseline"]
     if b["mode"] == "file":
@@ -73,13 +203,15 @@ def table_notes(summary: dict) -> list[str]:
         )
     notes.append(
         "PSI verdict: stable < 0.1 <= moderate < 0.25 <= major, and 'stable' whenever PSI is within the noise "
-        "expected for its sample counts; ECE* is above the noise of a calibrated model at its count (docs/metrics.md)"
+        "expected for its sample counts ('stable (noise)' when that PSI is 0.1 or more), 'insufficient' when the "
+        "counts are too few to tell even a moderate shift from noise; ECE* is above the noise of a calibrated "
+        "model at its count (docs/metrics.md)"
     )
     probe = summary["kinds"].get("probe", {}).get("consistency")
     if probe:
         notes.append(
-            f"consistency: {probe['probes']} resent payloads, flip rate {_num(probe['flip_rate'], '.4f')}, "
-            f"largest score change {_num(probe['max_abs_diff'], '.4g')}"
+            f"consistency: {probe['probes']} resent payloads, flip rate {_fit_number(probe['flip_rate'], 8, 4)}, "
+            f"largest score change {'-' if probe['max_abs_diff'] is None else format(probe['max_abs_diff'], '.4g')}"
         )
     workers = summary.get("workers")
     if workers and workers.get("missing"):
@@ -87,3 +219,52 @@ def table_notes(summary: dict) -> list[str]:
             "workers missing at the end (their data after their last report is lost): " + ", ".join(workers["missing"])
         )
     return [""] + notes
+
+
+def console_notes(summary: dict) -> list[str]:
+    """The console's own notes (the HTML report words these its own way): a baseline too small,
+    KS as a bound, a fixed batch, and calibration left out for label answers, with the fix."""
+    kinds = summary["kinds"]
+    baseline = summary.get("baseline") or {}
+    notes = []
+    if baseline.get("too_small"):
+        n = (baseline.get("warmup") or {}).get("n", baseline.get("n"))
+        need = baseline.get("min_n")
+        if need is None:
+            fix = "clean traffic after it is too short as well: run longer"
+        elif baseline.get("mode") == "file":
+            fix = f"save a baseline of at least {need} clean predictions (--ml-save-baseline on a longer run)"
+        else:
+            fix = f"warm up on at least {need} predictions (--ml-warmup {need}), ramp up faster (-r) or run longer"
+        notes.append(
+            f"baseline too small: clean's baseline holds {n} predictions, too few to call clean traffic stable (a "
+            f"moderate PSI of 0.1 would still sit inside the noise), so its verdict is 'insufficient'; {fix}"
+        )
+    if any((k.get("shift") or {}).get("ks") is not None for k in kinds.values()):
+        notes.append(
+            "KS≥: KS from binned predictions is a lower bound; the detail's KS range runs up to the most the "
+            "counts allow"
+        )
+    by_reason: dict[str, list[str]] = {}
+    for kind, k in kinds.items():
+        if k.get("calibration") is None and k.get("calibration_reason"):
+            by_reason.setdefault(k["calibration_reason"], []).append(kind)
+    for reason, names in by_reason.items():
+        why, _, fix = reason.partition(" — ")
+        accuracy = [
+            f"{kind} {_fit_number(kinds[kind]['accuracy']['accuracy'], 5)}"
+            for kind in names
+            if (kinds[kind].get("accuracy") or {}).get("accuracy") is not None
+        ]
+        notes.append(
+            f"{', '.join(names)}: ECE and Brier not computed: {why}"
+            + (f"; accuracy instead: {', '.join(accuracy)}" if accuracy else "")
+            + (f". Fix: {fix}" if fix else "")
+        )
+    fixed = [kind for kind, k in kinds.items() if k.get("fixed_batch")]
+    if fixed:
+        notes.append(
+            f"{', '.join(fixed)}: one fixed batch per variant, sent again and again: its shift, calibration and "
+            "accuracy describe those rows, so they carry no significance and no verdict"
+        )
+    return notes
