@@ -4,14 +4,20 @@
 - A worker sends what it recorded since its last report in `report_to_master` and forgets it;
   the master adds it in `worker_report`. A local runner feeds its own monitor directly.
 - Final figures are computed in `quitting`: on a headless master `test_stop` fires before the
-  workers' last reports arrive; by `quitting` they are in.
+  workers' last reports arrive; by `quitting` they are in. Gates are judged there too: Locust
+  reads `environment.process_exit_code` right after `quitting`.
+- What that prints to the console (the summary, gate and stage verdicts) is held back and printed
+  at `quit`, which Locust fires after its own final tables (requests, percentiles, errors): the
+  ML summary is the last thing a run prints, not buried under ~60 lines of Locust's.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import gevent
 from locust import events
@@ -34,6 +40,49 @@ from .shapes import plan_for, stage_of
 REPORT_KEY = "mlstress"
 console = logging.getLogger("locust.stats_logger")  # Locust's plain console logger
 logger = logging.getLogger("locust_mlstress")
+PACKAGE_DIR = str(Path(__file__).resolve().parent)
+
+
+class HeldConsole(logging.Filter):
+    """While added to the console logger, keeps back what this package logs there (Locust's own
+    lines pass) until `release`, which prints it once: the end-of-run summary goes out after
+    Locust's final tables. Records are told apart by the file that logged them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.pathname.startswith(PACKAGE_DIR):
+            self.records.append(record)
+            return False
+        return True
+
+    def release(self) -> None:
+        records, self.records = self.records, []
+        for record in records:
+            console.handle(record)
+
+
+def finish_held(environment: Environment) -> HeldConsole:
+    """`finish`, its console lines held back: what `quitting` runs. They are printed by the
+    `quit` listener, or at interpreter exit when `quit` never fires (a library caller that only
+    fires `quitting`); whichever comes first prints them, the other finds nothing left."""
+    held = HeldConsole()
+    console.addFilter(held)
+    try:
+        finish(environment)
+    finally:
+        console.removeFilter(held)
+    environment.mlstress_held = held
+    atexit.register(held.release)
+    return held
+
+
+def release_held(environment: Environment) -> None:
+    held = getattr(environment, "mlstress_held", None)
+    if held is not None:
+        held.release()
 
 
 @dataclass
@@ -244,7 +293,8 @@ def _wire(environment: Environment, **_kwargs) -> None:
         environment.events.report_to_master.add_listener(report)
     else:
         environment.events.worker_report.add_listener(receive)
-        environment.events.quitting.add_listener(lambda environment, **_kw: finish(environment))
+        environment.events.quitting.add_listener(lambda environment, **_kw: finish_held(environment))
+        environment.events.quit.add_listener(lambda **_kw: release_held(environment))
 
 
 @events.test_start.add_listener
