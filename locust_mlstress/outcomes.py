@@ -11,7 +11,7 @@ import socket
 from enum import StrEnum
 from functools import cache
 
-from .codecs import Codec, DecodeError
+from .codecs import Codec, Decoded, DecodeError
 from .profile.model import Expectation
 
 
@@ -54,7 +54,7 @@ def failure_message(outcome: str, reason: str | None) -> str:
     return f"{outcome}: {_NUMBER.sub('N', reason or '')}"
 
 
-def classify(
+def classify_answer(
     kind: str,
     expectation: Expectation,
     status: int,
@@ -62,8 +62,8 @@ def classify(
     body: bytes | None,
     codec: Codec,
     n: int,
-) -> tuple[Outcome, list | None, str | None]:
-    """(outcome, decoded predictions or None, failure reason or None)."""
+) -> tuple[Outcome, Decoded | None, str | None]:
+    """(outcome, the decoded answer or None, failure reason or None)."""
     if status == 0:
         return _transport(error, f"{type(error).__name__}: {error}" if error is not None else "no response")
     expected = expectation.allows(status)
@@ -79,7 +79,7 @@ def classify(
                 return Outcome.UNDECODABLE, None, error.reason if error is not None else "no body"
             return _transport(error, f"body could not be read: {type(error).__name__}: {error}")
         try:
-            return Outcome.OK, codec.decode(body, n), None
+            return Outcome.OK, codec.decode_result(body, n), None
         except DecodeError as exc:
             return Outcome.UNDECODABLE, None, exc.reason
     if expected:
@@ -87,6 +87,21 @@ def classify(
     if status >= 500:
         return Outcome.SERVER_ERROR, None, f"server error {status}"
     return Outcome.UNEXPECTED_STATUS, None, f"status {status} not in {'/'.join(expectation.statuses)}"
+
+
+def classify(
+    kind: str,
+    expectation: Expectation,
+    status: int,
+    error: BaseException | None,
+    body: bytes | None,
+    codec: Codec,
+    n: int,
+) -> tuple[Outcome, list | None, str | None]:
+    """(outcome, decoded predictions or None, failure reason or None): `classify_answer` without
+    the labels flag and the model version, for callers that only want the predictions."""
+    outcome, decoded, reason = classify_answer(kind, expectation, status, error, body, codec, n)
+    return outcome, (decoded.predictions if decoded is not None else None), reason
 
 
 def _transport(error: BaseException | None, reason: str) -> tuple[Outcome, None, str]:

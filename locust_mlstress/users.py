@@ -31,7 +31,7 @@ from .codecs import Codec
 from .errors import ProfileError
 from .events import MLResult, ml_events
 from .monitoring import ml_run
-from .outcomes import SUCCESSES, classify, failure_message
+from .outcomes import SUCCESSES, classify_answer, failure_message
 from .payloads import Payload, PayloadFactory
 from .profile.model import KINDS, Profile
 from .runtime import clock_for, extra_headers, log_once, next_user_id, option, origin_of, resolve_profile
@@ -85,19 +85,28 @@ class _MLBehaviour:
     ) -> str | None:  # fmt: skip
         """Classify the answer and fire `ml_request`; Locust's failure text, or None for a success."""
         expectation = self._expect[(payload.kind, payload.variant)]
-        outcome, predictions, reason = classify(payload.kind, expectation, status, error, body, self._codec, payload.n)
+        outcome, decoded, reason = classify_answer(
+            payload.kind, expectation, status, error, body, self._codec, payload.n
+        )
+        if decoded is None:
+            predictions, labels_only, version = None, False, None
+        else:
+            predictions, labels_only, version = decoded.predictions, decoded.labels_only, decoded.model_version
         if predictions is not None and probe_of is None and payload.kind == "clean":
             self._last_ok = (payload, predictions)
-        if self._version_header and status:
-            self._note_version(headers)
-        result = MLResult(outcome, status, predictions, response_time, reason)
+        if status and (version is not None or self._version_header):
+            self._note_version(headers, version)
+        result = MLResult(outcome, status, predictions, response_time, reason, labels_only, version)
         self._hook.fire(payload=payload, result=result, probe_of=probe_of)
         return None if outcome in SUCCESSES else failure_message(outcome, reason)
 
-    def _note_version(self, headers) -> None:
+    def _note_version(self, headers, body_version: str | None) -> None:
+        """The run's model version: the first one seen. The configured header wins where an answer
+        carries it; else the version the body names (v2 `model_version`, KServe v1, MLflow)."""
         run = ml_run(self.environment)
         if run.model_version is None:
-            run.model_version = headers.get(self._version_header.lower())
+            found = headers.get(self._version_header.lower()) if self._version_header else None
+            run.model_version = found if found is not None else body_version
 
 
 class MLUser(_MLBehaviour, FastHttpUser):

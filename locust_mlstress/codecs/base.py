@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import ClassVar
 
 from locust_mlstress.errors import ProfileError
@@ -165,33 +166,77 @@ def _real(value: object, label: str) -> float:
     raise _not_a_number(value, label)
 
 
-def _binary_checker(classes: tuple[str, ...]) -> Checker:
-    positive = classes[1] if len(classes) == 2 else None
+# An answer checker: (raw items, n, the output's integer/boolean datatype or None) ->
+# (validated predictions, labels_only). One pass over the instances, whatever the answer.
+AnswerChecker = Callable[[object, int, "str | None"], tuple[list, bool]]
 
-    def check(items: object, n: int) -> list:
+
+def _binary_checker(classes: tuple[str, ...]) -> AnswerChecker:
+    positive = classes[1] if len(classes) == 2 else None
+    negative, positive_name = classes if len(classes) == 2 else ("0", "1")  # the loader's default classes
+    names = {negative: 0.0, positive_name: 1.0}
+
+    def check(items: object, n: int, typed: str | None = None) -> tuple[list, bool]:
+        """Probabilities of the positive class; a class label reads as 0.0/1.0 and is counted.
+
+        Labels are a JSON integer 0/1, a boolean, a class name, or anything in an output whose
+        datatype is integer/boolean. The answer is labels-only when every instance is one. An
+        integer among probabilities is a probability written without a fraction (JSON from
+        JavaScript writes 1.0 as 1), so only names and booleans cannot mix with probabilities.
+        """
         items = check_count(items, n)
         out: list[float] = []
+        labels = 0  # instances answered as a class label
+        certain = 0  # of those, by a name or a boolean: never a probability
         for i, value in enumerate(items):
             t = type(value)
+            if t is float and typed is None:  # the common case: a probability
+                out.append(_probability(value, f"prediction {i}"))
+                continue
+            scalar = True
             if t is list:
                 if len(value) == 1:
                     value = value[0]
                 elif len(value) == 2:
-                    value = value[1]
+                    value, scalar = value[1], False
                 else:
                     raise DecodeError(f"prediction {i} has {len(value)} values, expected 1 or 2")
+                t = type(value)
             elif t is dict and positive is not None:
                 if positive not in value:
                     raise DecodeError(f"prediction {i} has no class '{positive}'")
-                value = value[positive]
+                value, scalar = value[positive], False
+                t = type(value)
+            if scalar:
+                if t is int or t is bool:
+                    if value == 0 or value == 1:
+                        out.append(1.0 if value else 0.0)
+                        labels += 1
+                        certain += t is bool
+                        continue
+                    if typed is not None:
+                        raise DecodeError(f"prediction {i} is {value!r}, not a class id (0 or 1) of a {typed} output")
+                elif t is str and value in names:
+                    out.append(names[value])  # type: ignore[index]
+                    labels += 1
+                    certain += 1
+                    continue
+            if typed is not None:
+                raise DecodeError(f"prediction {i} is {json_kind(value)}, expected a class id in a {typed} output")
             out.append(_probability(value, f"prediction {i}"))
-        return out
+        if labels and labels == len(out):
+            return out, True
+        if certain:
+            raise DecodeError("the answer mixes class labels and probabilities")
+        return out, False
 
     return check
 
 
-def _multiclass_checker(classes: tuple[str, ...]) -> Checker:
+def _multiclass_checker(classes: tuple[str, ...]) -> AnswerChecker:
     k = len(classes)
+    index = {name: j for j, name in enumerate(classes)}
+    onehot = [tuple(1.0 if j == c else 0.0 for j in range(k)) for c in range(k)]
 
     def one(value: object, i: int) -> list[float]:
         t = type(value)
@@ -208,14 +253,40 @@ def _multiclass_checker(classes: tuple[str, ...]) -> Checker:
             return probs
         raise DecodeError(f"prediction {i} is {json_kind(value)}, expected {k} class probabilities")
 
-    def check(items: object, n: int) -> list:
+    def check(items: object, n: int, typed: str | None = None) -> tuple[list, bool]:
+        """Class-probability vectors; a class id (int in range(k)) or class name reads as one-hot.
+        A whole answer is labels or probabilities: a mix of the two is no answer."""
         items = check_count(items, n)
-        return [one(value, i) for i, value in enumerate(items)]
+        out: list[list[float]] = []
+        labels = 0
+        for i, value in enumerate(items):
+            t = type(value)
+            if t is list and len(value) == 1 and type(value[0]) in (int, str):  # [[2]]: one label per row
+                value = value[0]
+                t = type(value)
+            if t is int:
+                if not 0 <= value < k:  # type: ignore[operator]
+                    raise DecodeError(f"prediction {i} is {value}, not a class id (0..{k - 1})")
+                out.append(list(onehot[value]))  # type: ignore[index]
+                labels += 1
+                continue
+            if t is str and value in index:
+                out.append(list(onehot[index[value]]))  # type: ignore[index]
+                labels += 1
+                continue
+            if typed is not None:
+                raise DecodeError(f"prediction {i} is {json_kind(value)}, expected a class id in a {typed} output")
+            out.append(one(value, i))
+        if labels:
+            if labels != len(out):
+                raise DecodeError("the answer mixes class labels and probabilities")
+            return out, True
+        return out, False
 
     return check
 
 
-def _regression_check(items: object, n: int) -> list:
+def _regression_check(items: object, n: int, typed: str | None = None) -> tuple[list, bool]:
     items = check_count(items, n)
     out: list[float] = []
     for i, value in enumerate(items):
@@ -224,11 +295,12 @@ def _regression_check(items: object, n: int) -> list:
                 raise DecodeError(f"prediction {i} has {len(value)} values, expected 1")
             value = value[0]
         out.append(_real(value, f"prediction {i}"))
-    return out
+    return out, False
 
 
-def prediction_checker(output: Output) -> Checker:
-    """The function that turns raw per-instance predictions into validated floats."""
+def answer_checker(output: Output) -> AnswerChecker:
+    """The function that turns raw per-instance predictions into validated floats, and says
+    whether the server answered class labels instead of probabilities."""
     if output.type == "binary":
         return _binary_checker(output.classes)
     if output.type == "multiclass":
@@ -236,6 +308,38 @@ def prediction_checker(output: Output) -> Checker:
     if output.type == "regression":
         return _regression_check
     raise ValueError(f"unknown output type {output.type!r}")
+
+
+def prediction_checker(output: Output) -> Checker:
+    """`answer_checker` without the labels flag: (items, n) -> predictions."""
+    check = answer_checker(output)
+    return lambda items, n: check(items, n, None)[0]
+
+
+MAX_VERSION_CHARS = 200  # a model version is an identifier; a longer one is cut, not stored whole
+
+
+def body_version(document: object) -> str | None:
+    """A top-level `model_version` in an answer (v2 always names one; KServe v1 and MLflow
+    servers may), as text; None when absent or not a string or integer."""
+    if type(document) is not dict:
+        return None
+    value = document.get("model_version")  # type: ignore[union-attr]
+    if type(value) is str:
+        return value[:MAX_VERSION_CHARS] if value else None
+    if type(value) is int:
+        return str(value)
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """A decoded answer: per-instance predictions (probability shape even for labels: 0.0/1.0 or
+    one-hot), whether the server answered labels only, and the model version the body names."""
+
+    predictions: list
+    labels_only: bool = False
+    model_version: str | None = None
 
 
 # --- row helpers shared by the columnar layouts ---------------------------------------------
@@ -302,7 +406,7 @@ class Codec:
         self.target = target
         self.features = tuple(features)
         self.output = output
-        self._check = prediction_checker(output)
+        self._check = answer_checker(output)
         # profile name -> wire key, for the features the model knows by another name
         self._wire = {f.name: f.wire for f in self.features if f.wire is not None and f.wire != f.name}
 
@@ -323,15 +427,28 @@ class Codec:
     def _items(self, document: object, n: int) -> object:
         raise NotImplementedError
 
-    def decode(self, body: bytes, n: int) -> list:
+    def _answer(self, document: object, n: int) -> tuple[object, str | None]:
+        """Raw per-instance predictions, and the output's datatype when it declares integers or
+        booleans (labels whatever the values); only the v2 codec has datatypes to read."""
+        return self._items(document, n), None
+
+    def decode_result(self, body: bytes, n: int) -> Decoded:
+        """The answer as `Decoded`; raises `DecodeError` for anything that is not one."""
         try:
-            return self._check(self._items(parse_body(body), n), n)
+            document = parse_body(body)
+            items, typed = self._answer(document, n)
+            predictions, labels_only = self._check(items, n, typed)
+            return Decoded(predictions, labels_only, body_version(document))
         except DecodeError:
             raise
         except Exception as exc:
             # A codec bug or a pathological body (say, nesting deep enough to hit the recursion
             # limit) must read as a failed response, not crash the simulated user.
             raise DecodeError(f"unreadable response: {type(exc).__name__}: {exc}") from None
+
+    def decode(self, body: bytes, n: int) -> list:
+        """Just the predictions (`decode_result(...).predictions`)."""
+        return self.decode_result(body, n).predictions
 
     def supports(self, variant: str) -> bool:
         return variant in self.variants

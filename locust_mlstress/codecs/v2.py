@@ -28,6 +28,7 @@ from locust_mlstress.codecs.base import (
 )
 from locust_mlstress.profile.model import Feature, Output, Target
 
+LABEL_DATATYPES = ("INT", "UINT", "BOOL")  # an output of these datatypes holds class labels
 TENSOR_INPUT_NAME = "input-0"  # the tensor layout's input name unless target.v2_input_name says otherwise
 
 
@@ -188,11 +189,18 @@ class V2Codec(Codec):
         raise DecodeError(f"no output named '{self._wanted}'")
 
     def _items(self, document: object, n: int) -> object:
+        return self._answer(document, n)[0]
+
+    def _answer(self, document: object, n: int) -> tuple[object, str | None]:
+        """The chosen output's per-instance values, and its datatype when that is an integer or
+        boolean one: MLServer's sklearn `predict` is INT64 labels whatever the values look like."""
         outputs = require_key(document, "outputs")
         if type(outputs) is not list:
             raise DecodeError(f"'outputs' is {json_kind(outputs)}, expected an array")
         out = self._pick(outputs)
         label = out.get("name", "0")
+        datatype = out.get("datatype")
+        typed = datatype if type(datatype) is str and datatype.startswith(LABEL_DATATYPES) else None
         if "data" not in out:
             raise DecodeError(f"missing key 'data' in output '{label}'")
         data = out["data"]
@@ -206,7 +214,7 @@ class V2Codec(Codec):
         shape = _valid_shape(out.get("shape"))
         if shape is None:
             # No usable shape: trust the nesting, one element per instance.
-            return [_flatten(x) if type(x) is list else x for x in data] if nested else data
+            return ([_flatten(x) if type(x) is list else x for x in data] if nested else data), typed
         flat = _flatten(data) if nested else data
         total = 1
         for d in shape:
@@ -214,13 +222,13 @@ class V2Codec(Codec):
         if total != len(flat):
             raise DecodeError(f"output '{label}' has shape {shape} but {len(flat)} values")
         if len(shape) == 0:
-            return flat
+            return flat, typed
         if shape[0] != n:
             raise DecodeError(f"expected {n} predictions, got {shape[0]}")
         width = total // shape[0] if shape[0] else 0
         if len(shape) == 1 or width == 1:
-            return flat
-        return [flat[i * width : (i + 1) * width] for i in range(shape[0])]
+            return flat, typed
+        return [flat[i * width : (i + 1) * width] for i in range(shape[0])], typed
 
     # --- malform ---------------------------------------------------------------------------
 

@@ -43,7 +43,7 @@ from tests.codec_helpers import (
         (b'{"predictions": [Infinity]}', 1, "regression", "prediction 0 is inf"),
         (b'{"predictions": [-Infinity]}', 1, "binary", "prediction 0 is -inf"),
         (b'{"predictions": [1e400]}', 1, "regression", "prediction 0 is inf"),
-        (b'{"predictions": [true]}', 1, "binary", "prediction 0 is a boolean, not a number"),
+        (b'{"predictions": [true]}', 1, "multiclass", "prediction 0 is a boolean, expected 3 class probabilities"),
         (b'{"predictions": [false]}', 1, "regression", "prediction 0 is a boolean, not a number"),
         (b'{"predictions": [[true, 0.5]]}', 1, "regression", "has 2 values, expected 1"),
         (b'{"predictions": ["0.5"]}', 1, "binary", "prediction 0 is a string, not a number"),
