@@ -8,6 +8,7 @@ a text that loads is written, in one step.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tomllib
@@ -99,7 +100,7 @@ def _init(args: argparse.Namespace, out, err) -> int:
         f"Written by `mlstress init` from {data.name} ({inf.rows} rows, {len(inf.features) + 1} columns), "
         f"label column {inf.label!r}. What was inferred, and how:",
         f"- output: {inf.output.type}"
-        + (f", classes {list(inf.output.classes)}" if inf.output.classes else "")
+        + (f", classes {json.dumps(list(inf.output.classes), ensure_ascii=False)}" if inf.output.classes else "")
         + f" ({inf.output.why}).",
         "- features: every column but the label, in file order, names as in the data; types from the values, "
         "required = false where a column has gaps, min = 0 where no value is negative (a value outside a "
@@ -280,15 +281,15 @@ def _probe(args, endpoint: Endpoint, inf: Inference, wire: dict[str, str], data_
             file=err,
         )
     _say(out, f"chosen: {chosen.candidate.label} ({why})")
-    tried = ", ".join(f"{a.candidate.label} ({a.status})" for a in attempts)
+    tried = "; ".join(f"{a.candidate.label} -> {a.status}: {a.why}" for a in attempts)
     header.append(
         f"- target: probed {endpoint.base}{endpoint.path or '/'} with {PROBE_ROWS} clean rows; tried {tried}."
     )
-    header.append(f"  Chosen: {chosen.candidate.label}, {why}.")
+    header.append(f"- chosen: {chosen.candidate.label}, {why}.")
     if meta is not None:
-        header.append(f"  {meta.line}.")
+        header.append(f"- v2 {meta.line.removeprefix('metadata  ')}.")
     if kind == "labels":
-        header.append(f"  WARNING: the server answers class labels, not probabilities. Fix: {LABEL_FIX}.")
+        header.append(f"- WARNING: the server answers class labels, not probabilities. Fix: {LABEL_FIX}.")
     target = dict(chosen.candidate.target)
     return target, chosen.candidate.datatypes, inf, header
 
@@ -360,6 +361,7 @@ def _try(cand: Candidate, inf: Inference, wire, data_path, output, name, client:
     rows = _probe_rows(profile, rows_cache)
     codec = make_codec(profile.target, profile.features, profile.output)
     labels_seen = 0
+    versions: set[str | None] = set()
     for i, row in enumerate(rows):
         try:
             status, body = client.request("POST", profile.target.path, codec.encode([row]))
@@ -383,18 +385,37 @@ def _try(cand: Candidate, inf: Inference, wire, data_path, output, name, client:
                 tomllib.loads(render(document(inf, name, data_path, target, features), [], {})), output.resolve()
             )
             codec = make_codec(profile.target, profile.features, profile.output)
-        values, datatype = raw_predictions(doc, target)
-        labels = inf.output.type != "regression" and looks_like_labels(values, datatype, inf.output.classes)
         try:
-            codec.decode(body, 1)
+            labels, version = _judge(codec, body, doc, target, inf)
         except DecodeError as exc:
-            if not labels:
-                return Attempt(cand, "failed", f"{status} but the answer does not decode: {exc.reason}")
+            return Attempt(cand, "failed", f"{status} but the answer does not decode: {exc.reason}")
         labels_seen += labels
+        versions.add(version)
     n = len(rows)
+    seen = sorted(v for v in versions if v is not None)
+    named = f"; model version {', '.join(seen)}" if seen else ""
     if labels_seen == n:
-        return Attempt(cand, "labels", f"{n}/{n} answered 2xx with class labels, not probabilities")
-    return Attempt(cand, "ok", f"{n}/{n} answered 2xx and decoded as {_what(inf)}")
+        return Attempt(cand, "labels", f"{n}/{n} answered 2xx with class labels, not probabilities{named}")
+    return Attempt(cand, "ok", f"{n}/{n} answered 2xx and decoded as {_what(inf)}{named}")
+
+
+def _judge(codec, body: bytes, doc: object, target: dict, inf: Inference) -> tuple[bool, str | None]:
+    """(labels only?, the model version the body names) of one 2xx answer, as a run will judge it:
+    the codec's own `decode_result` where this version has it; raises DecodeError otherwise."""
+    from ..codecs.base import DecodeError
+
+    decode_result = getattr(codec, "decode_result", None)
+    if decode_result is not None:
+        decoded = decode_result(body, 1)
+        return decoded.labels_only, decoded.model_version
+    values, datatype = raw_predictions(doc, target)
+    labels = inf.output.type != "regression" and looks_like_labels(values, datatype, inf.output.classes)
+    try:
+        codec.decode(body, 1)
+    except DecodeError:
+        if not labels:
+            raise
+    return labels, None
 
 
 def _what(inf: Inference) -> str:

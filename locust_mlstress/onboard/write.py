@@ -125,7 +125,7 @@ def render(doc: dict, header: list[str], why: dict[str, str]) -> str:
     for f in doc["features"]:
         reason = why.get(f.get("wire", f["name"]))
         if reason:
-            lines.append(f"# {reason}")
+            lines += [f"# {x}" for x in _wrap(reason)]
         _table(lines, "[[features]]", f)
     _table(lines, "[source]", doc["source"])
     _table(lines, "[mix]", doc["mix"])

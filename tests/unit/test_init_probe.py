@@ -114,6 +114,7 @@ def test_triton_style_named_fp32_tensor(tmp_path, capsys):
     assert (target["v2_input_name"], target["v2_datatype"]) == ("dense_input", "FP32")
     assert target["v2_outputs"] == ["probabilities"]
     assert "chosen: v2 tensor dense_input FP32, outputs=[probabilities]" in stdout
+    assert "5/5 answered 2xx and decoded as probabilities; model version 3" in stdout
     assert stub.requests[0][:2] == ("GET", "/v2/models/dense")  # metadata first
     profile = load_profile(out)
     assert profile.target.v2_input_name == "dense_input"
@@ -218,3 +219,21 @@ def test_codec_narrows_the_candidates(tmp_path, capsys, codec):
         )
     assert code == 0, err
     assert tomllib.loads(out.read_text())["target"]["codec"] == codec
+
+
+def test_multiclass_class_names_are_labels_only(tmp_path, capsys):
+    rng = np.random.default_rng(2)
+    frame = pd.DataFrame({"x": rng.normal(0, 1, 90), "target": rng.choice(["cat", "dog", "emu"], 90)})
+    data = tmp_path / "animals.jsonl"
+    frame.to_json(data, orient="records", lines=True)
+
+    def v1(method, path, body):
+        return 200, {"predictions": ["dog"] * len(body["instances"])}
+
+    out = tmp_path / "p.toml"
+    with Stub(v1) as stub:
+        code, stdout, err = init(capsys, data, f"{stub.url}/v1/models/m:predict", out)
+    assert code == 0 and "answers class labels, not probabilities" in err
+    written = tomllib.loads(out.read_text())
+    assert written["output"] == {"type": "multiclass", "classes": ["cat", "dog", "emu"]}
+    assert written["target"]["codec"] == "kserve_v1"
