@@ -44,14 +44,37 @@ def is_timeout(error: BaseException | None) -> bool:
     return isinstance(error, _timeout_types()) or (error is not None and "timed out" in str(error).lower())
 
 
-_NUMBER = re.compile(r"[-+]?\d+(\.\d+)?(e[-+]?\d+)?")
+# Locust keeps one error row per distinct failure text, so a value that can take any number of
+# values (a prediction, a count, a position in a body, an object address) must not reach it; a
+# value from a small fixed set (a status code, the expected statuses, a configured limit, a
+# datatype's name) is the most useful fact in the text and stays. One pass: at each position the
+# first alternative that matches wins, so the kept contexts are tried before the bare numbers.
+_FAILURE_TEXT = re.compile(
+    r"(?P<keep>"
+    r"(?:server error|accepted with|status) [1-5]\d\d(?!\d)"  # an HTTP status code
+    r"|not in [0-9x/]+"  # the expectation's statuses: 'not in 4xx/413'
+    r"|\[0, 1\]|\(0 or 1\)|\(0\.\.\d+\)"  # the ranges a prediction must be in
+    r"|expected \d+(?: or \d+)?"  # what the profile asked for: instances, classes, values
+    r"|limit of \d+|within(?: the)? \d+(?:\.\d+)? s|Errno \d+"  # configured limits, an errno
+    r"|[A-Za-z_][A-Za-z0-9_]*"  # a word: INT64, FP32, UINT8 keep their digits
+    r")"
+    r"|(?P<address>0x[0-9a-fA-F]+)"
+    r"|(?P<number>[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)"
+)
+
+
+def _fold(match: re.Match[str]) -> str:
+    if match.group("keep") is not None:
+        return match.group("keep")
+    return "0xN" if match.group("address") is not None else "N"
 
 
 def failure_message(outcome: str, reason: str | None) -> str:
-    """Locust's failure text, with numbers folded to N: Locust keeps one row per distinct text,
-    so raw values ('prediction 0 is 1.7') would grow its error table with every request. The
-    exact reason still reaches the `ml_request` hook."""
-    return f"{outcome}: {_NUMBER.sub('N', reason or '')}"
+    """Locust's failure text: status codes and other bounded values kept ('server error 503',
+    'status 404 not in 4xx'), unbounded numbers folded to N ('prediction N is N, outside [0, 1]'),
+    so Locust's error table stays small and still says what happened. The exact reason still
+    reaches the `ml_request` hook."""
+    return f"{outcome}: {_FAILURE_TEXT.sub(_fold, reason or '')}"
 
 
 def classify_answer(

@@ -67,4 +67,45 @@ def test_failure_messages_fold_numbers_so_locusts_error_table_stays_small():
 
     a = failure_message("undecodable", "prediction 0 is 1.7, outside [0, 1]")
     b = failure_message("undecodable", "prediction 3 is -2.5e-3, outside [0, 1]")
-    assert a == b == "undecodable: prediction N is N, outside [N, N]"
+    assert a == b == "undecodable: prediction N is N, outside [0, 1]"
+
+
+@pytest.mark.parametrize(
+    ("reason", "text"),
+    [
+        # status codes, the expectation and configured limits: a small set, and the useful fact
+        ("server error 503", "server error 503"),
+        ("status 404 not in 4xx", "status 404 not in 4xx"),
+        ("status 200 not in 4xx/413", "status 200 not in 4xx/413"),
+        ("malformed input accepted with 200", "malformed input accepted with 200"),
+        ("OSError: [Errno 111] Connection refused", "OSError: [Errno 111] Connection refused"),
+        ("body not complete within the 0.5 s timeout", "body not complete within the 0.5 s timeout"),
+        ("prediction 2 is 5, not a class id (0..2)", "prediction N is N, not a class id (0..2)"),
+        ("prediction 0 is 2, not a class id (0 or 1) of a INT64 output",
+         "prediction N is N, not a class id (0 or 1) of a INT64 output"),
+        ("prediction 3 has 5 values, expected 1 or 2", "prediction N has N values, expected 1 or 2"),
+        # what the server chose: any number of values, folded
+        ("expected 3 predictions, got 2", "expected 3 predictions, got N"),
+        ("output 'predict' has shape [3, 2] but 5 values", "output 'predict' has shape [N, N] but N values"),
+        ("body is not JSON: Expecting value: line 1 column 7 (char 6)",
+         "body is not JSON: Expecting value: line N column N (char N)"),
+        ("body exceeds the limit of 65536 bytes (70000 bytes announced) (max_response_bytes)",
+         "body exceeds the limit of 65536 bytes (N bytes announced) (max_response_bytes)"),
+        ("Error('<urllib3.connection.HTTPConnection object at 0x7f3a2b10cd>: refused')",
+         "Error('<urllib3.connection.HTTPConnection object at 0xN>: refused')"),
+        ("status 5034 in a text", "status N in a text"),  # not a status code
+    ],
+)  # fmt: skip
+def test_failure_messages_keep_bounded_values(reason, text):
+    from locust_mlstress.outcomes import failure_message
+
+    assert failure_message("x", reason) == f"x: {text}"
+
+
+def test_every_status_keeps_its_own_failure_row():
+    from locust_mlstress.outcomes import failure_message
+
+    texts = {failure_message("server_error", f"server error {s}") for s in range(500, 600)}
+    assert len(texts) == 100
+    folded = {failure_message("undecodable", f"prediction 0 is {v / 7}, outside [0, 1]") for v in range(8, 100)}
+    assert folded == {"undecodable: prediction N is N, outside [0, 1]"}
