@@ -160,11 +160,8 @@ def calibration_reason(stats: KindStats, codec: str | None = None) -> str | None
     if not labels:
         return None
     total = probabilities + labels
-    share = "every answer was" if not probabilities else f"{labels} of {total} answers were"
-    why = (
-        f"{share} a class label, not probabilities: ECE and Brier of 0/1 answers equal the error rate "
-        "and would look calibrated"
-    )
+    share = "every answer was a class label" if not probabilities else f"{labels} of {total} answers were class labels"
+    why = f"{share}, not probabilities: ECE and Brier of 0/1 answers equal the error rate and would look calibrated"
     return f"{why} — {LABEL_FIXES.get(codec or '', GENERIC_LABEL_FIX)}"
 
 

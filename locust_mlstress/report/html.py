@@ -207,8 +207,12 @@ def kind_notes(summary: dict) -> list[str]:
         notes.append(
             f"The clean baseline holds {n} predictions: too few to call clean traffic stable (a moderate PSI of 0.1 "
             "would still sit inside the noise); "
-            + (f"it needs at least {need}" if need else "clean traffic after it is too short as well")
-            + ": a longer --ml-warmup, a faster ramp (-r) or a longer run."
+            + (
+                f"it needs at least {need}: a longer warm-up (--ml-warmup {need}, a prediction count), a faster "
+                "ramp (-r) or a saved baseline (--ml-baseline)."
+                if need
+                else "clean traffic after it is too short as well: run longer."
+            )
         )
     if any((k.get("shift") or {}).get("ks") is not None for k in kinds.values()):
         notes.append(

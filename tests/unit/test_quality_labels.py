@@ -125,7 +125,7 @@ def test_the_fix_names_the_codec_s_remedy(codec, fix):
     stats.record_predictions([1.0], [1], labels_only=True)
     stats.record_predictions([0.7], [1])
     reason = figures.calibration_reason(stats, codec)
-    assert reason.startswith("1 of 2 answers were a class label") and fix in reason.split(" — ")[1]
+    assert reason.startswith("1 of 2 answers were class labels, not probabilities") and fix in reason.split(" — ")[1]
 
 
 def test_a_calibration_gate_on_a_label_only_kind_is_inconclusive_with_the_reason(quickstart):
