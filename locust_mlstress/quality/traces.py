@@ -43,6 +43,7 @@ class TraceSampler:
                 "outcome": result.outcome.value,
                 "latency_ms": round(result.response_time, 3),
                 "predictions": result.predictions,
+                "labels_only": result.labels_only,  # the predictions are class labels (0/1, one-hot)
                 "labels": payload.labels,
                 "reason": result.reason,
             }

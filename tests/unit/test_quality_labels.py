@@ -16,6 +16,7 @@ from locust_mlstress.outcomes import Outcome
 from locust_mlstress.payloads import Payload
 from locust_mlstress.profile.model import Output
 from locust_mlstress.quality import KindStats, QualityMonitor, QualityRecorder, Warmup, figures
+from locust_mlstress.quality.traces import TraceSampler
 
 BINARY = Output("binary", ("0", "1"))
 MULTI = Output("multiclass", ("a", "b", "c"))
@@ -200,3 +201,13 @@ def test_wilson_interval_matches_scipy(k, n):
     assert metrics.wilson_interval(k, n) == pytest.approx((ci.low, ci.high), abs=1e-12)
     with pytest.raises(ValueError, match="successes"):
         metrics.wilson_interval(n + 1, n)
+
+
+def test_a_trace_says_when_its_predictions_were_labels():
+    sampler = TraceSampler(rate=1.0)
+    payload = Payload("clean", "clean", b"{}", "application/json", "r1", 2, [1, 0], None)
+    sampler.record(payload, answer([1.0, 0.0], True))
+    sampler.record(payload, answer([0.8, 0.1], False))
+    traces, dropped = sampler.take()
+    assert [t["labels_only"] for t in traces] == [True, False] and dropped == 0
+    assert json.loads(json.dumps(traces[0]))["predictions"] == [1.0, 0.0]
