@@ -237,3 +237,21 @@ def test_multiclass_class_names_are_labels_only(tmp_path, capsys):
     written = tomllib.loads(out.read_text())
     assert written["output"] == {"type": "multiclass", "classes": ["cat", "dog", "emu"]}
     assert written["target"]["codec"] == "kserve_v1"
+
+
+def test_a_plain_json_app_gets_the_generic_codec_and_its_answer_path(tmp_path, capsys):
+    """A FastAPI-style app at /predict: {"instances": rows} in, {"probabilities": [...]} out."""
+
+    def app(method, path, body):
+        if path != "/predict" or "instances" not in (body or {}):
+            return 422, {"detail": "field required: instances"}
+        return 200, {"model": "m", "probabilities": [0.25] * len(body["instances"])}
+
+    out = tmp_path / "p.toml"
+    with Stub(app) as stub:
+        code, stdout, err = init(capsys, numeric_csv(tmp_path), f"{stub.url}/predict", out)
+    assert code == 0, err
+    target = tomllib.loads(out.read_text())["target"]
+    assert target == {"codec": "json", "path": "/predict", "response_path": "probabilities"}
+    assert "KServe v1" in stdout and "missing key 'predictions'" in stdout  # tried, and why it failed
+    load_profile(out)
