@@ -83,6 +83,8 @@ def shift(reference: KindStats, current: KindStats, *, alpha: float = 0.01) -> d
     threshold = metrics.psi_threshold(n_ref, n_cur, bins=noise_bins, alpha=alpha)
     ks = metrics.ks_from_counts(ref_counts, cur_counts)
     w = metrics.wasserstein_from_counts(edges, ref_counts, cur_counts)
+    if _labels_only(reference) and _labels_only(current):
+        ks, w = _exact_for_labels(ref_counts, cur_counts)
     significant = psi > threshold
     # Too few to say "stable": a moderate shift would still sit under the noise threshold. A
     # significant PSI stands whatever the counts (a shift seen is seen); see docs/metrics.md.
@@ -105,6 +107,19 @@ def shift(reference: KindStats, current: KindStats, *, alpha: float = 0.01) -> d
         "min_n_reference": metrics.psi_min_reference(n_cur, bins=noise_bins, alpha=alpha),
         "verdict": INSUFFICIENT if underpowered else metrics.verdict(psi, significant=bool(significant)),
     }
+
+
+def _labels_only(stats: KindStats) -> bool:
+    return isinstance(stats.predictions, LinearHistogram) and stats.answers[1] > 0 and stats.answers[0] == 0
+
+
+def _exact_for_labels(ref_counts: np.ndarray, cur_counts: np.ndarray) -> tuple[metrics.Bounds, metrics.BoundedEstimate]:
+    """KS and Wasserstein when both sides hold label answers only: every value is exactly 0.0 (the
+    first bin's closed left edge) or 1.0 (the last bin's right edge), so nothing hides inside a
+    bin and both figures are the difference in the share of zeros, exactly. The bounds from
+    counts would be [that, ~the share of ones] (0 to 1 for multiclass confidences, all 1.0)."""
+    gap = abs(float(ref_counts[0]) / float(ref_counts.sum()) - float(cur_counts[0]) / float(cur_counts.sum()))
+    return metrics.Bounds(gap, gap), metrics.BoundedEstimate(gap, gap, gap)
 
 
 def calibration(stats: KindStats, *, alpha: float = 0.01, detail: bool = True) -> dict | None:
@@ -275,4 +290,5 @@ def minus(total: KindStats, part: KindStats) -> KindStats:
         for key, count in part.predictions.items():  # type: ignore[union-attr]
             rest.predictions.add_key(key, -count)  # type: ignore[union-attr]
     rest.classes = [a - b for a, b in zip(total.classes, part.classes, strict=True)]
+    rest.answers = [a - b for a, b in zip(total.answers, part.answers, strict=True)]
     return rest

@@ -149,6 +149,8 @@ def ks_bound(shift: dict | None) -> str:
     if shift.get("ks") is None:
         return "–"
     upper = shift.get("ks_upper")
+    if upper == shift["ks"]:
+        return f"{upper:.3f}"  # the counts pin it down (label answers: every value at 0 or 1)
     return f"≥ {shift['ks']:.3f}" + ("" if upper is None else f" (≤ {upper:.3f})")
 
 

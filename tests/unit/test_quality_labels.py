@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 from locust.rpc.protocol import Message
-from scipy.stats import binomtest
+from scipy.stats import binomtest, ks_2samp, wasserstein_distance
 
 from locust_mlstress import metrics
 from locust_mlstress.events import MLResult
@@ -211,3 +211,32 @@ def test_a_trace_says_when_its_predictions_were_labels():
     traces, dropped = sampler.take()
     assert [t["labels_only"] for t in traces] == [True, False] and dropped == 0
     assert json.loads(json.dumps(traces[0]))["predictions"] == [1.0, 0.0]
+
+
+@pytest.mark.parametrize("output", ["binary", "multiclass"])
+def test_label_answers_have_exact_ks_and_wasserstein(output):
+    """Every label answer sits at 0.0 or 1.0, the outer edges of the first and last bins: the
+    figures equal scipy's on the raw values, not just the bounds counts give."""
+    rng = random.Random(8)
+    n_classes = 3 if output == "multiclass" else 0
+    ref, cur = KindStats(output, n_classes), KindStats(output, n_classes)
+    raw: dict[int, list[float]] = {0: [], 1: []}
+    for side, stats, share in ((0, ref, 0.7), (1, cur, 0.55)):
+        for _ in range(400):
+            if output == "binary":
+                value = float(rng.random() < share)
+                stats.record_predictions([value], [1], labels_only=True)
+            else:
+                value = 1.0  # the top-class confidence of a one-hot answer
+                top = rng.randrange(3)
+                stats.record_predictions([[float(k == top) for k in range(3)]], [0], labels_only=True)
+            raw[side].append(value)
+    shift = figures.shift(ref, cur)
+    expected = ks_2samp(raw[0], raw[1]).statistic
+    assert shift["ks"] == shift["ks_upper"] == pytest.approx(expected, abs=1e-12)
+    assert shift["wasserstein"] == pytest.approx(wasserstein_distance(raw[0], raw[1]), abs=1e-12)
+    assert shift["wasserstein_bounds"][0] == shift["wasserstein_bounds"][1] == shift["wasserstein"]
+    mixed = KindStats(output, n_classes)
+    mixed.merge(cur)
+    mixed.record_predictions([0.6] if output == "binary" else [[0.6, 0.3, 0.1]], [1])  # one probability answer
+    assert figures.shift(ref, mixed)["ks_upper"] > figures.shift(ref, mixed)["ks"]  # bounds again
