@@ -149,35 +149,23 @@ def _relative(data: Path, output: Path) -> str:
 
 
 def _wire_names(inf: Inference) -> dict[str, str]:
-    """Column -> profile name, for the columns the loader will not take as a name (they go in `wire`)."""
+    """Column -> profile name, for the columns the loader will not take as a name.
+
+    A dataset source finds its columns by feature name, so such a column cannot be fed from the
+    data under another name yet: init says which column and how to fix it instead of writing a
+    profile that does not load. (Once the dataset source reads columns by `wire`, this map is
+    where those names go.)"""
     from ..profile.fields import Table
     from ..profile.sources import read_features
 
-    out: dict[str, str] = {}
-    taken = {f.name for f in inf.features}
     for f in inf.features:
         try:
             read_features([Table({"name": f.name, "type": "float"}, "features[0]", None)], parametric=False)
-            continue
         except ProfileError as exc:
-            if not _has_wire():
-                raise InitError(f"--data: column {f.name!r} cannot be a feature name here ({exc.message})") from None
-        safe = "".join(c if c.isalnum() or c in "_.-" else "_" for c in f.name).strip("_") or "feature"
-        if not (safe[0].isalpha() or safe[0] == "_"):
-            safe = "f_" + safe
-        base, i = safe, 1
-        while safe in taken:
-            i += 1
-            safe = f"{base}_{i}"
-        taken.add(safe)
-        out[f.name] = safe
-    return out
-
-
-def _has_wire() -> bool:
-    from ..profile.model import Feature
-
-    return loader_supports(Feature, "wire")
+            raise InitError(
+                f"--data: column {f.name!r} cannot be a feature name ({exc.message}); rename it in the data file"
+            ) from None
+    return {}
 
 
 def _datatype_keys(datatypes: dict[str, str], inf: Inference) -> dict[str, dict]:
@@ -254,10 +242,9 @@ def _probe(args, endpoint: Endpoint, inf: Inference, wire: dict[str, str], data_
     attempts: list[Attempt] = []
     chosen: Attempt | None = None
     fallback: Attempt | None = None
-    rows_cache: dict = {}
     width = max(len(c.label) for c in cands)
     for cand in cands:
-        attempt = _try(cand, inf, wire, data_path, output, name, client, make_codec, rows_cache)
+        attempt = _try(cand, inf, wire, data_path, output, name, client, make_codec)
         attempts.append(attempt)
         _say(out, f"  {cand.label:<{width}} -> {attempt.status}: {attempt.why}")
         if attempt.status == "ok":
@@ -333,7 +320,7 @@ def _supported(cand: Candidate) -> str | None:
     return None
 
 
-def _probe_rows(profile, cache: dict) -> list[dict]:
+def _probe_rows(profile) -> list[dict]:
     """A handful of clean rows spread over the data file, as the run will send them."""
     from ..payloads.rows import to_rows
     from ..profile.dataset import read_dataset
@@ -344,8 +331,7 @@ def _probe_rows(profile, cache: dict) -> list[dict]:
     return to_rows({k: v[index] for k, v in columns.items()}, len(index))
 
 
-def _try(cand: Candidate, inf: Inference, wire, data_path, output, name, client: Client, make_codec,
-         rows_cache: dict) -> Attempt:  # fmt: skip
+def _try(cand: Candidate, inf: Inference, wire, data_path, output, name, client: Client, make_codec) -> Attempt:
     from ..codecs.base import DecodeError, parse_body
     from ..profile import parse_profile
 
@@ -358,7 +344,7 @@ def _try(cand: Candidate, inf: Inference, wire, data_path, output, name, client:
                                 output.resolve())  # fmt: skip
     except ProfileError as exc:
         return Attempt(cand, "skipped", f"not a valid profile: {exc.message}")
-    rows = _probe_rows(profile, rows_cache)
+    rows = _probe_rows(profile)
     codec = make_codec(profile.target, profile.features, profile.output)
     labels_seen = 0
     versions: set[str | None] = set()

@@ -148,3 +148,11 @@ def test_an_existing_file_is_kept_without_force(tmp_path, csv, capsys):
     assert out.read_text() == "mine"
     assert run(capsys, "--data", csv, "--label", "churned", "--codec", "v2", "-o", out, "--force")[0] == 0
     load_profile(out)
+
+
+def test_a_column_name_no_profile_can_hold_is_named(tmp_path, capsys):
+    data = tmp_path / "odd.csv"
+    data.write_text('"tab\there",y\n1,0\n2,1\n3,0\n')
+    code, _out, err = run(capsys, "--data", data, "--label", "y", "--codec", "v2", "-o", tmp_path / "p.toml")
+    assert code == 2 and "column 'tab\\there' cannot be a feature name" in err and "rename it" in err
+    assert not (tmp_path / "p.toml").exists()
