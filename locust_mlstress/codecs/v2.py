@@ -38,7 +38,12 @@ TENSOR_INPUT_NAME = "input-0"  # the tensor layout's input name unless target.v2
 # payload puts there on purpose) is sent untouched, so faults reach the wire as built.
 def _as_float(value: object) -> object:
     t = type(value)
-    return float(value) if t is int or t is bool else value  # type: ignore[arg-type]
+    if t is int or t is bool:
+        try:
+            return float(value)  # type: ignore[arg-type]
+        except OverflowError:  # an integer no float holds: sent as built
+            return value
+    return value
 
 
 def _as_int(value: object) -> object:

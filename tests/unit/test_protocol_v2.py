@@ -207,3 +207,9 @@ def test_payload_factory_bodies_follow_the_profile(tmp_path: Path, extra: str) -
     for body in wrong_type:  # the string the variant put in a numeric input is still there
         values = [v for t in body["inputs"] for v in t["data"]]
         assert "not-a-number" in values
+
+
+def test_an_integer_no_float_holds_is_sent_as_built() -> None:
+    codec = v2(NUMERIC, v2_layout="tensor", v2_datatype="FP64")
+    (tensor,) = sent(codec, [{"x": 10**400, "k": 1, "on": False}])["inputs"]
+    assert tensor["data"] == [10**400, 1.0, 0.0]
