@@ -255,3 +255,41 @@ def test_a_plain_json_app_gets_the_generic_codec_and_its_answer_path(tmp_path, c
     assert target == {"codec": "json", "path": "/predict", "response_path": "probabilities"}
     assert "KServe v1" in stdout and "missing key 'predictions'" in stdout  # tried, and why it failed
     load_profile(out)
+
+
+def kserve_v2_fp32_columns(method, path, body):
+    """A KServe v2 model declaring one FP32 input per column; anything else is a 400."""
+    names = ["mean radius", "mean texture", "worst area"]
+    if method == "GET":
+        return 200, {"name": "c", "inputs": [{"name": n, "datatype": "FP32", "shape": [-1]} for n in names],
+                     "outputs": [{"name": "output-0", "datatype": "FP32", "shape": [-1, 2]}]}  # fmt: skip
+    inputs = body["inputs"]
+    if sorted(i["name"] for i in inputs) != sorted(names) or any(i["datatype"] != "FP32" for i in inputs):
+        return 400, {"error": "inputs must be the 3 declared FP32 tensors"}
+    n = inputs[0]["shape"][0]
+    return 200, {"outputs": [{"name": "output-0", "datatype": "FP32", "shape": [n, 2], "data": [0.9, 0.1] * n}]}
+
+
+def test_declared_column_datatypes_are_written_per_feature_and_the_output_by_datatype(tmp_path, capsys):
+    out = tmp_path / "p.toml"
+    with Stub(kserve_v2_fp32_columns) as stub:
+        code, stdout, err = init(capsys, numeric_csv(tmp_path), f"{stub.url}/v2/models/c/infer", out)
+    assert code == 0, err
+    written = tomllib.loads(out.read_text())
+    assert [f.get("datatype") for f in written["features"]] == ["FP32", "FP32", "FP32"]
+    assert written["target"]["v2_outputs"] == ["output-0"]  # the floating-point output
+    assert "v2 tensor" not in stdout  # the metadata names one input per column
+    assert [f.datatype for f in load_profile(out).features] == ["FP32"] * 3
+
+
+def test_probing_is_deterministic(tmp_path, capsys):
+    out = tmp_path / "p.toml"
+    data = numeric_csv(tmp_path)
+    texts = []
+    for _ in range(2):
+        with Stub(triton) as stub:
+            url = f"{stub.url}/v2/models/dense/infer"
+            code, _stdout, err = init(capsys, data, url, out, "--force")
+        assert code == 0, err
+        texts.append(out.read_bytes().replace(stub.url.encode(), b"URL"))  # each stub has its own port
+    assert texts[0] == texts[1]
