@@ -117,16 +117,14 @@ def _init(args: argparse.Namespace, out, err) -> int:
         header.append(f"- drift.{d.name}: {d.why}.")
     if not any(not f.required for f in inf.features):
         header.append("- no missing_values drift: every column is complete, so a missing value would be malformed.")
-    header.append(
-        "- malformed, oversized: every variant that applies, weight 1; mix: 70% clean, 15% drifted, "
-        "10% malformed, 5% oversized."
-    )
+    doc = document(inf, name, data_path, target, feature_tables(inf, _datatype_keys(chosen_datatypes, inf), wire))
+    mix = ", ".join(f"{k} {w:g}" for k, w in doc["mix"].items())
+    header.append(f"- malformed, oversized: every variant that applies, weight 1; mix (relative weights): {mix}.")
     host = endpoint.base if endpoint else "http://127.0.0.1:8080"
     header.append(
         f"Run it: locust -f locustfiles/any_profile.py --ml-profile {output.name} --host {host} "
         "--headless -u 10 -r 10 -t 60s"
     )
-    doc = document(inf, name, data_path, target, feature_tables(inf, _datatype_keys(chosen_datatypes, inf), wire))
     text = render(doc, header, {f.name: feature_why(f) for f in inf.features})
     _check_loads(text, output)
     _write(output, text, args.force)
