@@ -210,10 +210,12 @@ def kind_notes(summary: dict) -> list[str]:
             f"The clean baseline holds {n} predictions: too few to call clean traffic stable (a moderate PSI of 0.1 "
             "would still sit inside the noise); "
             + (
-                f"it needs at least {need}: a longer warm-up (--ml-warmup {need}, a prediction count), a faster "
-                "ramp (-r) or a saved baseline (--ml-baseline)."
-                if need
-                else "clean traffic after it is too short as well: run longer."
+                "clean traffic after it is too short as well: run longer."
+                if not need
+                else f"it needs at least {need}: save a baseline from a longer run (--ml-save-baseline)."
+                if baseline.get("mode") == "file"
+                else f"it needs at least {need}: a longer warm-up (--ml-warmup {need}, a prediction count), a "
+                "faster ramp (-r) or a saved baseline (--ml-baseline)."
             )
         )
     if any((k.get("shift") or {}).get("ks") is not None for k in kinds.values()):

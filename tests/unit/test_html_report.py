@@ -344,3 +344,11 @@ def test_label_answers_show_the_reason_where_ece_would_be_and_a_small_baseline_s
     need = summary["baseline"]["min_n"]
     assert "The clean baseline holds 60 predictions" in kinds and f"it needs at least {need}" in kinds
     assert "every answer was a class label" in _figure(page, "plot-reliability")
+
+
+def test_a_small_saved_baseline_points_to_saving_a_larger_one():
+    summary = label_only_summary()
+    summary["baseline"] = {"mode": "file", "n": 60, "path": "b.json", "too_small": True, "min_n": 90}
+    kinds = render_html(summary)
+    assert "The clean baseline holds 60 predictions" in kinds and "it needs at least 90: save a baseline" in kinds
+    assert "--ml-warmup" not in kinds
