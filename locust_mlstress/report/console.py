@@ -235,7 +235,7 @@ def console_notes(summary: dict) -> list[str]:
         elif baseline.get("mode") == "file":
             fix = f"save a baseline of at least {need} clean predictions (--ml-save-baseline on a longer run)"
         else:
-            fix = f"warm up on at least {need} predictions (--ml-warmup {need}), ramp up faster (-r) or run longer"
+            fix = f"warm up on at least {need} predictions (--ml-warmup={need}), ramp up faster (-r) or run longer"
         notes.append(
             f"baseline too small: clean's baseline holds {n} predictions, too few to call clean traffic stable (a "
             f"moderate PSI of 0.1 would still sit inside the noise), so its verdict is 'insufficient'; {fix}"

@@ -165,7 +165,7 @@ def test_a_baseline_too_small_says_so_and_how_large_it_should_be():
     summary["baseline"] |= {"too_small": True, "min_n": 812}
     joined = " ".join(line.strip() for line in format_summary(summary).splitlines())
     assert "baseline too small: clean's baseline holds 241 predictions" in joined
-    assert "--ml-warmup 812" in joined
+    assert "--ml-warmup=812" in joined  # one word: a wrapped line cannot split it
     summary["baseline"]["min_n"] = None
     assert "too short as well: run longer" in " ".join(format_summary(summary).split())
 
