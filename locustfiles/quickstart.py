@@ -1,7 +1,12 @@
 """The quickstart: a churn model under a realistic mix of clean, drifted, malformed and
 oversized requests. Without --host it serves the embedded reference model on 127.0.0.1.
 
-    locust -f locustfiles/quickstart.py --headless -u 50 -r 10 -t 60s
+    locust -f locustfiles/quickstart.py --headless -u 50 -r 10 -t 60s --only-summary
+
+`-r 10` has every user running within 5 s, so the 10 s warm-up baseline holds enough clean
+predictions to judge clean traffic by (at Locust's default of 1 user a second it held ~70, and
+the console says the baseline is too small). `--only-summary` prints Locust's request table
+once, at the end, and the ML summary after it.
 """
 
 from pathlib import Path
