@@ -122,7 +122,7 @@ def _init(args: argparse.Namespace, out, err) -> int:
     header.append(f"- malformed, oversized: every variant that applies, weight 1; mix (relative weights): {mix}.")
     host = endpoint.base if endpoint else "http://127.0.0.1:8080"
     header.append(
-        f"Run it: locust -f locustfiles/any_profile.py --ml-profile {output.name} --host {host} "
+        f"Run it: locust -f locustfiles/any_profile.py --ml-profile {output.as_posix()} --host {host} "
         "--headless -u 10 -r 10 -t 60s"
     )
     text = render(doc, header, {f.name: feature_why(f) for f in inf.features})
