@@ -60,7 +60,9 @@ def metadata(model: Model, model_name: str) -> dict:
         "name": model_name,
         "versions": ["1"],
         "platform": "locust-mlstress-reference",
-        "inputs": [{"name": f.name, "datatype": DATATYPES[f.type][0], "shape": [-1]} for f in model.features],
+        "inputs": [
+            {"name": f.wire_name, "datatype": f.datatype or DATATYPES[f.type][0], "shape": [-1]} for f in model.features
+        ],
         "outputs": [
             {"name": name, "datatype": datatype, "shape": [-1] if rank == 1 else [-1, k]}
             for name, (datatype, rank) in output_specs(model).items()
@@ -192,16 +194,16 @@ def _tensor_layout(tensor: tuple, schema: Schema) -> tuple[dict[str, list[object
         raise InputError(
             400,
             f"{where}.shape: expected [n, {len(numeric)}] "
-            f"(numeric features in schema order: {', '.join(f.name for f in numeric)}), got {shape}",
+            f"(numeric features in schema order: {', '.join(f.wire_name for f in numeric)}), got {shape}",
         )
     n, width = shape
     schema.check_batch_size(n, where)
     if n == 0 and schema.strict:
         raise InputError(400, f"{where}: no instances")
     columns = schema.empty_columns()
-    for name in schema.names:
-        if schema.by_name[name].type not in NUMERIC:
-            columns[name] = [None] * n
+    for feature in schema.features:
+        if feature.type not in NUMERIC:
+            columns[feature.name] = [None] * n
     for j, feature in enumerate(numeric):
         values = flat[j::width]
         if feature.type == "bool" and datatype != "BOOL":

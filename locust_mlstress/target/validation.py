@@ -119,18 +119,23 @@ def coerce_value(feature: Feature, value: object) -> object:
 
 
 class Schema:
-    """The profile's features, indexed for the per-request path."""
+    """The profile's features, indexed for the per-request path.
+
+    A request names features by their wire keys (`Feature.wire_name`, which a model may spell
+    `mean radius`); the columns handed to the model are keyed by profile name, as training saw them.
+    `by_name` and `names` are therefore by wire key.
+    """
 
     def __init__(self, features: Sequence[Feature], max_instances: int, max_fields: int, strict: bool = True):
         self.features = tuple(features)
-        self.by_name = {f.name: f for f in self.features}
-        self.names = tuple(f.name for f in self.features)
+        self.by_name = {f.wire_name: f for f in self.features}
+        self.names = tuple(f.wire_name for f in self.features)
         self.max_instances = max_instances
         self.max_fields = max_fields
         self.strict = strict
 
     def empty_columns(self) -> dict[str, list[object]]:
-        return {name: [] for name in self.names}
+        return {f.name: [] for f in self.features}
 
     def check_batch_size(self, n: int, where: str) -> None:
         if self.strict and n > self.max_instances:
@@ -182,14 +187,14 @@ class Schema:
                 if key not in self.by_name:
                     raise InputError(400, f"{where}: unknown feature {key!r}")
         for feature in self.features:
-            name = feature.name
+            name = feature.wire_name
             if name in row:
                 value = self.value(feature, row[name], lambda: f"{where}.{name}")  # noqa: B023
             elif feature.required and self.strict:
                 raise InputError(400, f"{where}.{name}: missing required feature")
             else:
                 value = None
-            columns[name].append(value)
+            columns[feature.name].append(value)
 
     def columns(
         self, given: dict[str, list[object]], n: int, where: str, column_where: Callable[[str], str]
@@ -203,14 +208,14 @@ class Schema:
                     raise InputError(400, f"{column_where(name)}: unknown feature {name!r}")
         columns: dict[str, list[object]] = {}
         for feature in self.features:
-            name = feature.name
+            name = feature.wire_name
             values = given.get(name)
             if values is None:
                 if feature.required and self.strict:
                     raise InputError(400, f"{column_where(name)}: missing required feature")
-                columns[name] = [None] * n
+                columns[feature.name] = [None] * n
                 continue
-            columns[name] = [
+            columns[feature.name] = [
                 self.value(feature, v, lambda: f"{column_where(name)}[{i}]")  # noqa: B023
                 for i, v in enumerate(values)
             ]
