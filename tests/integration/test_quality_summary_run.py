@@ -1,7 +1,12 @@
-"""The summary's honesty keys from a real Locust run against the reference server: a warm-up too
-small to call clean traffic stable, the oversized kind as a fixed batch, accuracy, KS as a bound."""
+"""The summary's honesty keys from real Locust runs: against the reference server, a warm-up too
+small to call clean traffic stable, the oversized kind as a fixed batch, accuracy, KS as a bound;
+against a local endpoint that answers class labels, accuracy and a calibration reason, no ECE."""
 
 import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
 
 from locust_mlstress import metrics
 from tests.integration.conftest import QUICKSTART
@@ -39,3 +44,58 @@ def test_a_short_warmup_and_the_oversized_batch_are_reported_for_what_they_are(s
     assert f"≥ {shift['ks']:.3f} (≤ {shift['ks_upper']:.3f})" in page
     if summary["baseline"]["too_small"]:
         assert f"The clean baseline holds {shift['n_reference']} predictions" in page
+
+
+class _LabelHandler(BaseHTTPRequestHandler):
+    """A KServe v1 endpoint that answers class labels (JSON integers), as a default sklearn
+    `predict` does: label 1 for every third instance, 0 otherwise."""
+
+    def do_POST(self):  # noqa: N802 (http.server's name)
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        try:
+            instances = json.loads(body)["instances"]
+            answer, status = {"predictions": [int(i % 3 == 0) for i in range(len(instances))]}, 200
+        except (ValueError, KeyError, TypeError, RecursionError):  # the malformed payloads, deep nesting too
+            answer, status = {"error": "bad request"}, 400
+        data = json.dumps(answer).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *_args):
+        pass
+
+
+@pytest.fixture
+def label_server():
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _LabelHandler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    thread.join()
+
+
+def test_label_answers_get_accuracy_and_a_calibration_reason_not_an_ece(label_server, tmp_path):
+    run = run_local(QUICKSTART, label_server, tmp_path, "-u", "2", "-r", "2", "-t", "5s",
+                    "--ml-gate", "ece[clean] < 0.05", "--ml-gate", "accuracy[clean] > 0.1",
+                    "--ml-json", str(tmp_path / "ml.json"), "--ml-html", str(tmp_path / "r.html"),
+                    env={"MLSTRESS_TEST_WAIT": "0.01"})  # fmt: skip
+    summary = json.loads((tmp_path / "ml.json").read_text())
+    clean = summary["kinds"]["clean"]
+    assert clean["answers"] == "labels" and clean["calibration"] is None
+    assert clean["calibration_reason"].startswith("every answer was a class label, not probabilities")
+    assert "have the predictor return class probabilities" in clean["calibration_reason"]  # the kserve_v1 fix
+    accuracy = clean["accuracy"]
+    assert accuracy["n"] > 100 and accuracy["interval"][0] <= accuracy["accuracy"] <= accuracy["interval"][1]
+    drifted = summary["kinds"]["drifted"]["shift"]
+    assert drifted["psi"] is not None and drifted["ks"] == drifted["ks_upper"]  # class shares, exact KS
+    gates = {g["gate"]: g for g in summary["gates"]}
+    assert gates["ece[clean] < 0.05"]["status"] == "inconclusive"
+    assert "class label" in gates["ece[clean] < 0.05"]["message"]
+    assert gates["accuracy[clean] > 0.1"]["status"] == "pass"
+    assert run.returncode == 4, run.stderr[-2000:]  # an inconclusive gate counts as failed by default
+    page = (tmp_path / "r.html").read_text()
+    assert "not computed: every answer was a class label" in page
