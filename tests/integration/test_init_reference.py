@@ -113,7 +113,7 @@ def test_init_then_a_real_run_answers_clean_traffic(served, path, codec, chosen)
     summary = folder / f"{codec}.json"
     run = subprocess.run(
         [sys.executable, "-m", "locust", "-f", str(ROOT / "locustfiles" / "any_profile.py"), "--ml-profile", str(out),
-         "--host", server.url, "--headless", "-u", "4", "-r", "4", "-t", "6s", "--ml-json", str(summary)],
+         "--host", server.url, "--headless", "-u", "6", "-r", "6", "-t", "6s", "--ml-json", str(summary)],
         capture_output=True, text=True, timeout=90, cwd=ROOT,
     )  # fmt: skip
     assert summary.exists(), run.stderr[-3000:]
