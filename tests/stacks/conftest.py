@@ -1,0 +1,126 @@
+"""The stacks tier: real MLServer, MLflow and KServe, each from PyPI in its own cached venv.
+
+The first stacks test starts all three installs at once (see install.py); each stack's fixture
+waits for its own. A stack that cannot be installed FAILS its tests with pip's error: a silent
+skip would let CI pass without having proved anything on that stack.
+
+Timings (install cold or cached, training, server start, init, each run) are gathered in
+build/test-artifacts/stacks-timings.json and printed at the end of the session.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from concurrent.futures import Future
+from pathlib import Path
+
+import pytest
+
+from .harness import Server, served, train
+from .install import Stack, StackUnavailable, ensure_all
+
+HERE = Path(__file__).resolve().parent
+TIMINGS: dict[str, float | str] = {}
+ARTIFACTS = HERE.parents[1] / "build" / "test-artifacts" / "stacks"
+TIMINGS_FILE = ARTIFACTS / "timings.json"
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if HERE in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.stacks)
+
+
+def timed(label: str, seconds: float) -> None:
+    TIMINGS[label] = round(seconds, 1)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not TIMINGS:
+        return
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    TIMINGS_FILE.write_text(json.dumps(TIMINGS, indent=1))
+    (ARTIFACTS / "figures.json").write_text(json.dumps(FIGURES, indent=1, default=str))
+    terminalreporter.write_sep("-", "stacks tier timings (s)")
+    for label, value in TIMINGS.items():
+        terminalreporter.write_line(f"{label:42} {value}")
+
+
+@pytest.fixture(scope="session")
+def installs() -> dict[str, Future]:
+    t0 = time.monotonic()
+    futures = ensure_all()
+    for name, fut in futures.items():
+        fut.add_done_callback(lambda f, name=name: _record_install(name, f, t0))
+    return futures
+
+
+def _record_install(name: str, fut: Future, t0: float) -> None:
+    if fut.exception() is None:
+        stack: Stack = fut.result()
+        timed(f"install {name} ({'cached' if stack.cached else 'cold'})", stack.seconds)
+    timed(f"install {name} ready after", time.monotonic() - t0)
+
+
+def need(installs: dict[str, Future], name: str) -> Stack:
+    """The stack, or a failed test that says it could not be installed (never a skip)."""
+    try:
+        return installs[name].result()
+    except StackUnavailable as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+def trained(stack: Stack, flavor: str, folder: Path) -> Path:
+    t0 = time.monotonic()
+    train(stack, flavor, folder)
+    timed(f"train {flavor}", time.monotonic() - t0)
+    return folder
+
+
+def serving(servers: list[Server]):
+    """Start the servers (readiness polled), record how long each took, stop them afterwards."""
+    gen = served(servers)
+    started = next(gen)
+    for s in started:
+        timed(f"start {s.name}", s.started_s)
+    try:
+        yield started
+    finally:
+        gen.close()
+
+
+FIGURES: dict[str, dict] = {}
+USERS, SECONDS = 6, 20  # ~170 clean requests per endpoint; see docs/stacks.md on the seeded sample
+
+
+class EndpointRun:
+    """One endpoint: `mlstress init` against it (optionally edited), then one headless run.
+    Several tests assert on the same run, so it is made once per endpoint and kept."""
+
+    def __init__(self, name: str, server: Server, path: str, data: Path, edit=None):
+        from .harness import locust
+        from .profiles import run_init
+
+        self.name, self.server, self.path, self.data = name, server, path, data
+        out = ARTIFACTS / name
+        out.mkdir(parents=True, exist_ok=True)
+        self.made = run_init(data / "data.csv", self.url, data / f"{name}.toml", "--force")
+        timed(f"init {name}", self.made.seconds)
+        self.profile = self.made.path
+        if edit is not None:
+            self.profile.write_text(edit(self.profile.read_text()))
+        (out / "profile.toml").write_text(self.profile.read_text())
+        (out / "init.txt").write_text(self.made.output)
+        self.run = locust(self.profile, server.base, out / "run", users=USERS, seconds=SECONDS)
+        timed(f"run {name} ({USERS} users, {SECONDS} s)", self.run.seconds)
+        self.figures = FIGURES.setdefault(name, {})
+
+    @property
+    def url(self) -> str:
+        return self.server.base + self.path
+
+
+@pytest.fixture(scope="session")
+def endpoint_runs() -> dict[str, EndpointRun]:
+    return {}
