@@ -21,7 +21,7 @@ from .data import read_frame
 from .errors import InitError
 from .infer import Inference, infer
 from .probe import (
-    _V2,
+    V2_PATH,
     Attempt,
     Candidate,
     Client,
@@ -34,6 +34,7 @@ from .probe import (
     raw_predictions,
     read_metadata,
     response_path_of,
+    snippet,
 )
 from .write import document, feature_tables, feature_why, loader_supports, render
 
@@ -217,7 +218,7 @@ def _probe(args, endpoint: Endpoint, inf: Inference, wire: dict[str, str], data_
 
     client = Client(endpoint)
     header: list[str] = []
-    v2 = _V2.match(endpoint.path)
+    v2 = V2_PATH.match(endpoint.path)
     meta: Metadata | None = None
     if v2 and args.codec in (None, "v2"):
         meta = read_metadata(client, v2.group(1))
@@ -352,9 +353,7 @@ def _try(cand: Candidate, inf: Inference, wire, data_path, output, name, client:
         except ProbeFailed as exc:
             return Attempt(cand, "failed", f"row {i}: {exc}")
         if not 200 <= status < 300:
-            from .probe import _snippet
-
-            return Attempt(cand, "failed", f"{status} {_snippet(body)}")
+            return Attempt(cand, "failed", f"{status} {snippet(body)}")
         try:
             doc = parse_body(body)
         except DecodeError as exc:

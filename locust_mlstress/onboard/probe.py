@@ -24,8 +24,8 @@ MAX_REQUESTS = 48  # all probes together, metadata included
 DEADLINE = 90.0  # seconds for the whole probing
 MAX_ANSWER = 1 << 20  # bytes of an answer read
 LOCAL_HOSTS = ("127.0.0.1", "localhost")
-_V2 = re.compile(r"^(/v2/models/[^/]+(?:/versions/[^/]+)?)(?:/infer)?/?$")
-_V1 = re.compile(r"^(/v1/models/[^/:]+(?:/versions/[^/:]+)?)(?::predict)?/?$")
+V2_PATH = re.compile(r"^(/v2/models/[^/]+(?:/versions/[^/]+)?)(?:/infer)?/?$")
+V1_PATH = re.compile(r"^(/v1/models/[^/:]+(?:/versions/[^/:]+)?)(?::predict)?/?$")
 _LABEL_TYPES = ("INT", "UINT", "BOOL", "BYTES")
 _PROBA_NAME = re.compile(r"prob|score|confidence", re.IGNORECASE)
 
@@ -123,7 +123,7 @@ class ProbeFailed(Exception):
     """One request failed in transport (after the server was reached): the candidate fails."""
 
 
-def _snippet(body: bytes, limit: int = 90) -> str:
+def snippet(body: bytes, limit: int = 90) -> str:
     text = body.decode("utf-8", "replace").strip().replace("\n", " ")
     try:
         doc = json.loads(text)
@@ -144,7 +144,7 @@ def read_metadata(client: Client, model_path: str) -> Metadata | None:
     except ProbeFailed as exc:
         return Metadata([], [], f"metadata  GET {model_path} -> {exc}")
     if status != 200:
-        return Metadata([], [], f"metadata  GET {model_path} -> {status}: {_snippet(body)}")
+        return Metadata([], [], f"metadata  GET {model_path} -> {status}: {snippet(body)}")
     try:
         doc = json.loads(body)
     except ValueError:
@@ -218,8 +218,8 @@ def candidates(endpoint: Endpoint, feature_names: list[str], numeric_only: bool,
     """Every candidate for the URL's path, in the fixed order, and notes on what was narrowed;
     `meta` is the v2 model metadata when the server gave inputs or outputs."""
     path, notes = endpoint.path, []
-    v2 = _V2.match(path)
-    v1 = _V1.match(path)
+    v2 = V2_PATH.match(path)
+    v1 = V1_PATH.match(path)
     family = "v2" if v2 else "v1" if v1 else "mlflow" if path in ("", "/invocations") else "any"
     if path == "":
         notes.append("no path in --url: trying MLflow's /invocations (give the full predict URL for other servers)")
