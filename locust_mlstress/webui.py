@@ -53,9 +53,11 @@ REFRESH_S = 2.0  # the UI polls /stats/requests every 2 s
 # camel-cases both the table's keys and the polled rows' keys
 TABLE = (
     ("kind", "kind"), ("requests", "requests"), ("ok", "ok"), ("rejected", "rejected"), ("failed", "failed"),
-    ("PSI", "psi"), ("JS", "js"), ("ECE", "ece"), ("p95 ms", "p95"), ("p99 ms", "p99"), ("verdict", "verdict"),
+    ("PSI", "psi"), ("JS", "js"), ("KS", "ks"), ("ECE", "ece"), ("accuracy", "accuracy"), ("p95 ms", "p95"),
+    ("p99 ms", "p99"), ("verdict", "verdict"), ("note", "note"),
 )  # fmt: skip
-TITLES = {"ok": "ok %", "rejected": "rejected %", "failed": "failure %", "ECE": "ECE (* above noise)"}
+TITLES = {"ok": "ok %", "rejected": "rejected %", "failed": "failure %", "KS": "KS (lower bound)",
+          "ECE": "ECE (* above noise)"}  # fmt: skip
 GATE_COLUMNS = ("gate", "metric", "kind", "op", "threshold", "value", "n", "status", "counts_as", "detail", "message")
 FORM_FIELDS = tuple(flag[2:].replace("-", "_") for flag, kwargs in OPTIONS if kwargs.get("include_in_web_ui"))
 _SEPARATORS = re.compile(r"[;,\n]")

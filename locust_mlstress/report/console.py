@@ -101,8 +101,8 @@ def _range(lo: float | None, hi: float | None, width: int) -> str:
 
 
 def kind_cells(kind: str, k: dict) -> dict[str, str]:
-    """One kind's figures as text, keyed by column name (both tables' columns, and "JS" and
-    "p95 ms"): the console tables and the web UI's ML tab show the same numbers the same way."""
+    """One kind's figures as text, keyed by column name (both tables' columns, and `note`, the web
+    UI's): the console tables and the web UI's ML tab show the same numbers the same way."""
     outcomes, n = k.get("outcomes") or {}, k.get("requests", 0)
     failed = sum(c for o, c in outcomes.items() if o not in SUCCESSES)
     shift, cal, lat = k.get("shift") or {}, k.get("calibration") or {}, k.get("latency_ms") or {}
@@ -132,7 +132,28 @@ def kind_cells(kind: str, k: dict) -> dict[str, str]:
         "n(cal)": _count(cal.get("n"), w["n(cal)"]),
         "accuracy 95%": _range(*interval, w["accuracy 95%"]) if interval[0] is not None else "-",
         "p95 ms": _fit_number(lat.get("p95"), w["p95 ms"], 1),
+        "note": kind_note(kind, k),
     }
+
+
+def kind_note(kind: str, k: dict) -> str:
+    """What one kind's row needs said beside it, in one line (the web UI's `note` column; the
+    console says the same in its notes): calibration left out for label answers, with the fix; a
+    fixed batch; a shift too underpowered to judge, with the baseline size that would do."""
+    notes = []
+    if k.get("calibration") is None and k.get("calibration_reason"):
+        why, _, fix = k["calibration_reason"].partition(" — ")
+        notes.append(f"ECE not computed: {why}" + (f". Fix: {fix}" if fix else ""))
+    shift = k.get("shift") or {}
+    if k.get("fixed_batch"):
+        notes.append("one fixed batch per variant, resent: no significance, no verdict")
+    elif shift.get("underpowered"):
+        need = shift.get("min_n_reference")
+        if kind == "clean" and need:
+            notes.append(f"baseline too small to call it stable: it needs {need} predictions (e.g. --ml-warmup={need})")
+        else:
+            notes.append("too few predictions to tell a moderate shift from noise: run longer")
+    return "; ".join(notes)
 
 
 def _row(columns: tuple[Column, ...], cells: dict[str, str]) -> str:

@@ -12,6 +12,7 @@ import pytest
 
 from locust_mlstress import monitoring
 from locust_mlstress.report.console import DETAIL, MAIN, WIDTH, format_summary, kind_cells
+from locust_mlstress.webui import TABLE, table_rows
 
 REASON = (
     "every answer was a class label, not probabilities: ECE and Brier of 0/1 answers equal the error rate and would "
@@ -179,6 +180,22 @@ def test_a_summary_without_the_newer_keys_still_prints():
     text = format_summary(summary)
     assert re.search(r"^clean +366 +100\.0%", text, re.M)
     assert kind_cells("clean", k)["accuracy"] == "-"
+
+
+def test_the_web_tab_shows_the_console_cells_and_a_note_with_the_fix():
+    assert {name for name, _ in TABLE} <= set(kind_cells("clean", _kind()))
+    labels = _kind(calibration=None, calibration_reason=REASON, answers="labels")
+    small = _kind(verdict="insufficient")
+    small["shift"]["min_n_reference"] = 243
+    rows = {r["kind"]: r for r in table_rows({"clean": small, "drifted": labels, "oversized": _kind(fixed_batch=True)})}
+    assert rows["drifted"]["ece"] == "labels" and rows["drifted"]["ks"] == "≥0.141"
+    assert rows["drifted"]["note"].startswith("ECE not computed: every answer was a class label")
+    assert 'Fix: serve a model logged with pyfunc_predict_fn="predict_proba"' in rows["drifted"]["note"]
+    assert (
+        rows["clean"]["note"] == "baseline too small to call it stable: it needs 243 predictions (e.g. --ml-warmup=243)"
+    )
+    assert rows["oversized"]["verdict"] == "fixed batch" and "fixed batch" in rows["oversized"]["note"]
+    assert rows["clean"]["accuracy"] == "0.760" and isinstance(rows["clean"]["requests"], int)
 
 
 def _record(pathname: str, message: str) -> logging.LogRecord:
