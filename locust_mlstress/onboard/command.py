@@ -29,9 +29,7 @@ from .probe import (
     Metadata,
     ProbeFailed,
     candidates,
-    looks_like_labels,
     parse_url,
-    raw_predictions,
     read_metadata,
     response_path_of,
     snippet,
@@ -369,7 +367,7 @@ def _try(cand: Candidate, inf: Inference, wire, data_path, output, name, client:
             )
             codec = make_codec(profile.target, profile.features, profile.output)
         try:
-            labels, version = _judge(codec, body, doc, target, inf)
+            labels, version = _judge(codec, body)
         except DecodeError as exc:
             return Attempt(cand, "failed", f"{status} but the answer does not decode: {exc.reason}")
         labels_seen += labels
@@ -382,23 +380,11 @@ def _try(cand: Candidate, inf: Inference, wire, data_path, output, name, client:
     return Attempt(cand, "ok", f"{n}/{n} answered 2xx and decoded as {_what(inf)}{named}")
 
 
-def _judge(codec, body: bytes, doc: object, target: dict, inf: Inference) -> tuple[bool, str | None]:
-    """(labels only?, the model version the body names) of one 2xx answer, as a run will judge it:
-    the codec's own `decode_result` where this version has it; raises DecodeError otherwise."""
-    from ..codecs.base import DecodeError
-
-    decode_result = getattr(codec, "decode_result", None)
-    if decode_result is not None:
-        decoded = decode_result(body, 1)
-        return decoded.labels_only, decoded.model_version
-    values, datatype = raw_predictions(doc, target)
-    labels = inf.output.type != "regression" and looks_like_labels(values, datatype, inf.output.classes)
-    try:
-        codec.decode(body, 1)
-    except DecodeError:
-        if not labels:
-            raise
-    return labels, None
+def _judge(codec, body: bytes) -> tuple[bool, str | None]:
+    """(labels only?, the model version the body names) of one 2xx answer, judged as a run judges
+    it (`codec.decode_result`); raises DecodeError for an answer that is not a prediction."""
+    decoded = codec.decode_result(body, 1)
+    return decoded.labels_only, decoded.model_version
 
 
 def _what(inf: Inference) -> str:

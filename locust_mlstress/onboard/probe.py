@@ -26,7 +26,6 @@ MAX_ANSWER = 1 << 20  # bytes of an answer read
 LOCAL_HOSTS = ("127.0.0.1", "localhost")
 V2_PATH = re.compile(r"^(/v2/models/[^/]+(?:/versions/[^/]+)?)(?:/infer)?/?$")
 V1_PATH = re.compile(r"^(/v1/models/[^/:]+(?:/versions/[^/:]+)?)(?::predict)?/?$")
-_LABEL_TYPES = ("INT", "UINT", "BOOL", "BYTES")
 _PROBA_NAME = re.compile(r"prob|score|confidence", re.IGNORECASE)
 
 
@@ -245,49 +244,6 @@ def candidates(endpoint: Endpoint, feature_names: list[str], numeric_only: bool,
 
 
 # --- judging an answer ----------------------------------------------------------------------
-
-
-def raw_predictions(doc: object, target: dict) -> tuple[list | None, str | None]:
-    """(the answer's per-instance values as sent, a v2 datatype): to tell labels from probabilities."""
-    if target["codec"] == "v2":
-        outputs = doc.get("outputs") if isinstance(doc, dict) else None
-        if not isinstance(outputs, list) or not outputs:
-            return None, None
-        wanted = (target.get("v2_outputs") or [None])[0]
-        chosen = next((o for o in outputs if isinstance(o, dict) and o.get("name") == wanted), None)
-        chosen = chosen if chosen is not None else outputs[0] if wanted is None else None
-        if not isinstance(chosen, dict) or not isinstance(chosen.get("data"), list):
-            return None, None
-        return chosen["data"], str(chosen.get("datatype", ""))
-    if target["codec"] == "json":
-        walked: object = doc
-        for part in [p for p in (target.get("response_path") or "").split(".") if p]:
-            walked = walked.get(part) if isinstance(walked, dict) else None
-        return (walked if isinstance(walked, list) else None), None
-    items = doc if isinstance(doc, list) else doc.get("predictions") if isinstance(doc, dict) else None
-    return (items if isinstance(items, list) else None), None
-
-
-def _flat(values: list) -> list:
-    out: list = []
-    for v in values:
-        out.extend(_flat(v) if isinstance(v, list) else [v])
-    return out
-
-
-def looks_like_labels(values: list | None, datatype: str | None, classes: tuple[str, ...]) -> bool:
-    """Class labels rather than probabilities: an integer/bytes datatype, or every value an integer
-    or a class name (a probability model answers floats, at least for some rows)."""
-    if datatype and datatype.startswith(_LABEL_TYPES):
-        return True
-    if not values:
-        return False
-    flat = _flat(values)
-    names = set(classes)
-    return bool(flat) and all(
-        (type(v) is int and (str(v) in names or 0 <= v < max(len(classes), 2))) or (type(v) is str and v in names)
-        for v in flat
-    )
 
 
 def response_path_of(doc: object, n: int) -> str | None:
