@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +41,7 @@ from .shapes import plan_for, stage_of
 REPORT_KEY = "mlstress"
 console = logging.getLogger("locust.stats_logger")  # Locust's plain console logger
 logger = logging.getLogger("locust_mlstress")
-PACKAGE_DIR = str(Path(__file__).resolve().parent)
+PACKAGE_DIR = str(Path(__file__).resolve().parent) + os.sep  # a prefix of our files, not of a sibling package
 
 
 class HeldConsole(logging.Filter):
@@ -53,7 +54,7 @@ class HeldConsole(logging.Filter):
         self.records: list[logging.LogRecord] = []
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.pathname.startswith(PACKAGE_DIR):
+        if os.path.realpath(record.pathname).startswith(PACKAGE_DIR):  # as PACKAGE_DIR: absolute, links resolved
             self.records.append(record)
             return False
         return True
@@ -68,14 +69,13 @@ def finish_held(environment: Environment) -> HeldConsole:
     """`finish`, its console lines held back: what `quitting` runs. They are printed by the
     `quit` listener, or at interpreter exit when `quit` never fires (a library caller that only
     fires `quitting`); whichever comes first prints them, the other finds nothing left."""
-    held = HeldConsole()
+    held = environment.mlstress_held = HeldConsole()
+    atexit.register(held.release)  # first: what was held before an error in `finish` still prints
     console.addFilter(held)
     try:
         finish(environment)
     finally:
         console.removeFilter(held)
-    environment.mlstress_held = held
-    atexit.register(held.release)
     return held
 
 

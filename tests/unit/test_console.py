@@ -210,7 +210,7 @@ def test_held_console_lines_of_ours_wait_for_release_and_print_once():
     held = monitoring.HeldConsole()
     monitoring.console.addFilter(held)
     try:
-        monitoring.console.handle(_record(f"{monitoring.PACKAGE_DIR}/report/console.py", "ML summary"))
+        monitoring.console.handle(_record(f"{monitoring.PACKAGE_DIR}report/console.py", "ML summary"))
         monitoring.console.handle(_record("/site-packages/locust/stats.py", "Locust's table"))
     finally:
         monitoring.console.removeFilter(held)
