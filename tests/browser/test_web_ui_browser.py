@@ -16,8 +16,8 @@ from tests.integration.test_web_ui import KINDS, running_web_ui, template_args
 pytestmark = pytest.mark.browser
 
 DEADLINE_S = 30
-TITLES = ["kind", "requests", "ok %", "rejected %", "failure %", "PSI", "JS", "ECE (* above noise)", "p95 ms",
-          "p99 ms", "verdict"]  # fmt: skip
+TITLES = ["kind", "requests", "ok %", "rejected %", "failure %", "PSI", "JS", "KS (lower bound)",
+          "ECE (* above noise)", "accuracy", "p95 ms", "p99 ms", "verdict", "note"]  # fmt: skip
 CELLS = "return [...document.querySelectorAll(arguments[0])].map(r => [...r.children].map(c => c.innerText))"
 
 
