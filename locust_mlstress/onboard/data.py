@@ -7,15 +7,15 @@ before anything is written.
 
 from __future__ import annotations
 
-import os
-import stat
+import io
 from pathlib import Path
 
+from ..readfile import DATASET_MAX_BYTES, InputFileError, display, read_regular, size_text
 from .errors import InitError
 
 # The data set is read whole into memory by every Locust process of a run, and inference reads
 # it once more: past this size a sample serves both better (the figures do not need millions of rows).
-MAX_DATA_BYTES = 256 * 1024 * 1024
+MAX_DATA_BYTES = DATASET_MAX_BYTES
 FORMATS = {"csv": "csv", "parquet": "parquet", "pq": "parquet", "jsonl": "jsonl", "ndjson": "jsonl"}
 
 
@@ -27,42 +27,39 @@ def data_format(path: Path) -> str:
     return fmt
 
 
-def check_file(path: Path) -> None:
-    """A regular, non-empty file of a size that can be read whole: one clear line otherwise."""
+def check_file(path: Path) -> bytes:
+    """The content of a regular, non-empty file of a size that can be read whole (readfile.py:
+    a FIFO or device is refused without blocking or reading); one clear line otherwise."""
     try:
-        info = os.stat(path)
-    except FileNotFoundError:
-        raise InitError(f"--data {path}: no such file") from None
-    except OSError as exc:
-        raise InitError(f"--data {path}: cannot be read ({exc.strerror})") from None
-    if not stat.S_ISREG(info.st_mode):
-        raise InitError(f"--data {path}: is not a regular file (a directory, pipe or device); pass a data file")
-    if info.st_size == 0:
-        raise InitError(f"--data {path}: is empty; pass a file with a header and rows")
-    if info.st_size > MAX_DATA_BYTES:
-        raise InitError(
-            f"--data {path}: is {_size(info.st_size)}, more than init reads ({_size(MAX_DATA_BYTES)}); "
-            "pass a sample of it (every Locust process holds the data set in memory)"
-        )
-
-
-def _size(n: int) -> str:
-    return f"{n / 2**20:.0f} MiB" if n >= 2**20 else f"{n} bytes"
+        raw = read_regular(path, MAX_DATA_BYTES)
+    except InputFileError as exc:
+        if exc.missing:
+            raise InitError(f"--data {display(path)}: no such file") from None
+        if exc.too_large:
+            raise InitError(
+                f"--data {display(path)}: is {size_text(exc.size)}, more than init reads "
+                f"({size_text(MAX_DATA_BYTES)}); pass a sample of it "
+                "(every Locust process holds the data set in memory)"
+            ) from None
+        raise InitError(f"--data {display(path)}: {exc.reason}") from None
+    if not raw:
+        raise InitError(f"--data {display(path)}: is empty; pass a file with a header and rows")
+    return raw
 
 
 def read_frame(path: Path):
     """The data as a pandas DataFrame, read exactly as the dataset source will read it."""
     import pandas as pd
 
-    check_file(path)
+    raw = io.BytesIO(check_file(path))
     fmt = data_format(path)
     try:
         if fmt == "csv":
-            frame = pd.read_csv(path)
+            frame = pd.read_csv(raw)
         elif fmt == "parquet":
-            frame = pd.read_parquet(path)
+            frame = pd.read_parquet(raw)
         else:
-            frame = pd.read_json(path, lines=True)
+            frame = pd.read_json(raw, lines=True)
     except ImportError as exc:
         raise InitError(f"--data {path}: reading {fmt} needs an extra package: {exc}") from None
     except Exception as exc:  # pandas raises many parser errors; all mean the same to a user

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 from functools import lru_cache
 
 import numpy as np
 
+from ..readfile import DATASET_MAX_BYTES, InputFileError, display, read_regular
 from .fields import Table
 from .model import DatasetSource, Feature, Output, Profile
 
@@ -41,20 +43,25 @@ def _read(source: DatasetSource, version, features, output: Output, file) -> tup
     def fail(field: str, message: str) -> ProfileError:
         return ProfileError(file, f"source.{field}", message)
 
+    try:  # read by us, not pandas: a FIFO or a device must not block or fill memory (readfile.py)
+        raw = io.BytesIO(read_regular(source.path, DATASET_MAX_BYTES))
+    except InputFileError as exc:
+        if exc.missing:
+            where = "a relative path starts at the profile's folder"
+            raise fail("path", f"{display(source.path)} does not exist ({where})") from None
+        raise fail("path", f"{display(source.path)} {exc.reason} (a data set is read whole by every process)") from None
     try:
         if source.format == "csv":
-            frame = pd.read_csv(source.path)
+            frame = pd.read_csv(raw)
         elif source.format == "parquet":
-            frame = pd.read_parquet(source.path)
+            frame = pd.read_parquet(raw)
         else:
-            frame = pd.read_json(source.path, lines=True)
-    except FileNotFoundError:
-        where = "a relative path starts at the profile's folder"
-        raise fail("path", f"{source.path} does not exist ({where})") from None
+            frame = pd.read_json(raw, lines=True)
     except ImportError as exc:
         raise fail("format", f"reading {source.format} needs an extra package: {exc}") from None
     except Exception as exc:  # pandas raises many parser errors; all mean the same to a user
-        raise fail("path", f"{source.path} cannot be read as {source.format}: {exc}") from None
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise fail("path", f"{display(source.path)} cannot be read as {source.format}: {first}") from None
     if len(frame) == 0:
         raise fail("path", f"{source.path} has no rows")
     columns: Columns = {}

@@ -31,7 +31,16 @@ def _finite(value: int | float) -> bool:
     return value in INT64 if isinstance(value, int) else math.isfinite(value)
 
 
+def _shown(value: object) -> str:
+    """'a string 'x'', or just 'a table' / 'a list' for a container."""
+    return _short(value) if isinstance(value, dict | list) else f"{_type_name(value)} {_short(value)}"
+
+
 def _short(value: object) -> str:
+    """A value for a one-line message: long text cut, a table or list named by its type (its repr
+    could be megabytes, or nest too deeply to print)."""
+    if isinstance(value, dict | list):
+        return _type_name(value)
     text = repr(value)
     return text if len(text) <= 40 else f"{text[:20]}...{text[-10:]} ({len(text)} characters)"
 
@@ -93,7 +102,7 @@ class Table:
         if isinstance(value, int) and not isinstance(value, bool) and value not in INT64:
             raise self.error(key, f"is outside TOML's 64-bit integer range: {_short(value)}")
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            raise self.error(key, f"must be a finite number, got {_type_name(value)} {value!r}")
+            raise self.error(key, f"must be a finite number, got {_shown(value)}")
         if min is not None and value < min:
             raise self.error(key, f"must be >= {min}, got {value}")
         if max is not None and value > max:
@@ -107,7 +116,7 @@ class Table:
         if value is default and default is not MISSING:
             return value
         if isinstance(value, bool) or not isinstance(value, int):
-            raise self.error(key, f"must be an integer, got {_type_name(value)} {value!r}")
+            raise self.error(key, f"must be an integer, got {_shown(value)}")
         if value not in INT64:
             raise self.error(key, f"is outside TOML's 64-bit integer range: {_short(value)}")
         if min is not None and value < min:
@@ -117,7 +126,7 @@ class Table:
     def boolean(self, key: str, default: Any = MISSING) -> Any:
         value = self._get(key, default, "true or false")
         if not isinstance(value, bool):
-            raise self.error(key, f"must be true or false, got {_type_name(value)} {value!r}")
+            raise self.error(key, f"must be true or false, got {_shown(value)}")
         return value
 
     def strings(self, key: str, default: Any = MISSING, *, nonempty: bool = False) -> Any:

@@ -9,6 +9,7 @@ import tomllib
 from pathlib import Path
 
 from ..errors import ProfileError
+from ..readfile import PROFILE_MAX_BYTES, InputFileError, read_regular
 from .fields import Table
 from .gates import read_gates
 from .model import (
@@ -35,6 +36,9 @@ DEFAULT_EXPECT = {
     "malformed": Expectation(("4xx",), False),
     "oversized": Expectation(("2xx", "413"), True),
 }
+# The deepest profile nests 4 tables ([drift.NAME.schedule], a label model's class weights); a
+# fault file fewer. Anything past this is an attack on the parser or on a repr, not a profile.
+MAX_NESTING = 32
 _STATUS = re.compile(r"^[1-5](xx|\d\d)$")
 
 
@@ -42,18 +46,45 @@ def load_profile(path: str | os.PathLike[str]) -> Profile:
     """Load and validate a profile; environment variables named by headers are read now."""
     path = Path(path)
     try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ProfileError(path, "", "file not found; pass the path of a .toml profile") from None
-    except OSError as exc:
-        raise ProfileError(path, "", f"cannot be read: {exc.strerror}") from None
+        raw = read_regular(path, PROFILE_MAX_BYTES)
+    except InputFileError as exc:
+        if exc.missing:
+            raise ProfileError(path, "", "file not found; pass the path of a .toml profile") from None
+        raise ProfileError(path, "", exc.reason) from None
+    data = parse_toml(raw, path)
+    return parse_profile(data, path, hashlib.sha256(raw).hexdigest())
+
+
+def parse_toml(raw: bytes, path: Path | None) -> dict:
+    """A TOML document, or a one-line ProfileError: not UTF-8, not TOML, or nested too deeply for
+    the parser (tomllib recurses once per level; 100k levels is an attack, not a profile)."""
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise ProfileError(path, "", "is not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise ProfileError(path, "", f"is not valid TOML: {exc}") from None
-    return parse_profile(data, path, hashlib.sha256(raw).hexdigest())
+    except RecursionError:
+        raise ProfileError(path, "", "nests tables or arrays too deeply to be read (hundreds of levels)") from None
+    # dotted keys ([a.a.a...]) nest without recursing in the parser, and would in any repr of them
+    if (depth := nesting(data)) > MAX_NESTING:
+        raise ProfileError(path, "", f"nests tables or arrays {depth} levels deep; at most {MAX_NESTING} are read")
+    return data
+
+
+def nesting(data: object) -> int:
+    """How deep tables and arrays nest (a scalar is 0), counted without recursion."""
+    deepest, stack = 0, [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, depth)
+        if deepest > MAX_NESTING:
+            break
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def parse_profile(data: dict, path: Path, sha256: str = "") -> Profile:

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import difflib
 import os
-import tomllib
 from pathlib import Path
 from typing import Any
 
 from ..children import LOOPBACK
 from ..errors import ProfileError
 from ..profile.fields import Table
+from ..readfile import FAULTS_MAX_BYTES, InputFileError, read_regular
 from .faults import BANDWIDTH_ON, CLOCKS, JITTERS, FaultPlan, FaultSet, FaultStage
 
 
@@ -117,16 +117,16 @@ def load_plan(
 
 
 def _read_toml(file: Path) -> dict:
+    """The fault file as TOML: a regular file under a cap (readfile.py), parsed as profiles are."""
+    from ..profile.load import parse_toml
+
     try:
-        return tomllib.loads(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ProfileError(file, "", "file not found; pass the path of a .toml fault file") from None
-    except UnicodeDecodeError:
-        raise ProfileError(file, "", "is not UTF-8 text") from None
-    except OSError as exc:
-        raise ProfileError(file, "", f"cannot be read: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ProfileError(file, "", f"is not valid TOML: {exc}") from None
+        raw = read_regular(file, FAULTS_MAX_BYTES)
+    except InputFileError as exc:
+        if exc.missing:
+            raise ProfileError(file, "", "file not found; pass the path of a .toml fault file") from None
+        raise ProfileError(file, "", exc.reason) from None
+    return parse_toml(raw, file)
 
 
 def _timeline(top: Table, file: Path | None, profile: str | os.PathLike[str] | None) -> list[tuple[str, float]]:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..errors import ProfileError
 from ..profile.model import Profile
+from ..readfile import BASELINE_MAX_BYTES, InputFileError, read_regular
 from .kindstats import KindStats
 
 FORMAT = "locust-mlstress-baseline"
@@ -44,12 +45,16 @@ def load_baseline(path: str | Path, profile: Profile) -> tuple[KindStats, dict]:
     def fail(message: str) -> ProfileError:
         return ProfileError(path, "--ml-baseline", message)
 
-    try:
-        record = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise fail("file not found; write one first with --ml-save-baseline PATH") from None
-    except (OSError, ValueError) as exc:
-        raise fail(f"is not a baseline file: {exc}") from None
+    try:  # a regular file under a cap, never blocking on a FIFO (readfile.py)
+        record = json.loads(read_regular(path, BASELINE_MAX_BYTES))
+    except InputFileError as exc:
+        if exc.missing:
+            raise fail("file not found; write one first with --ml-save-baseline PATH") from None
+        raise fail(exc.reason) from None
+    except RecursionError:  # the C parser recurses once per level of nesting
+        raise fail("is not a baseline file: it nests too deeply to be read") from None
+    except ValueError as exc:  # not JSON, or not UTF-8
+        raise fail(f"is not a baseline file: {str(exc).splitlines()[0] if str(exc) else 'not JSON'}") from None
     if not isinstance(record, dict) or record.get("format") != FORMAT:
         raise fail(f"is not a {FORMAT} file (write one with --ml-save-baseline)")
     if record.get("version") != VERSION:

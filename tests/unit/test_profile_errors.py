@@ -263,7 +263,7 @@ def test_unreadable_file(tmp_path, content, hint):
 
 
 def test_a_directory_is_not_a_profile(tmp_path):
-    with pytest.raises(ProfileError, match="cannot be read"):
+    with pytest.raises(ProfileError, match="is not a regular file but a directory"):
         load_profile(tmp_path)
 
 
