@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import select
 import socket
+import ssl
 import time
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
@@ -32,7 +33,7 @@ from gevent.monkey import get_original
 
 from .bodies import BodyTooLarge, decompressed, too_late
 from .codecs import DecodeError
-from .framing import ConnectionClosed, Reader, TooLarge, parse_head, response_framing
+from .framing import BLOCK, ConnectionClosed, Reader, TooLarge, parse_head, response_framing
 
 # A zero-timeout look at an idle socket needs no trip through gevent's loop: the original poll,
 # or select where there is none (Windows; select alone fails past file descriptor 1023).
@@ -126,6 +127,7 @@ class _Connection(Reader):
         self.deadline = 0.0
         self.sending = False  # for the wording of a timeout: still sending, or waiting for the answer
         self.cut = False  # the request was not sent whole: never reused
+        self.tls = callable(getattr(sock, "pending", None))  # gevent's SSLSocket, or the standard one
         self.poller = _poll() if _poll is not None else None
         if self.poller is not None:
             self.poller.register(sock.fileno(), select.POLLIN)
@@ -148,11 +150,35 @@ class _Connection(Reader):
             return bool(self.poller.poll(0))
         return bool(_select([self.sock], [], [], 0)[0])
 
+    def answered(self) -> bool:
+        """Whether the server has sent answer bytes (or closed), without waiting. Over TLS a
+        readable socket is not enough: a TLS 1.3 server sends its session tickets after the
+        handshake, while the request is still going out, and those records are the TLS layer's,
+        not an answer (issue 13: a 2 MiB body on a new connection read as a timeout 18 times
+        in 30). So over TLS the records are read without blocking; only application bytes
+        (kept in the buffer for the answer) or the server's close count."""
+        if self.buffer:
+            return True
+        if not self.readable():
+            return False
+        if not self.tls:
+            return True
+        try:
+            self.sock.settimeout(0.0)  # gevent's SSLSocket raises SSLWantReadError then
+            data = self.sock.recv(BLOCK)
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            return False  # TLS records only (a session ticket): consumed, nothing for us
+        except OSError:
+            return True  # a reset or a TLS alert: the exchange's next read reports it
+        self.buffer += data
+        return True  # answer bytes, or b"": the server closed
+
     def stale(self) -> bool:
         """An idle socket with something to read has been closed by the server (or is out of
-        step with it): not to be used again. (TLS: a session ticket arrives within the first
-        answer's read, not after it; a close_notify means closed.)"""
-        return bool(self.buffer) or self.readable()
+        step with it): not to be used again. Over TLS, records with no application data (a
+        late session ticket) are consumed and the connection stays usable; a close_notify
+        means closed."""
+        return self.answered()
 
     def close(self) -> None:
         self.sock.close()
@@ -283,7 +309,7 @@ def _send_watching(conn: _Connection, data: bytes) -> bool:
     view = memoryview(data)
     sent = 0
     while sent < len(view):
-        if conn.readable():
+        if conn.answered():
             return False
         conn.sock.settimeout(conn.left())
         sent += conn.sock.send(view[sent : sent + SEND_SLICE])
