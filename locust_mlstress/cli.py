@@ -55,13 +55,63 @@ def describe(profile: Profile) -> str:
     return "\n".join(lines)
 
 
+def oversized_memory(profile: Profile) -> list[tuple[str, int]]:
+    """(variant, estimated bytes) of each oversized body a process builds and keeps for the run
+    (payloads/oversized.py builds every variant with a positive weight at start-up).
+
+    Estimated, not built (building is what would take the memory): body_bytes is its `size`;
+    huge_string is `size` plus one encoded row; large_batch is `size` times the bytes one more row
+    adds to an encoded batch (the difference of 2 and 1 real rows, drawn with the profile's
+    sampler and encoded by its codec); many_features is `size` times the bytes of one extra
+    field as encoded, plus one row. While a body is built its rows also exist as Python objects,
+    a passing peak of several times the body's bytes."""
+    if not profile.oversized:
+        return []
+    import numpy as np
+
+    from .payloads.kit import kit_for
+    from .payloads.rows import to_rows
+
+    kit = kit_for(profile)
+    rows = to_rows(kit.sampler.draw(np.random.default_rng(profile.seed), 2).columns, 2)
+    one, two = len(kit.codec.encode(rows[:1])), len(kit.codec.encode(rows))
+    per_row = max(1, two - one)
+    wide = dict(rows[0]) | {f"extra_{i}": 0.0 for i in range(10)}
+    per_field = max(1, (len(kit.codec.encode([wide])) - one) // 10)
+    out = []
+    for v in profile.oversized:
+        if v.weight <= 0:
+            continue
+        estimate = {"body_bytes": v.size, "huge_string": v.size + one, "large_batch": v.size * per_row}.get(
+            v.name, one + v.size * per_field
+        )
+        out.append((v.name, estimate))
+    return out
+
+
+def _memory_lines(profile: Profile) -> list[str]:
+    sizes = oversized_memory(profile)
+    if not sizes:
+        return []
+    total = sum(n for _, n in sizes)
+    parts = ", ".join(f"{name} {_mib(n)}" for name, n in sizes)
+    return [
+        "",
+        f"memory    oversized bodies ~{_mib(total)} per Locust process ({parts}); built once per process at start",
+    ]
+
+
+def _mib(n: int) -> str:
+    return f"{n / 2**20:.1f} MiB" if n >= 2**20 / 10 else f"{n / 1024:.0f} KiB"
+
+
 def _validate(args: argparse.Namespace) -> int:
     try:
         profile = load_profile(args.profile)
     except ProfileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(describe(profile))
+    print("\n".join([describe(profile), *_memory_lines(profile)]))
     print("\nprofile is valid")
     return 0
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import difflib
 import math
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from ..errors import ProfileError
+from .limits import MAX_LIST, MAX_NAME, size_text
 
 MISSING: Any = object()
 # TOML integers are 64-bit (the spec asks parsers to reject others, tomllib does not), and a larger
@@ -36,6 +38,20 @@ def _shown(value: object) -> str:
     return _short(value) if isinstance(value, dict | list) else f"{_type_name(value)} {_short(value)}"
 
 
+def control_char(text: str, allowed: str = "") -> str | None:
+    """The first control character (ESC, CR, LF, NUL, ...) in `text` that is not in `allowed`:
+    printed raw, it would recolour the terminal or forge a line of output."""
+    for c in text:
+        if unicodedata.category(c) == "Cc" and c not in allowed:
+            return c
+    return None
+
+
+def printable(text: str) -> str:
+    """`text` for a one-line message: as is, or escaped (repr's way) when it holds a control character."""
+    return text if control_char(text) is None else repr(text)[1:-1]
+
+
 def _short(value: object) -> str:
     """A value for a one-line message: long text cut, a table or list named by its type (its repr
     could be megabytes, or nest too deeply to print)."""
@@ -56,7 +72,8 @@ class Table:
         return f"{self.path}.{key}" if self.path else key
 
     def error(self, key: str, message: str) -> ProfileError:
-        return ProfileError(self.file, self.at(key) if key else self.path or "(top level)", message)
+        # a key is user text too ([drift."\x1b[2J"]): escaped, so no error prints it raw
+        return ProfileError(self.file, printable(self.at(key) if key else self.path or "(top level)"), message)
 
     def has(self, key: str) -> bool:
         return key in self.data
@@ -73,12 +90,18 @@ class Table:
             raise self.error(key, f"is required{hint}{wanted}")
         return default
 
-    def str(self, key: str, default: Any = MISSING, choices: tuple[str, ...] | None = None) -> Any:
+    def str(
+        self, key: str, default: Any = MISSING, choices: tuple[str, ...] | None = None, *, multiline: bool = False
+    ) -> Any:
+        """A string without control characters (`multiline`: tabs and line feeds allowed, for a
+        description or a JSON template); names are printed in validate, verdicts and reports."""
         value = self._get(key, default, f"one of: {', '.join(choices)}" if choices else "a string")
         if value is default and default is not MISSING:
             return value
         if not isinstance(value, str):
             raise self.error(key, f"must be a string, got {_type_name(value)}")
+        if (c := control_char(value, "\t\n" if multiline else "")) is not None:
+            raise self.error(key, f"{_short(value)} holds a control character ({c!r}); remove it")
         if choices is not None and value not in choices:
             hint = [c for c in choices if c.lower() == value.lower()] or difflib.get_close_matches(value, choices, n=1)
             did = f" (did you mean {hint[0]!r}?)" if hint else ""
@@ -111,7 +134,8 @@ class Table:
             raise self.error(key, f"must be > {above}, got {value}")
         return float(value)
 
-    def integer(self, key: str, default: Any = MISSING, *, min: int | None = None) -> Any:
+    def integer(self, key: str, default: Any = MISSING, *, min: int | None = None, max: int | None = None) -> Any:
+        """An integer; `max` is one of the profile's limits (limits.py), named in the error."""
         value = self._get(key, default, "an integer" + (f" >= {min}" if min is not None else ""))
         if value is default and default is not MISSING:
             return value
@@ -121,6 +145,8 @@ class Table:
             raise self.error(key, f"is outside TOML's 64-bit integer range: {_short(value)}")
         if min is not None and value < min:
             raise self.error(key, f"must be >= {min}, got {value}")
+        if max is not None and value > max:
+            raise self.error(key, f"must be at most {size_text(max)} (a limit, docs/profiles.md), got {value:,}")
         return value
 
     def boolean(self, key: str, default: Any = MISSING) -> Any:
@@ -129,7 +155,8 @@ class Table:
             raise self.error(key, f"must be true or false, got {_shown(value)}")
         return value
 
-    def strings(self, key: str, default: Any = MISSING, *, nonempty: bool = False) -> Any:
+    def strings(self, key: str, default: Any = MISSING, *, nonempty: bool = False, max_items: int = MAX_LIST) -> Any:
+        """A list of at most `max_items` distinct strings, none holding a control character."""
         value = self._get(key, default, "a list of strings")
         if value is default and default is not MISSING:
             return value
@@ -137,6 +164,12 @@ class Table:
             raise self.error(key, f"must be a list of strings, got {_type_name(value)}")
         if nonempty and not value:
             raise self.error(key, "must not be empty")
+        if len(value) > max_items:
+            limit = size_text(max_items)
+            raise self.error(key, f"holds {len(value):,} items; at most {limit} (a limit, docs/profiles.md)")
+        for i, v in enumerate(value):
+            if (c := control_char(v)) is not None:
+                raise self.error(f"{key}[{i}]", f"{_short(v)} holds a control character ({c!r}); remove it")
         if len(set(value)) != len(value):
             raise self.error(key, "must not repeat a value")
         return tuple(value)
@@ -158,16 +191,28 @@ class Table:
             raise self.error(key, f"must be a table, got {_type_name(value)}")
         return Table(value, self.at(key), self.file)
 
-    def tables(self, key: str) -> list[Table]:
-        """An array of tables, `[[key]]` in TOML."""
+    def tables(self, key: str, *, max_items: int = MAX_LIST) -> list[Table]:
+        """An array of at most `max_items` tables, `[[key]]` in TOML."""
         value = self._get(key, MISSING, f"one or more [[{self.at(key)}]] tables")
         if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
             raise self.error(key, f"must be an array of tables ([[{key}]]), got {_type_name(value)}")
+        if len(value) > max_items:
+            limit = size_text(max_items)
+            raise self.error(key, f"holds {len(value):,} tables; at most {limit} (a limit, docs/profiles.md)")
         return [Table(v, f"{self.at(key)}[{i}]", self.file) for i, v in enumerate(value)]
 
-    def names(self) -> Iterator[str]:
-        """Every key, marked as read: for tables whose keys are names chosen by the user."""
+    def names(self, *, max_items: int = MAX_LIST) -> Iterator[str]:
+        """Every key, marked as read: for tables whose keys are names chosen by the user (a drift
+        variant, a stage, a header), so each is checked as a name: printable, of sane length."""
         self._read.update(self.data)
+        if len(self.data) > max_items:
+            limit = size_text(max_items)
+            raise self.error("", f"holds {len(self.data):,} entries; at most {limit} (a limit, docs/profiles.md)")
+        for key in self.data:
+            if (c := control_char(key)) is not None:
+                raise self.error(key, f"the name {_short(key)} holds a control character ({c!r}); rename it")
+            if len(key) > MAX_NAME:
+                raise self.error(key, f"the name is {len(key):,} characters long; at most {MAX_NAME:,}")
         return iter(list(self.data))
 
     def sub(self, key: str) -> Table:

@@ -12,6 +12,7 @@ from ..errors import ProfileError
 from ..readfile import PROFILE_MAX_BYTES, InputFileError, read_regular
 from .fields import Table
 from .gates import read_gates
+from .limits import MAX_BATCH_SIZE, MAX_CLASSES, MAX_FEATURES, MAX_VALUES_PER_REQUEST
 from .model import (
     KINDS,
     V2_DATATYPE_NAMES,
@@ -90,12 +91,12 @@ def nesting(data: object) -> int:
 def parse_profile(data: dict, path: Path, sha256: str = "") -> Profile:
     top = Table(data, "", path)
     name = top.str("name", path.stem)
-    description = top.str("description", "")
+    description = top.str("description", "", multiline=True)
     seed = top.integer("seed", min=0)
     output = _output(top.table("output", required=True))
     source_table = top.table("source", required=True)
     source_type = source_table.str("type", choices=("parametric", "dataset"))
-    feature_tables = top.tables("features")
+    feature_tables = top.tables("features", max_items=MAX_FEATURES)
     if not feature_tables:
         raise top.error("features", "needs at least one [[features]] table")
     features = read_features(feature_tables, parametric=source_type == "parametric")
@@ -139,7 +140,7 @@ def _target(t: Table, features: tuple[Feature, ...]) -> Target:
     layout = t.str("v2_layout", "columns", choices=("columns", "tensor"))
     if layout == "tensor" and codec == "v2" and any(f.type in ("category", "text") for f in features):
         raise t.error("v2_layout", "'tensor' packs numbers only; this schema has category or text features")
-    template = t.str("body_template", None)
+    template = t.str("body_template", None, multiline=True)
     if template is not None:
         import json
 
@@ -156,7 +157,7 @@ def _target(t: Table, features: tuple[Feature, ...]) -> Target:
         headers=_headers(t.table("headers")),
         connect_timeout=t.number("connect_timeout", 5.0, above=0),
         timeout=t.number("timeout", 30.0, above=0),
-        batch_size=t.integer("batch_size", 1, min=1),
+        batch_size=t.integer("batch_size", 1, min=1, max=MAX_BATCH_SIZE),
         v2_layout=layout,
         v2_outputs=t.strings("v2_outputs", ()),
         mlflow_format=t.str(
@@ -172,10 +173,32 @@ def _target(t: Table, features: tuple[Feature, ...]) -> Target:
     )
     if problem := name_problem(target.v2_input_name):
         raise t.error("v2_input_name", problem)
+    _check_request_size(t, target.batch_size, features)
     if codec == "v2" and layout == "tensor":
         _check_tensor_datatype(t, target.v2_datatype, features)
     t.finish()
     return target
+
+
+def _check_request_size(t: Table, batch_size: int, features: tuple[Feature, ...]) -> None:
+    """A clean request holds batch_size x features values, and batch_size x max_words words per text
+    feature, built anew for every request: both bounded (limits.py)."""
+    cells = batch_size * len(features)
+    if cells > MAX_VALUES_PER_REQUEST:
+        raise t.error(
+            "batch_size",
+            f"{batch_size:,} instances x {len(features):,} features = {cells:,} values per request; "
+            f"at most {MAX_VALUES_PER_REQUEST:,} (a limit, docs/profiles.md): lower batch_size",
+        )
+    for f in features:
+        d = f.distribution
+        if d is not None and d.kind == "text" and batch_size * d.max_words > MAX_VALUES_PER_REQUEST:
+            raise t.error(
+                "batch_size",
+                f"{batch_size:,} instances x max_words {d.max_words:,} of {f.name!r} = "
+                f"{batch_size * d.max_words:,} words per request; at most {MAX_VALUES_PER_REQUEST:,} "
+                "(a limit, docs/profiles.md): lower batch_size or max_words",
+            )
 
 
 def _v2_parameters(t: Table) -> tuple[tuple[str, str | int | float | bool], ...]:
@@ -263,11 +286,11 @@ def _output(t: Table) -> Output:
     if kind == "regression":
         classes: tuple[str, ...] = ()
     elif kind == "binary":
-        classes = t.strings("classes", ("0", "1"))
+        classes = t.strings("classes", ("0", "1"), max_items=MAX_CLASSES)
         if len(classes) != 2:
             raise t.error("classes", f"a binary output has 2 classes (negative, positive), got {len(classes)}")
     else:
-        classes = t.strings("classes")
+        classes = t.strings("classes", max_items=MAX_CLASSES)
         if len(classes) < 2:
             raise t.error("classes", "a multiclass output needs at least 2 class names")
     t.finish()

@@ -23,6 +23,7 @@ from itertools import accumulate
 
 from .fields import Table
 from .gates import read_gate_list
+from .limits import MAX_USERS
 from .model import KINDS
 
 SHAPES = ("ramp", "spike", "soak", "seasonal", "stages", "step")
@@ -98,8 +99,8 @@ def read_plan(t: Table, kind_weights_ok, default_gates: tuple = ()) -> LoadPlan 
     shape = t.str("shape", choices=SHAPES)
     rate = t.number("spawn_rate", 10.0, above=0)
     if shape == "step":
-        start, step = t.integer("users", min=1), t.integer("step", min=1)
-        length, top = t.number("step_duration", above=0), t.integer("max_users", min=1)
+        start, step = t.integer("users", min=1, max=MAX_USERS), t.integer("step", min=1)
+        length, top = t.number("step_duration", above=0), t.integer("max_users", min=1, max=MAX_USERS)
         slo = read_gate_list(t, "slo", default_gates)
         if not slo:
             raise t.error("slo", "step-to-failure needs SLO checks: slo = [...] here, or [gates] checks")
@@ -112,7 +113,8 @@ def read_plan(t: Table, kind_weights_ok, default_gates: tuple = ()) -> LoadPlan 
         stages = tuple(Stage(f"{u} users", length, u, rate, gates=slo) for u in steps)
     elif shape == "stages":
         built: list[Stage] = []
-        for table in t.tables("stages"):  # a ramp starts from the previous stage's users (0 at first)
+        # a ramp starts from the previous stage's users (0 at first)
+        for table in t.tables("stages", max_items=MAX_STAGES):
             built.append(_stage(table, rate, kind_weights_ok, built[-1].users if built else 0))
         stages = tuple(built)
         if any(s.gates for s in stages) and t.has("slo"):
@@ -120,7 +122,7 @@ def read_plan(t: Table, kind_weights_ok, default_gates: tuple = ()) -> LoadPlan 
         if not stages:
             raise t.error("stages", "needs at least one [[load.stages]] table")
     elif shape == "ramp":
-        users = t.integer("users", min=1)
+        users = t.integer("users", min=1, max=MAX_USERS)
         up, hold, down = t.number("up", min=0), t.number("hold", min=0), t.number("down", 0.0, min=0)
         stages = tuple(
             s
@@ -132,7 +134,7 @@ def read_plan(t: Table, kind_weights_ok, default_gates: tuple = ()) -> LoadPlan 
             if s.duration > 0
         )
     elif shape == "spike":
-        base, factor = t.integer("users", min=1), t.number("factor", above=1)
+        base, factor = t.integer("users", min=1, max=MAX_USERS), t.number("factor", above=1)
         at, length, total = t.number("at", min=0), t.number("duration", above=0), t.number("total", above=0)
         if at + length > total:
             raise t.error("total", f"must cover the spike: at ({at:g}) + duration ({length:g}) > total ({total:g})")
@@ -140,6 +142,8 @@ def read_plan(t: Table, kind_weights_ok, default_gates: tuple = ()) -> LoadPlan 
             peak = math.ceil(base * factor)
         except OverflowError:  # the product is infinite
             raise t.error("factor", f"users ({base}) x factor ({factor:g}) must be a finite number of users") from None
+        if peak > MAX_USERS:
+            raise t.error("factor", f"users ({base}) x factor ({factor:g}) = {float(peak):g} users; at most {MAX_USERS:,}")
         stages = tuple(
             s
             for s in (
@@ -150,10 +154,10 @@ def read_plan(t: Table, kind_weights_ok, default_gates: tuple = ()) -> LoadPlan 
             if s.duration > 0
         )
     elif shape == "soak":
-        users, total = t.integer("users", min=1), t.number("duration", above=0)
+        users, total = t.integer("users", min=1, max=MAX_USERS), t.number("duration", above=0)
         stages = (Stage("soak", total, users, rate),)
     else:  # seasonal: a compressed day, sinusoidal between low and high, in steps
-        low, high = t.integer("min_users", min=0), t.integer("max_users", min=1)
+        low, high = t.integer("min_users", min=0, max=MAX_USERS), t.integer("max_users", min=1, max=MAX_USERS)
         period, total = t.number("period", above=0), t.number("duration", above=0)
         step = t.number("step", max(1.0, period / 24), above=0)
         if high <= low:
@@ -174,7 +178,7 @@ def _stage(t: Table, rate: float, kind_weights_ok, previous_users: int) -> Stage
     """One [[load.stages]] table; with `ramp = true` it goes linearly from `previous_users`."""
     name = t.str("name", "")
     duration = t.number("duration", above=0)
-    users = t.integer("users", min=0)
+    users = t.integer("users", min=0, max=MAX_USERS)
     spawn_rate = t.number("spawn_rate", rate, above=0)
     mix = None
     if t.has("mix"):

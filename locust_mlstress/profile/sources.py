@@ -5,6 +5,7 @@ from __future__ import annotations
 import unicodedata
 
 from .fields import Table
+from .limits import MAX_CATEGORIES, MAX_CLASSES, MAX_FEATURES, MAX_VOCABULARY, MAX_WORDS
 from .model import V2_DATATYPE_NAMES, Distribution, Feature, LabelModel, LinearPredictor, LinearTerm, Output
 
 FEATURE_TYPES = ("float", "int", "bool", "category", "text")
@@ -74,7 +75,7 @@ def read_features(tables: list[Table], *, parametric: bool) -> tuple[Feature, ..
         hi = t.number("max", None) if numeric else None
         if lo is not None and hi is not None and lo >= hi:
             raise t.error("max", f"must be greater than min ({lo:g}), got {hi:g}")
-        categories = t.strings("categories", nonempty=True) if ftype == "category" else ()
+        categories = t.strings("categories", nonempty=True, max_items=MAX_CATEGORIES) if ftype == "category" else ()
         distribution = None
         if parametric:
             distribution = _distribution(t.table("distribution", required=True), ftype, categories)
@@ -116,8 +117,8 @@ def _distribution(t: Table, ftype: str, categories: tuple[str, ...]) -> Distribu
             raise t.error("weights", f"needs one weight per category ({len(categories)}), got {len(weights)}")
         d = Distribution(kind, categories=categories, weights=weights)
     else:
-        vocabulary = t.strings("vocabulary", nonempty=True)
-        lo, hi = t.integer("min_words", 1, min=1), t.integer("max_words", 8, min=1)
+        vocabulary = t.strings("vocabulary", nonempty=True, max_items=MAX_VOCABULARY)
+        lo, hi = t.integer("min_words", 1, min=1, max=MAX_WORDS), t.integer("max_words", 8, min=1, max=MAX_WORDS)
         if hi < lo:
             raise t.error("max_words", f"must be >= min_words ({lo}), got {hi}")
         d = Distribution(kind, vocabulary=vocabulary, min_words=lo, max_words=hi)
@@ -133,7 +134,7 @@ def read_label_model(t: Table, features: tuple[Feature, ...], output: Output) ->
     noise = t.number("noise_std", 0.0, min=0) if kind == "linear" else 0.0
     if kind == "softmax":
         classes = t.table("classes", required=True)
-        names = list(classes.names())
+        names = list(classes.names(max_items=MAX_CLASSES))
         if set(names) != set(output.classes):
             raise classes.error("", f"needs one table per output class: {', '.join(output.classes)}")
         predictors = tuple(_predictor(classes.sub(c), features) for c in output.classes)
@@ -148,7 +149,7 @@ def _predictor(t: Table, features: tuple[Feature, ...]) -> LinearPredictor:
     intercept = t.number("intercept", 0.0)
     w = t.table("weights")
     terms = []
-    for key in w.names():
+    for key in w.names(max_items=MAX_FEATURES * 10):
         feature, category = _weight_key(key, by_name)
         f = by_name.get(feature)
         if f is None:

@@ -6,6 +6,7 @@ import difflib
 from typing import get_args
 
 from .fields import Table
+from .limits import MAX_DRIFT_VARIANTS, MAX_FEATURES, MAX_OVERSIZED_SIZE
 from .model import DatasetSource, DriftType, DriftVariant, Expectation, Profile, Schedule, Variant
 
 DRIFT_TYPES: tuple[str, ...] = get_args(DriftType)
@@ -17,7 +18,7 @@ DEFAULT_LABELS = {"mean_shift": "recompute", "scale": "recompute", "category_rew
 
 def read_drift(t: Table, profile: Profile) -> tuple[DriftVariant, ...]:
     out = []
-    for name in t.names():
+    for name in t.names(max_items=MAX_DRIFT_VARIANTS):
         out.append(_drift_variant(t.table(name), name, profile))
     if out and sum(v.weight for v in out) <= 0:  # as for [malformed] and [oversized]
         raise t.error("", "needs at least one [drift.NAME] with a positive weight")
@@ -53,7 +54,11 @@ def _drift_variant(t: Table, name: str, profile: Profile) -> DriftVariant:
             raise t.error("features", "prior_shift resamples whole rows by label; it takes no features")
         features: tuple[str, ...] = ()
     else:
-        features = t.strings("features", default, nonempty=True) if default is None else t.strings("features", default)
+        features = (
+            t.strings("features", default, nonempty=True, max_items=MAX_FEATURES)
+            if default is None
+            else t.strings("features", default, max_items=MAX_FEATURES)
+        )
         if not features:
             raise t.error("features", f"{kind} needs at least one suitable feature and the schema has none")
     for fname in features:
@@ -145,7 +150,7 @@ def read_variants(t: Table, kind: str, profile: Profile) -> tuple[Variant, ...]:
         if isinstance(raw, dict):
             v = listed.sub(name)
             weight = v.number("weight", 1.0, min=0)
-            size = v.integer("size", size, min=1) if size else 0
+            size = v.integer("size", size, min=1, max=MAX_OVERSIZED_SIZE.get(name)) if size else 0
             default = profile.expect[kind]
             if isinstance(v.raw("expect"), dict):  # { status = [...], decodable = ... }, as [expect.KIND]
                 expect = read_expectation(v.table("expect"), default)
