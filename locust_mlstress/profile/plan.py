@@ -143,7 +143,8 @@ def read_plan(t: Table, kind_weights_ok, default_gates: tuple = ()) -> LoadPlan 
         except OverflowError:  # the product is infinite
             raise t.error("factor", f"users ({base}) x factor ({factor:g}) must be a finite number of users") from None
         if peak > MAX_USERS:
-            raise t.error("factor", f"users ({base}) x factor ({factor:g}) = {float(peak):g} users; at most {MAX_USERS:,}")
+            peak_text = f"users ({base}) x factor ({factor:g}) = {float(peak):g} users"
+            raise t.error("factor", f"{peak_text}; at most {MAX_USERS:,} (a limit, docs/profiles.md)")
         stages = tuple(
             s
             for s in (
