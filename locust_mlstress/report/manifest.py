@@ -1,7 +1,8 @@
 """The run record: what anyone needs to reproduce a run, and no secret.
 
-Secrets (header values from `--ml-header` or from environment variables named by the profile)
-are replaced by `***` wherever they would appear; so is the value of any command-line flag
+Secrets (header values from `--ml-header` or from environment variables named by the profile,
+and the password of a `--host http://user:PASSWORD@host`) are replaced by `***` wherever they
+would appear; so is the value of any command-line flag
 whose name says it holds one (`key`, `token`, `secret`, `password`, `auth`, `header`).
 """
 
@@ -12,6 +13,7 @@ import re
 import sys
 import time
 from importlib.metadata import PackageNotFoundError, version
+from urllib.parse import urlsplit
 
 from ..profile.model import Profile
 from ..quality.baseline import profile_identity
@@ -49,6 +51,32 @@ def redact_argv(argv: list[str], secrets: list[str]) -> list[str]:
     return out
 
 
+def host_password(host: str | None) -> str | None:
+    """The password in a host URL's user info (`http://user:PASSWORD@host`); None without one."""
+    if not host:
+        return None
+    try:
+        return urlsplit(host).password or None
+    except ValueError:
+        return None
+
+
+def mask_host(host: str | None) -> str | None:
+    """A host URL as it may be written to a file: `http://user:***@host`, the password masked
+    (Locust takes credentials in `--host`; they are a secret like any header value)."""
+    if not host:
+        return host
+    try:
+        parts = urlsplit(host)
+    except ValueError:
+        return host
+    if parts.password is None:
+        return host
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    user = userinfo.split(":", 1)[0]
+    return parts._replace(netloc=f"{user}:{REDACTED}@{hostport}").geturl()
+
+
 def iso(t: float | None) -> str | None:
     return None if t is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
 
@@ -77,8 +105,8 @@ def build_manifest(
             "locust": _version("locust"),
             "python": platform.python_version(),
         },
-        "command": redact_argv(argv, secrets),
-        "host": host,
+        "command": redact_argv(argv, [*secrets, host_password(host) or ""]),
+        "host": mask_host(host),
         "model_version": model_version,
         "started": iso(started),
         "ended": iso(ended),
