@@ -8,10 +8,13 @@ their sampled traces to the master with their reports, at most `MAX_PER_REPORT` 
 
 from __future__ import annotations
 
+import errno
 import json
+import logging
 import zlib
 from pathlib import Path
 
+logger = logging.getLogger("locust_mlstress")
 MAX_PER_REPORT = 500
 _SCALE = 1 << 32
 
@@ -56,18 +59,50 @@ class TraceSampler:
 
 
 class TraceFile:
-    """Appends traces as they arrive (a master writes workers' samples straight to disk)."""
+    """Appends traces as they arrive (a master writes workers' samples straight to disk).
+
+    `add` runs inside the request hook and the master's report handler, where an exception would
+    break the run: a write that fails (a full disk) turns tracing off with one warning, and the
+    traces from then on are counted as dropped; `error` says why."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.write_text("")
         self.written = 0
         self.dropped = 0
+        self.error: str | None = None
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.write_text("")
+        except OSError as exc:
+            self._fail(exc)
+
+    def _fail(self, exc: OSError) -> None:
+        """Tracing off; on a full disk the file is removed too, leaving its space to the run
+        record (summary, manifest) written at the end: a sample of requests matters less."""
+        self.error = exc.strerror or str(exc)
+        removed = ""
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            try:
+                self.path.unlink(missing_ok=True)
+                self.dropped, self.written = self.dropped + self.written, 0
+                removed = "; the file is removed to leave its space to the run record"
+            except OSError:
+                pass
+        logger.warning("traces: cannot write %s (%s); request tracing is off for the rest of the run%s",
+                       self.path, self.error, removed)  # fmt: skip
 
     def add(self, traces: list[dict], dropped: int = 0) -> None:
         self.dropped += dropped
-        if traces:
+        if not traces:
+            return
+        if self.error is not None:
+            self.dropped += len(traces)
+            return
+        try:
             with self.path.open("a") as f:
                 f.writelines(json.dumps(t, separators=(",", ":")) + "\n" for t in traces)
-            self.written += len(traces)
+        except OSError as exc:
+            self.dropped += len(traces)
+            self._fail(exc)
+            return
+        self.written += len(traces)
