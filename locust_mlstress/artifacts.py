@@ -6,9 +6,14 @@
     DIR/ml_summary.json      the ML summary (docs/reports.md)
     DIR/ml_windows.csv       one row per window and kind
     DIR/locust_stats.csv, locust_failures.csv, locust_exceptions.csv   Locust's own tables
-    DIR/locust_report.html   Locust's HTML report (unless --html names another file)
+    DIR/locust_report.html   Locust's HTML report, secrets masked (unless --html names another file)
     DIR/traces.jsonl         a sample of requests (--ml-trace-rate)
     DIR/report.html          the HTML report with plots (report/html.py), also written by --ml-html PATH
+
+Every output path is checked before any traffic (`check_outputs`: a bad one stops the run with
+exit code 2 naming the option). At the end each file is written on its own (`attempt`): one that
+fails is logged in one line and the others are still written; the run then exits 5 unless a
+gate failed (3) or was inconclusive (4), which say more (docs/gates.md).
 """
 
 from __future__ import annotations
@@ -16,108 +21,287 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from locust.env import Environment
 from locust.stats import PERCENTILES_TO_REPORT, StatsCSV
 
+from .errors import ProfileError
 from .report.files import write_csv, write_json
-from .report.manifest import build_manifest, current_argv
+from .report.manifest import REDACTED, build_manifest, current_argv, host_password, mask_host
 from .runtime import extra_headers, option
 
 logger = logging.getLogger("locust_mlstress")
+EXIT_OUTPUT_FAILED = 5  # the run ended, but some file could not be written (gates decide first: 3, 4)
+
+# option -> (a file name for the example in the error, how the option's value names the file)
+OUTPUT_FILES: dict[str, tuple[str, Callable[[str], str]]] = {
+    "ml_json": ("ml.json", str),
+    "ml_html": ("report.html", str),
+    "ml_junit": ("gates.xml", str),
+    "ml_manifest": ("manifest.json", str),
+    "ml_save_baseline": ("baseline.json", str),
+    "ml_csv": ("run", lambda prefix: f"{prefix}_ml_windows.csv"),
+}
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _writable_folder(folder: Path) -> str | None:
+    """Why files cannot be created in `folder` (created with its parents if missing); None if they can.
+    Tried for real, with a file created and removed: permission bits do not tell a root user about
+    a read-only mount."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        return f"{folder} is not a folder"
+    except OSError as exc:
+        return f"cannot create the folder {folder}: {exc.strerror or exc}"
+    if not folder.is_dir():
+        return f"{folder} is not a folder"
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".mlstress-probe-"):
+            pass
+    except OSError as exc:
+        return f"cannot write in the folder {folder}: {exc.strerror or exc}"
+    return None
+
+
+def output_problem(path: Path) -> str | None:
+    """Why a file cannot be written at `path`; None if it can (its folder is created)."""
+    if path.is_dir():
+        return f"{path} is a directory"
+    if path.exists():  # an existing file (or a device such as /dev/null): opened without truncating
+        try:
+            with path.open("ab"):
+                pass
+        except OSError as exc:
+            return f"cannot write {path}: {exc.strerror or exc}"
+        return None
+    return _writable_folder(path.parent)
+
+
+def check_outputs(environment: Environment) -> None:
+    """Every output option's path, before any traffic: the first that cannot be written, as a
+    ProfileError naming the option (exit code 2). Missing folders are created, for every option alike."""
+    for name, (example, file_of) in OUTPUT_FILES.items():
+        value = option(environment, name)
+        if not value:
+            continue
+        path = Path(file_of(str(value)))
+        if problem := output_problem(path):
+            hint = f"give a file path, e.g. {path / example}" if path.is_dir() else "give a writable path"
+            raise ProfileError(None, _flag(name), f"{problem}; {hint}")
+    directory = option(environment, "ml_artifacts")
+    if directory and (problem := _writable_folder(Path(directory))):
+        raise ProfileError(None, "--ml-artifacts", f"{problem}; give a writable directory")
 
 
 def prepare(environment: Environment) -> Path | None:
-    """At init: create the directory and point Locust's HTML report into it (Locust writes the
-    report before `quitting`, from the option's value at that time)."""
+    """At init: create the artifacts directory (checked before, by `check_outputs`). Locust's own
+    HTML report is not pointed into it: the plugin writes that copy itself at the end, secrets
+    masked, as one of the files that may fail without stopping the others."""
     directory = option(environment, "ml_artifacts")
     if not directory:
         return None
     path = Path(directory)
-    path.mkdir(parents=True, exist_ok=True)
-    if environment.parsed_options is not None and not getattr(environment.parsed_options, "html_file", None):
-        environment.parsed_options.html_file = str(path / "locust_report.html")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # reported by check_outputs as exit code 2 on a local runner or master
+        logger.error("--ml-artifacts: cannot create %s: %s", path, exc.strerror or exc)
     return path
 
 
-def _locust_csv(environment: Environment, directory: Path) -> dict[str, str]:
+def attempt(what: str, write: Callable[[], object], failures: list[str], path: Path | str | None = None) -> bool:
+    """Run one file's `write`; a failure (full disk, permissions, a second Ctrl-C) is one logged
+    line, added to `failures`, and a partly written regular file at `path` is removed."""
+    try:
+        write()
+        return True
+    except KeyboardInterrupt:
+        reason = "interrupted (Ctrl-C)"
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+    except Exception as exc:  # noqa: BLE001  (one line, never a traceback: the other files still come)
+        reason = f"{type(exc).__name__}: {exc}"
+    logger.error("%s not written: %s", what, reason)
+    failures.append(what)
+    if path is not None:
+        try:
+            if Path(path).is_file():
+                Path(path).unlink()
+        except OSError:
+            pass
+    return False
+
+
+def _locust_csv(environment: Environment, directory: Path, failures: list[str]) -> dict[str, str]:
     stats_csv = StatsCSV(environment, PERCENTILES_TO_REPORT)
     files = {}
     for name, method in (("stats", stats_csv.requests_csv), ("failures", stats_csv.failures_csv),
                          ("exceptions", stats_csv.exceptions_csv)):  # fmt: skip
         path = directory / f"locust_{name}.csv"
-        with path.open("w", newline="") as f:
-            method(csv.writer(f))
-        files[f"locust_{name}"] = path.name
+
+        def write(path=path, method=method) -> None:
+            with path.open("w", newline="") as f:
+                method(csv.writer(f))
+
+        if attempt(str(path), write, failures, path):
+            files[f"locust_{name}"] = path.name
     return files
 
 
 def secrets_of(environment: Environment, profile) -> list[str]:
+    """Every secret value a written file must not hold: secret profile headers, --ml-header
+    values, and the password of --host."""
     values = [h.value for h in profile.target.headers if h.secret and h.value]
-    return values + [v for v in extra_headers(environment).values() if v]
+    values += [v for v in extra_headers(environment).values() if v]
+    return values + [p for p in (host_password(environment.host),) if p]
 
 
-def write_outputs(environment: Environment, run, summary: dict, gates: list[dict]) -> None:
-    """Every file the options ask for; the manifest names the files it sits beside."""
+def masked(text: str, environment: Environment, secrets: list[str]) -> str:
+    """`text` with every secret replaced by `***`: the host's user info first (so a short
+    password is masked where it sits, not in every word that holds it), then whole values of
+    four characters or more."""
+    host = environment.host or ""
+    if (password := host_password(host)) and (shown := mask_host(host)) != host:
+        user = shown.split("://", 1)[-1].split(":", 1)[0]
+        text = text.replace(f"{user}:{password}@", f"{user}:{REDACTED}@")
+    for secret in secrets:
+        if len(secret) >= 4:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+def _locust_html(environment: Environment, path: Path, secrets: list[str]) -> None:
+    from locust.html import get_html_report
+
+    text = get_html_report(environment, show_download_link=False)
+    path.write_text(masked(text, environment, secrets), encoding="utf-8")
+
+
+def write_outputs(environment: Environment, run, summary: dict, gates: list[dict], failures: list[str]) -> None:
+    """Every file the options ask for, each on its own (`attempt`). Small files first and the
+    large HTML pages last, so that on a disk running full the run record survives: the manifest
+    is written before the pages, then replaced (never truncated) to name what came of them."""
     if path := option(environment, "ml_json"):
-        write_json(path, summary)
+        attempt(f"--ml-json {path}", lambda: write_json(path, summary), failures, path)
     if prefix := option(environment, "ml_csv"):
-        write_csv(f"{prefix}_ml_windows.csv", summary)
+        csv_path = f"{prefix}_ml_windows.csv"
+        attempt(f"--ml-csv {csv_path}", lambda: write_csv(csv_path, summary), failures, csv_path)
     directory = option(environment, "ml_artifacts")
+    secrets = secrets_of(environment, run.profile)
     files: dict[str, str] = {}
     if directory:
         directory = Path(directory)
-        write_json(directory / "ml_summary.json", summary)
-        files["ml_summary"] = "ml_summary.json"
-        write_csv(directory / "ml_windows.csv", summary)
-        files["ml_windows"] = "ml_windows.csv"
-        files |= _locust_csv(environment, directory)
-        html = getattr(environment.parsed_options, "html_file", None)
-        if html and Path(html).exists():
-            files["locust_html"] = str(html)
-        if run.trace_file is not None:
+        target = directory / "ml_summary.json"
+        if attempt(str(target), lambda: write_json(target, summary), failures, target):
+            files["ml_summary"] = target.name
+        target = directory / "ml_windows.csv"
+        if attempt(str(target), lambda: write_csv(target, summary), failures, target):
+            files["ml_windows"] = target.name
+        files |= _locust_csv(environment, directory, failures)
+        if run.trace_file is not None and run.trace_file.error is None:
             files["traces"] = run.trace_file.path.name
     html_paths = [Path(p) for p in (option(environment, "ml_html"), directory and directory / "report.html") if p]
-    if html_paths:
-        files["ml_html"] = "report.html" if directory else str(html_paths[0])
     manifest_path = option(environment, "ml_manifest") or (directory / "manifest.json" if directory else None)
     manifest = None
     if manifest_path or html_paths:  # the HTML report shows the manifest, even when none is written
-        manifest = build_manifest(
-            run.profile,
-            argv=current_argv(),
-            secrets=secrets_of(environment, run.profile),
-            host=environment.host,
-            started=getattr(environment, "mlstress_started", None),
-            ended=time.time(),
-            workers=len(summary.get("workers", {}).get("reported", [])),  # who sent data (0: local run)
-            stages=list(getattr(environment.shape_class, "timeline", [])),
-            gates=gates,
-            model_version=run.model_version,
-            files=files,
-        )
-        if run.trace_file is not None:
-            manifest["traces"] = {"written": run.trace_file.written, "dropped": run.trace_file.dropped,
-                                  "rate": float(option(environment, "ml_trace_rate", 0.01))}  # fmt: skip
-    if html_paths:
-        _write_html(html_paths, summary, manifest)
-    if manifest_path:
-        Path(manifest_path).write_text(json.dumps(manifest, indent=2) + "\n")
+        manifest = _manifest(environment, run, summary, gates, files, secrets)
+    written = manifest_path and manifest is not None and _write_manifest(Path(manifest_path), manifest, failures)
+    if directory:
+        html = getattr(environment.parsed_options, "html_file", None)
+        if html:  # the user's --html: Locust writes it itself
+            if Path(html).exists():
+                files["locust_html"] = str(html)
+        else:
+            target = directory / "locust_report.html"
+            if attempt(str(target), lambda: _locust_html(environment, target, secrets), failures, target):
+                files["locust_html"] = target.name
+    if html_paths and manifest is not None:
+        _write_html(html_paths, summary, manifest, failures, directory)
+    if manifest_path and manifest is not None and (directory or html_paths):  # what came of the pages
+        label = f"manifest {manifest_path}"
+        if _write_manifest(Path(manifest_path), manifest, failures) and not written:
+            failures[:] = [f for f in failures if f != label]  # the second try made it
 
 
-def _write_html(paths: list[Path], summary: dict, manifest: dict) -> None:
-    """The HTML report (matplotlib is imported only here). A failure is logged, not raised: the
-    run's other files are still written."""
-    try:
-        from .report.html import render_html, write_page
+def _manifest(environment: Environment, run, summary: dict, gates: list[dict], files: dict, secrets: list[str]):
+    """The run record (report/manifest.py); its `files` is the dict the writes above fill."""
+    manifest = build_manifest(
+        run.profile,
+        argv=current_argv(),
+        secrets=secrets,
+        host=environment.host,
+        started=getattr(environment, "mlstress_started", None),
+        ended=time.time(),
+        workers=len(summary.get("workers", {}).get("reported", [])),  # who sent data (0: local run)
+        stages=list(getattr(environment.shape_class, "timeline", [])),
+        gates=gates,
+        model_version=run.model_version,
+        files=files,
+    )
+    if run.trace_file is not None:
+        manifest["traces"] = {"written": run.trace_file.written, "dropped": run.trace_file.dropped,
+                              "rate": float(option(environment, "ml_trace_rate", 0.01)),
+                              "error": run.trace_file.error}  # fmt: skip
+    return manifest
 
-        text = render_html(summary, manifest)  # once, for every path
-        for path in paths:
-            write_page(path, text)
+
+def _write_manifest(path: Path, manifest: dict, failures: list[str]) -> bool:
+    """The manifest, naming the files that could not be written. Written beside itself and then
+    renamed over: a second write that fails leaves the first one whole."""
+    manifest["failed"] = [f for f in failures if not f.startswith("manifest ")]
+    text = json.dumps(manifest, indent=2) + "\n"
+    staging = path.with_name(f".{path.name}.tmp")
+
+    def write() -> None:
+        if path.exists() and not path.is_file():  # a device (/dev/null, /dev/full): written as is
+            path.write_text(text)
+            return
+        staging.write_text(text)
+        staging.replace(path)
+
+    return attempt(f"manifest {path}", write, failures, staging)
+
+
+def _write_html(paths: list[Path], summary: dict, manifest: dict, failures: list[str], directory) -> None:
+    """The HTML report (matplotlib is imported only here), rendered once for every path."""
+    rendered: list[str] = []
+
+    def render() -> None:
+        from .report.html import render_html
+
+        logger.info("rendering the HTML report")
+        rendered.append(render_html(summary, manifest))
+
+    if not attempt("the HTML report (" + ", ".join(map(str, paths)) + ")", render, failures):
+        return
+    from .report.html import write_page
+
+    for path in paths:
+        if attempt(f"HTML report {path}", lambda path=path: write_page(path, rendered[0]), failures, path):
             logger.info("HTML report written to %s", path)
-    except OSError as exc:  # a disk or permission problem: one line, not a traceback
-        logger.error("could not write the HTML report: %s", exc)
-    except Exception:
-        logger.exception("could not write the HTML report to %s", ", ".join(map(str, paths)))
+            if directory and path == directory / "report.html":
+                manifest["files"]["ml_html"] = "report.html"
+            elif "ml_html" not in manifest["files"]:
+                manifest["files"]["ml_html"] = str(path)
+
+
+def finish_code(environment: Environment, failures: list[str]) -> None:
+    """Exit code 5 when some file could not be written, unless a gate already said 3 or 4."""
+    if not failures:
+        return
+    logger.warning(
+        "%d output file(s) could not be written (%s); the others were; exit code %d",
+        len(failures),
+        "; ".join(failures),
+        EXIT_OUTPUT_FAILED,
+    )
+    if environment.process_exit_code not in (3, 4):
+        environment.process_exit_code = EXIT_OUTPUT_FAILED

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import gevent
@@ -28,7 +29,7 @@ from .gates import (
     junit_xml,
     parse_gates,
 )
-from .gates.verdicts import FAIL, PASS
+from .gates.verdicts import FAIL, INCONCLUSIVE, PASS
 from .profile.model import Profile
 from .runtime import clock_for, option
 
@@ -45,16 +46,46 @@ def judge_spec(spec: GateSpec, summary: dict) -> list[GateResult]:
     return evaluate(list(spec.checks), summary, min_samples=spec.min_samples, inconclusive=spec.inconclusive)
 
 
-def conclude(environment: Environment, spec: GateSpec, summary: dict, aborted: dict | None) -> list[dict]:
-    """Judge the final figures, report them, set the exit code; the verdicts as plain dicts."""
+def conclude(
+    environment: Environment,
+    spec: GateSpec,
+    summary: dict,
+    aborted: dict | None,
+    failures: list[str] | None = None,
+    unreported: list[str] = (),
+) -> list[dict]:
+    """Judge the final figures, report them, set the exit code; the verdicts as plain dicts.
+    With `unreported` workers (their final reports never came) the figures are partial: a gate
+    that held on them is inconclusive, and counts as failing whatever the profile's policy
+    (exit 4). A --ml-junit that cannot be written is added to `failures` (artifacts.attempt),
+    never raised."""
+    from .artifacts import attempt
+
     if not spec.checks:
         return []
     results = judge_spec(spec, summary)
+    if unreported:
+        why = f"partial figures: no final report from worker(s) {', '.join(unreported)}"
+        results = [
+            r
+            if r.status == FAIL
+            else replace(
+                r,
+                status=INCONCLUSIVE,
+                inconclusive_passes=False,
+                reason=why,
+                message=f"{r.message.replace(': pass', ': inconclusive')} ({why})",
+            )
+            for r in results
+        ]
     console.info("\n%s\n", format_verdicts(results))
     if aborted:
         console.info("run stopped early at %.1f s: %s", aborted["at_s"], aborted["gate"])
     if path := option(environment, "ml_junit"):
-        Path(path).write_text(junit_xml(results))
+        text = junit_xml(results)
+        attempt(
+            f"--ml-junit {path}", lambda: Path(path).write_text(text), failures if failures is not None else [], path
+        )
     code = exit_code(results)
     if code is not None:
         environment.process_exit_code = code

@@ -4,7 +4,12 @@
 - A worker sends what it recorded since its last report in `report_to_master` and forgets it;
   the master adds it in `worker_report`. A local runner feeds its own monitor directly.
 - Final figures are computed in `quitting`: on a headless master `test_stop` fires before the
-  workers' last reports arrive; by `quitting` they are in. Gates are judged there too: Locust
+  workers' last reports arrive; by `quitting` they are in. Not so after Ctrl-C or SIGTERM on a
+  master: Locust fires `quitting` while the workers still run, and tells them to quit only
+  after. So `finish` first asks them to quit and waits, at most `FINAL_REPORT_WAIT_S`, for each
+  one's final report (`await_final_reports`); those that never answer are named in the
+  summary's `workers.missing` and make the gates inconclusive. A worker that is itself
+  interrupted sends a final report before it tells the master it quits. Gates are judged there too: Locust
   reads `environment.process_exit_code` right after `quitting`.
 - What that prints to the console (the summary, gate and stage verdicts) is held back and printed
   at `quit`, which Locust fires after its own final tables (requests, percentiles, errors): the
@@ -16,6 +21,8 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,9 +30,10 @@ from pathlib import Path
 import gevent
 from locust import events
 from locust.env import Environment
+from locust.rpc import Message
 from locust.runners import STATE_MISSING, STATE_RUNNING, STATE_SPAWNING, MasterRunner, WorkerRunner
 
-from .artifacts import prepare, write_outputs
+from .artifacts import attempt, finish_code, prepare, write_outputs
 from .events import ml_events
 from .gates import GateSpec
 from .gating import conclude, conclude_stages, gate_spec, watch
@@ -35,6 +43,7 @@ from .quality.arrival_counts import counts_for
 from .quality.baseline import load_baseline, profile_identity, save_baseline
 from .quality.traces import TraceFile, TraceSampler
 from .report.console import format_summary
+from .report.manifest import mask_host
 from .runtime import clock_for, ml_user_classes, option, resolve_profile
 from .shapes import plan_for, stage_of
 
@@ -42,6 +51,7 @@ REPORT_KEY = "mlstress"
 console = logging.getLogger("locust.stats_logger")  # Locust's plain console logger
 logger = logging.getLogger("locust_mlstress")
 PACKAGE_DIR = str(Path(__file__).resolve().parent) + os.sep  # a prefix of our files, not of a sibling package
+FINAL_REPORT_WAIT_S = 5.0  # how long a master stopped by Ctrl-C/SIGTERM waits for the workers' final reports
 
 
 class HeldConsole(logging.Filter):
@@ -74,6 +84,8 @@ def finish_held(environment: Environment) -> HeldConsole:
     console.addFilter(held)
     try:
         finish(environment)
+    except KeyboardInterrupt:  # a second Ctrl-C outside the file writes, which catch their own
+        logger.error("interrupted again while finishing the run; the ML summary may be incomplete")
     finally:
         console.removeFilter(held)
     return held
@@ -209,10 +221,41 @@ def gate_summary(environment: Environment) -> dict | None:
     return _so_far(environment, lambda monitor, _now: monitor.gate_figures())
 
 
+def await_final_reports(environment: Environment, bound_s: float = FINAL_REPORT_WAIT_S) -> list[str]:
+    """On a master stopped while its test runs (Ctrl-C, SIGTERM: Locust fires `quitting` before it
+    tells the workers to quit), ask each connected worker to quit and wait until each has left,
+    at most `bound_s`: a worker sends its final report, then its `quit`, on one ordered
+    connection, so once it has left its last figures are in. The ids that never left; [] on a
+    local runner or when the workers were already told to quit. A second Ctrl-C ends the wait."""
+    runner = environment.runner
+    if not isinstance(runner, MasterRunner) or runner.state not in (STATE_SPAWNING, STATE_RUNNING):
+        return []
+    waiting = [c.id for c in runner.clients.values() if c.state != STATE_MISSING]
+    if not waiting:
+        return []
+    logger.info("waiting up to %g s for the final reports of %d worker(s)", bound_s, len(waiting))
+    try:
+        for client_id in waiting:
+            runner.server.send_to_client(Message("quit", None, client_id))
+        deadline = time.monotonic() + bound_s
+        while any(c in runner.clients for c in waiting) and time.monotonic() < deadline:
+            gevent.sleep(0.05)
+    except KeyboardInterrupt:
+        logger.error("interrupted again: not waiting any longer for the workers' final reports")
+    except Exception as exc:  # noqa: BLE001  (a closed connection: what came is what there is)
+        logger.error("could not ask the workers for their final reports: %s", exc)
+    lost = sorted(c for c in waiting if c in runner.clients)
+    if lost:
+        logger.error("no final report from worker(s) %s within %g s: their last figures are missing",
+                     ", ".join(lost), bound_s)  # fmt: skip
+    return lost
+
+
 def finish(environment: Environment) -> dict | None:
     """Final figures, printed and written where the options say; None if nothing ran."""
     run = ml_run(environment)
     _stop(run)
+    unreported = await_final_reports(environment) if run.monitor is not None else []
     if run.traces is not None and run.trace_file is not None:
         run.trace_file.add(*run.traces.take())
     summary = live_summary(environment)
@@ -220,7 +263,7 @@ def finish(environment: Environment) -> dict | None:
         return None
     summary["run"] = {
         "profile": profile_identity(run.profile),
-        "host": environment.host,
+        "host": mask_host(environment.host),
         "model_version": run.model_version,
     }
     if run.baseline_header is not None:
@@ -229,11 +272,12 @@ def finish(environment: Environment) -> dict | None:
     if isinstance(runner, MasterRunner):
         summary["workers"] = {
             "reported": sorted(summary["received"]),
-            "missing": sorted(c.id for c in runner.clients.values() if c.state == STATE_MISSING),
+            "missing": sorted({c.id for c in runner.clients.values() if c.state == STATE_MISSING} | set(unreported)),
         }
     run.summary = summary
     console.info("\n%s\n", format_summary(summary))
-    verdicts = conclude(environment, run.gates or GateSpec(), summary, run.aborted)
+    failures: list[str] = []
+    verdicts = conclude(environment, run.gates or GateSpec(), summary, run.aborted, failures, unreported)
     if verdicts:
         summary["gates"] = verdicts
         if run.aborted:
@@ -250,20 +294,41 @@ def finish(environment: Environment) -> dict | None:
             figures["achieved_rate"] or 0,
         )
     conclude_stages(environment, run.profile, summary)
-    write_outputs(environment, run, summary, gates=verdicts)
-    if path := option(environment, "ml_save_baseline"):
+    if path := option(environment, "ml_save_baseline"):  # before the slow HTML: a second Ctrl-C spares it
         clean = run.monitor.totals.get("clean")
         if clean is None or clean.predictions.n == 0:
             logger.warning("--ml-save-baseline: no clean predictions were recorded; nothing saved")
         else:
-            model = {"host": environment.host, "path": run.profile.target.path, "version": run.model_version}
-            save_baseline(path, run.profile, clean, model)
+            model = {"host": mask_host(environment.host), "path": run.profile.target.path, "version": run.model_version}
+            save = lambda: save_baseline(path, run.profile, clean, model)  # noqa: E731
+            attempt(f"--ml-save-baseline {path}", save, failures, path)
+    write_outputs(environment, run, summary, gates=verdicts, failures=failures)
+    finish_code(environment, failures)
     return summary
+
+
+def quiet_interrupts() -> None:
+    """A Ctrl-C that Locust itself does not catch (while a master waits for its workers before the
+    test starts, or a second one while Locust shuts down) ends the process with one line on
+    stderr instead of a traceback; any other uncaught exception keeps its traceback."""
+    previous = sys.excepthook
+    if getattr(previous, "mlstress", False):
+        return
+
+    def hook(kind, value, tb) -> None:
+        if issubclass(kind, KeyboardInterrupt):
+            sys.stderr.write("locust-mlstress: interrupted (Ctrl-C); the run ended here\n")
+            return
+        previous(kind, value, tb)
+
+    hook.mlstress = True
+    sys.excepthook = hook
 
 
 @events.init.add_listener
 def _wire(environment: Environment, **_kwargs) -> None:
     ml_run(environment)
+    quiet_interrupts()
     if not isinstance(environment.runner, WorkerRunner):
         prepare(environment)
 
@@ -289,8 +354,19 @@ def _wire(environment: Environment, **_kwargs) -> None:
         if REPORT_KEY + "_arrivals" in data:
             counts_for(environment).add(data[REPORT_KEY + "_arrivals"])
 
+    def final_report(**_kw) -> None:
+        """A worker stopped by its own Ctrl-C/SIGTERM (e.g. --processes) reports what it recorded
+        since its last report before Locust tells the master it quits (listeners of `quitting`
+        run last-registered first). After a quit from the master this sends an empty report."""
+        runner = environment.runner
+        try:
+            runner._send_stats()  # Locust's and ours together, so both totals keep agreeing
+        except Exception as exc:  # noqa: BLE001  (the master may be gone)
+            logger.debug("final report not sent: %s", exc)
+
     if isinstance(environment.runner, WorkerRunner):
         environment.events.report_to_master.add_listener(report)
+        environment.events.quitting.add_listener(final_report)
     else:
         environment.events.worker_report.add_listener(receive)
         environment.events.quitting.add_listener(lambda environment, **_kw: finish_held(environment))

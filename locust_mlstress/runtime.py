@@ -121,13 +121,9 @@ def check_options(environment: Environment) -> None:
         parse_gates(option(environment, "ml_gate", []) or [])
     except GateError as exc:
         raise ProfileError(None, "", str(exc)) from None
-    files = {"ml_json": "ml.json", "ml_html": "report.html", "ml_junit": "gates.xml", "ml_manifest": "manifest.json",
-             "ml_save_baseline": "baseline.json"}  # fmt: skip
-    for name, example in files.items():
-        path = option(environment, name)
-        if path and Path(path).is_dir():
-            flag = "--" + name.replace("_", "-")
-            raise ProfileError(None, flag, f"{path} is a directory; give a file path, e.g. {Path(path) / example}")
+    from .artifacts import check_outputs
+
+    check_outputs(environment)  # every output path writable (folders created), before any traffic
     for header in option(environment, "ml_header", []) or []:
         if ":" not in header or not header.split(":", 1)[0].strip():
             raise ProfileError(None, "--ml-header", "must look like 'Name: value', e.g. 'Authorization: Bearer $TOKEN'")
