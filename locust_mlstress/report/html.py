@@ -382,7 +382,18 @@ def rerender(directory: str | Path, output: str | Path | None = None) -> Path:
         raise SavedRunError(f"{summary_path} is not an ML summary (it has no 'kinds' object)")
     manifest_path = directory / "manifest.json"
     manifest = _read_json(manifest_path) if manifest_path.is_file() else None
-    return write_html(output if output is not None else directory / "report.html", summary, manifest)
+    try:
+        text = render_html(summary, manifest)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:  # a field of the wrong type or missing
+        raise SavedRunError(
+            f"{summary_path} is not an ML summary this version can read ({type(exc).__name__}: {exc}); "
+            "was it edited by hand or written by another version? Write it again with a run"
+        ) from exc
+    target = output if output is not None else directory / "report.html"
+    try:
+        return write_page(target, text)
+    except OSError as exc:
+        raise SavedRunError(f"cannot write {target}: {exc.strerror or exc}; give another path with -o") from exc
 
 
 def report_command(directory: str, output: str | None) -> int:
