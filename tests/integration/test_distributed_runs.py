@@ -3,7 +3,7 @@
 from collections import Counter
 
 from tests.integration.conftest import QUICKSTART
-from tests.integration.harness import outcome_counts, run_distributed, run_local
+from tests.integration.harness import free_port, outcome_counts, run_distributed, run_local
 
 
 def test_master_counts_equal_the_sum_of_the_workers(server, tmp_path):
@@ -22,7 +22,11 @@ def test_master_counts_equal_the_sum_of_the_workers(server, tmp_path):
 
 
 def test_processes_option_runs_distributed(server, tmp_path):
-    run = run_local(QUICKSTART, server.url, tmp_path, "--processes", "2", "-u", "2", "-r", "2", "-t", "4s")
+    # A free port, not Locust's default 5557 (taken whenever another Locust runs on the machine):
+    # the forked workers connect to --master-port, the master binds --master-bind-port.
+    port = str(free_port())
+    run = run_local(QUICKSTART, server.url, tmp_path, "--processes", "2", "-u", "2", "-r", "2", "-t", "4s",
+                    "--master-bind-host", "127.0.0.1", "--master-bind-port", port, "--master-port", port)  # fmt: skip
     assert run.returncode == 0, run.stderr[-3000:]
     workers = run.workers()
     master = run.summary_outcomes("MasterRunner")
