@@ -21,6 +21,7 @@ from collections.abc import Callable
 import gevent
 
 from .codecs import DecodeError
+from .framing import shown
 
 MAX_RESPONSE_BYTES = 8 << 20  # the users' default cap (MLUser.max_response_bytes)
 READ_CHUNK = 64 << 10
@@ -68,6 +69,18 @@ def read_within(read: Callable[[int], bytes], limit: int, seconds: float, timeou
     return b"".join(chunks)
 
 
+ENCODINGS = frozenset({"", "identity", "gzip", "x-gzip", "deflate", "br"})
+INFLATE_STEP = 256 << 10  # output per step while inflating: a bomb is refused past the cap, not after
+
+
+def check_encoding(encoding: str | None) -> None:
+    """DecodeError for a Content-Encoding neither user class decodes. MLHttpUser's urllib3
+    passes an unknown coding through untouched (its body then read as `ok` where MLUser said
+    `undecodable`: issue 13); both now refuse the same codings with the same text."""
+    if encoding is not None and encoding.strip().lower() not in ENCODINGS:
+        raise DecodeError(f"unsupported Content-Encoding {shown(encoding)}")
+
+
 def decompressed(data: bytes, encoding: str, limit: int) -> bytes:
     """Undo a Content-Encoding, never producing more than `limit` bytes (a small gzip body can
     inflate to gigabytes)."""
@@ -85,18 +98,35 @@ def decompressed(data: bytes, encoding: str, limit: int) -> bytes:
             return _inflate(data, -zlib.MAX_WBITS, name, limit)
     if name == "br":
         return _unbrotli(data, limit)
-    raise DecodeError(f"unsupported Content-Encoding '{encoding}'")
+    raise DecodeError(f"unsupported Content-Encoding {shown(encoding)}")
 
 
 def _inflate(data: bytes, wbits: int, name: str, limit: int) -> bytes:
+    """Inflate a step at a time: a bomb is refused once the output passes `limit`, holding at
+    most the cap and a step (one call with `max_length=limit` held its output, a copy of the
+    rest of the input and zlib's growing buffers at once: hundreds of MB across users)."""
     inflater = zlib.decompressobj(wbits)
+    pieces: list[bytes] = []
+    total = 0
+    pending = data
     try:
-        out = inflater.decompress(data, limit + 1)
+        while True:
+            piece = inflater.decompress(pending, INFLATE_STEP)
+            pending = inflater.unconsumed_tail
+            total += len(piece)
+            if total > limit:
+                break
+            if not piece:
+                break  # the end, or a truncated stream: what came is the body (as before)
+            pieces.append(piece)
+            if inflater.eof and not pending:
+                break
     except zlib.error as exc:
         raise DecodeError(f"body is not valid {name}: {exc}") from None
-    if len(out) > limit or inflater.unconsumed_tail:
+    if total > limit:
+        pieces.clear()  # dropped before the exception, whose traceback would keep them alive
         raise BodyTooLarge(limit)
-    return out
+    return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
 
 def _unbrotli(data: bytes, limit: int) -> bytes:
@@ -105,13 +135,24 @@ def _unbrotli(data: bytes, limit: int) -> bytes:
     except ImportError:
         raise DecodeError("unsupported Content-Encoding 'br' (the brotli module is not installed)") from None
     decompressor = brotli.Decompressor()
+    pieces: list[bytes] = []
+    total = 0
     try:
-        out = decompressor.process(data, output_buffer_limit=limit + 1)
+        piece = decompressor.process(data, output_buffer_limit=INFLATE_STEP)
+        while True:
+            total += len(piece)
+            if total > limit:
+                break
+            pieces.append(piece)
+            if decompressor.is_finished() or not piece:
+                break
+            piece = decompressor.process(b"", output_buffer_limit=INFLATE_STEP)
     except brotli.error as exc:
         raise DecodeError(f"body is not valid br: {exc}") from None
-    if len(out) > limit or not decompressor.can_accept_more_data():
+    if total > limit:
+        pieces.clear()
         raise BodyTooLarge(limit)
-    return out
+    return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
 
 def read_requests(resp, limit: int, seconds: float, timeout: float) -> bytes:
@@ -121,6 +162,7 @@ def read_requests(resp, limit: int, seconds: float, timeout: float) -> bytes:
 
     try:
         _check_announced(resp.headers.get("content-length"), limit)
+        check_encoding(resp.headers.get("content-encoding"))
         try:
             body = read_within(lambda n: resp.raw.read(n, decode_content=True), limit, seconds, timeout)
         except Urllib3DecodeError as exc:

@@ -21,8 +21,30 @@ BLOCK = 64 * 1024
 
 _DIGITS = re.compile(r"[0-9]{1,19}")  # str.isdigit() would take "²"
 _HEX = re.compile(rb"[0-9A-Fa-f]{1,16}")
+_STATUS = re.compile(r"[0-9]{3}")
 
 Framing = tuple[Literal["none", "length", "chunked", "close"], int]
+
+SHOWN = 32  # characters of server text a message quotes
+_UNSHOWABLE = re.compile(r"[^\x20-\x7e]|['\"`\\]")
+
+
+def shown(value: object, limit: int = SHOWN) -> str:
+    """Server text for a message, quoted: at most `limit` characters, anything but printable
+    ASCII (and quotes, which would end the quoting) as '?'. A server chooses these texts (a
+    Content-Encoding of 64 KB, an output name as long as the body, control characters): quoted
+    whole they made every failure text distinct and unbounded (issue 13), and could write
+    escape sequences to a terminal. `outcomes.failure_message` folds the quoted text away for
+    Locust's error table; the shortened text stays in the reason the `ml_request` hook sees."""
+    if isinstance(value, bytes | bytearray):
+        text = bytes(value[: limit + 1]).decode("latin-1")
+    elif isinstance(value, str):
+        text = value
+    else:  # a JSON value where a name was expected: its type, not its (unbounded) text
+        text = type(value).__name__
+    cut = len(text) > limit
+    text = _UNSHOWABLE.sub("?", text[:limit])
+    return f"'{text}...'" if cut else f"'{text}'"
 
 
 class HttpError(ValueError):
@@ -65,20 +87,20 @@ def parse_head(raw: bytes, response: bool) -> Head:
     lines = text.split("\r\n")
     parts = lines[0].split(" ", 2)
     if len(parts) < 2 or (len(parts) == 2 and not response):
-        raise HttpError(f"bad start line {lines[0][:80]!r}")
+        raise HttpError(f"bad start line {shown(lines[0])}")
     start = (parts[0], parts[1], parts[2] if len(parts) > 2 else "")
     version = start[0] if response else start[2]
     if not version.startswith("HTTP/1."):
-        raise HttpError(f"not HTTP/1.x: {lines[0][:80]!r}")
-    if response and not (start[1].isdigit() and len(start[1]) == 3):
-        raise HttpError(f"bad status in {lines[0][:80]!r}")
+        raise HttpError(f"not HTTP/1.x: {shown(lines[0])}")
+    if response and not _STATUS.fullmatch(start[1]):  # str.isdigit() would take "²²²", int() not
+        raise HttpError(f"bad status in {shown(lines[0])}")
     headers: dict[str, str] = {}
     for line in lines[1:]:
         if not line:
             continue
         name, sep, value = line.partition(":")
         if not sep or not name or name != name.strip():
-            raise HttpError(f"bad header line {line[:80]!r}")
+            raise HttpError(f"bad header line {shown(line)}")
         key = name.lower()
         headers[key] = f"{headers[key]}, {value.strip()}" if key in headers else value.strip()
     return Head(raw, start, headers, version)
@@ -90,7 +112,7 @@ def _length(head: Head) -> int | None:
         return None
     values = {v.strip() for v in value.split(",")}
     if len(values) != 1 or not _DIGITS.fullmatch(next(iter(values))):
-        raise HttpError(f"bad Content-Length {value[:40]!r}")
+        raise HttpError(f"bad Content-Length {shown(value)}")
     return int(values.pop())
 
 
@@ -99,7 +121,7 @@ def _chunked(head: Head) -> bool:
     if coding is None:
         return False
     if coding.split(",")[-1].strip().lower() != "chunked":
-        raise HttpError(f"unsupported Transfer-Encoding {coding[:40]!r}")
+        raise HttpError(f"unsupported Transfer-Encoding {shown(coding)}")
     return True
 
 
@@ -125,7 +147,7 @@ def response_framing(head: Head, method: str) -> Framing:
 def _chunk_size(line: bytes) -> int:
     size = line.split(b";")[0].strip()
     if not _HEX.fullmatch(size):  # int(x, 16) alone would take "0x5", "+5", "-2" or "0_0"
-        raise HttpError(f"bad chunk size line {line[:40]!r}")
+        raise HttpError(f"bad chunk size line {shown(line)}")
     return int(size, 16)
 
 

@@ -34,7 +34,7 @@ from .monitoring import ml_run
 from .outcomes import SUCCESSES, classify_answer, failure_message
 from .payloads import Payload, PayloadFactory
 from .profile.model import KINDS, Profile
-from .runtime import clock_for, extra_headers, log_once, next_user_id, option, origin_of, resolve_profile
+from .runtime import clock_for, extra_headers, log_once, logger, next_user_id, option, origin_of, resolve_profile
 from .shapes import mix_for, plan_for
 from .transport import Pool, post, request_head
 
@@ -126,6 +126,7 @@ class MLUser(_MLBehaviour, FastHttpUser):
 
     def on_start(self) -> None:
         self._setup()
+        _warn_ignored(type(self))
         try:
             origin = origin_of(self.host)
         except ProfileError as exc:  # a host given after init (a worker's, a class's own): say why once
@@ -171,6 +172,30 @@ class MLUser(_MLBehaviour, FastHttpUser):
             response_length=len(content) if content is not None else 0, response=answer, context=self.context(),
             exception=None if failure is None else CatchResponseError(failure), start_time=started, url=self._url,
         )  # fmt: skip
+
+
+# FastHttpUser settings a class may set that the model requests (the transport) do not use, and
+# what to use instead. They still apply to `self.client`, for other tasks.
+_IGNORED = {
+    "proxy_host": "MLHttpUser, whose requests honour proxies",
+    "proxy_port": "MLHttpUser, whose requests honour proxies",
+    "default_headers": "the profile's [target.headers] or --ml-header",
+    "max_retries": "none: a model request is sent once, and a failure is counted, not retried",
+    "client_pool": "none: each user keeps its own keep-alive connections",
+}
+_warned: set[type] = set()
+
+
+def _warn_ignored(cls: type) -> None:
+    """Once per class and process: a setting that silently did nothing (a proxy never used)
+    would make a run measure something else than its author meant."""
+    if cls in _warned:
+        return
+    _warned.add(cls)
+    set_here = [name for name in _IGNORED if getattr(cls, name, None) != getattr(FastHttpUser, name, None)]
+    if set_here:
+        told = "; ".join(f"{name} (use {_IGNORED[name]})" for name in set_here)
+        logger.warning("%s: MLUser's model requests ignore %s. These still apply to self.client.", cls.__name__, told)
 
 
 _PER_REQUEST = frozenset({"content-type", "content-length", "x-request-id", "transfer-encoding", "connection"})

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from locust_mlstress.errors import ProfileError
+from locust_mlstress.framing import shown
 from locust_mlstress.profile.model import Feature, Output, Target
 
 # Structural malformation variants a codec may be asked to produce.
@@ -444,7 +445,7 @@ class Codec:
         except Exception as exc:
             # A codec bug or a pathological body (say, nesting deep enough to hit the recursion
             # limit) must read as a failed response, not crash the simulated user.
-            raise DecodeError(f"unreadable response: {type(exc).__name__}: {exc}") from None
+            raise DecodeError(f"unreadable response: {type(exc).__name__}: {shown(str(exc), 80)}") from None
 
     def decode(self, body: bytes, n: int) -> list:
         """Just the predictions (`decode_result(...).predictions`)."""

@@ -26,6 +26,7 @@ from locust_mlstress.codecs.base import (
     option_error,
     require_key,
 )
+from locust_mlstress.framing import shown
 from locust_mlstress.profile.model import Feature, Output, Target
 
 LABEL_DATATYPES = ("INT", "UINT", "BOOL")  # an output of these datatypes holds class labels
@@ -203,14 +204,14 @@ class V2Codec(Codec):
         if type(outputs) is not list:
             raise DecodeError(f"'outputs' is {json_kind(outputs)}, expected an array")
         out = self._pick(outputs)
-        label = out.get("name", "0")
+        label = shown(out.get("name", "0"))  # the server's name: shortened, its own quotes
         datatype = out.get("datatype")
         typed = datatype if type(datatype) is str and datatype.startswith(LABEL_DATATYPES) else None
         if "data" not in out:
-            raise DecodeError(f"missing key 'data' in output '{label}'")
+            raise DecodeError(f"missing key 'data' in output {label}")
         data = out["data"]
         if type(data) is not list:
-            raise DecodeError(f"output '{label}' data is {json_kind(data)}, expected an array")
+            raise DecodeError(f"output {label} data is {json_kind(data)}, expected an array")
         nested = False
         for x in data:
             if type(x) is list:
@@ -225,7 +226,8 @@ class V2Codec(Codec):
         for d in shape:
             total *= d
         if total != len(flat):
-            raise DecodeError(f"output '{label}' has shape {shape} but {len(flat)} values")
+            told = shape if len(shape) <= 8 else f"[{len(shape)} dimensions]"  # a server's list: bounded text
+            raise DecodeError(f"output {label} has shape {told} but {len(flat)} values")
         if len(shape) == 0:
             return flat, typed
         if shape[0] != n:

@@ -86,7 +86,7 @@ def test_failure_messages_fold_numbers_so_locusts_error_table_stays_small():
         ("prediction 3 has 5 values, expected 1 or 2", "prediction N has N values, expected 1 or 2"),
         # what the server chose: any number of values, folded
         ("expected 3 predictions, got 2", "expected 3 predictions, got N"),
-        ("output 'predict' has shape [3, 2] but 5 values", "output 'predict' has shape [N, N] but N values"),
+        ("output 'predict' has shape [3, 2] but 5 values", "output '...' has shape [N, N] but N values"),
         ("body is not JSON: Expecting value: line 1 column 7 (char 6)",
          "body is not JSON: Expecting value: line N column N (char N)"),
         ("body exceeds the limit of 65536 bytes (70000 bytes announced) (max_response_bytes)",
@@ -109,3 +109,43 @@ def test_every_status_keeps_its_own_failure_row():
     assert len(texts) == 100
     folded = {failure_message("undecodable", f"prediction 0 is {v / 7}, outside [0, 1]") for v in range(8, 100)}
     assert folded == {"undecodable: prediction N is N, outside [0, 1]"}
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "unsupported Content-Encoding {}",
+        "missing key 'data' in output {}",
+        "HttpError: bad status in {}",
+        "HttpError: bad start line {}",
+        "HttpError: bad header line {}",
+        "unreadable response: KeyError: {}",
+    ],
+)
+def test_server_text_is_folded_out_of_locusts_table(template):
+    """Issue 13: a server choosing a different text each time made one row per answer."""
+    from locust_mlstress.framing import shown
+    from locust_mlstress.outcomes import failure_message
+
+    texts = {failure_message("x", template.format(shown(f"value-{i}" * i))) for i in range(50)}
+    assert len(texts) == 1
+    assert "'...'" in texts.pop()
+
+
+def test_foreign_texts_quoting_the_server_keep_a_few_then_fold():
+    """A client library's exception quoting the server (requests' BadStatusLine) is not ours to
+    mark: the first few distinct texts of a shape stay, later ones are folded."""
+    from locust_mlstress.outcomes import KEEP_QUOTED, failure_message
+
+    texts = [failure_message("c", f"ConnectionError: ('aborted', BadStatusLine('zq{i}'))") for i in range(40)]
+    assert len(set(texts)) == KEEP_QUOTED + 1
+    assert texts[-1] == "c: ConnectionError: ('...', BadStatusLine('...'))"
+    assert texts[0] == "c: ConnectionError: ('aborted', BadStatusLine('zq0'))"
+
+
+def test_failure_texts_are_short_and_printable():
+    from locust_mlstress.outcomes import MAX_FAILURE_TEXT, failure_message
+
+    text = failure_message("x", "\x1b[31mred\r\nforged line " + "w" * 100_000)
+    assert text.isprintable() and text.isascii()
+    assert len(text) <= MAX_FAILURE_TEXT + 10
