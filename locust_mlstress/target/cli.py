@@ -64,6 +64,55 @@ KNOB_FLAGS: dict[str, tuple[str, type, str]] = {
 }
 
 
+GiB = 1 << 30
+# flag -> (least, most): every numeric option's allowed range, checked before anything is built,
+# so a value out of range is one line naming the flag (argparse only checks the type). The upper
+# ends keep a typo from taking the machine: the model is fitted in memory on --train-samples
+# rows (a million fits in well under a GB and a minute), a request body up to --max-body-bytes is
+# buffered, and the huge chaos body is streamed but still counted per answer.
+RANGES: dict[str, tuple[float, float]] = {
+    "--port": (0, 65535),
+    "--train-samples": (10, 1_000_000),
+    "--latency-ms": (0, 3_600_000),
+    "--jitter-ms": (0, 3_600_000),
+    "--concurrency-latency-ms": (0, 3_600_000),
+    "--error-rate": (0, 1),
+    "--chaos-share": (0, 1),
+    "--temperature": (1e-6, 1e6),
+    "--drift-degradation": (0, 1e6),
+    "--load-noise": (0, 1e6),
+    "--max-body-bytes": (1, GiB),
+    "--max-instances": (1, 10_000_000),
+    "--max-fields": (1, 10_000_000),
+    "--seed": (0, 2**63 - 1),
+    "--chaos-stall-s": (0.001, 3600),
+    "--chaos-huge-bytes": (1, GiB),
+}
+
+
+def range_problems(args: argparse.Namespace) -> list[str]:
+    """Each numeric option outside its range (or not finite), as `--flag: must be ..., got ...`."""
+    import math
+
+    dests = {flag: name for name, (flag, _, _) in KNOB_FLAGS.items()} | {
+        "--port": "port",
+        "--train-samples": "train_samples",
+    }
+    problems = []
+    for flag, (least, most) in RANGES.items():
+        value = getattr(args, dests[flag], None)
+        if value is None:
+            continue
+        if isinstance(value, float) and not math.isfinite(value) or not least <= value <= most:
+            problems.append(f"{flag}: must be from {_number(least)} to {_number(most)}, got {value!r}")
+    return problems
+
+
+def _number(x: float) -> str:
+    """A bound as written: 0, 65535, 1073741824, 1e-06."""
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
 def add_server_arguments(parser: argparse.ArgumentParser, profile_required: bool = True) -> None:
     """Add the server's flags to a parser (the `mlstress serve` subcommand reuses this)."""
     parser.add_argument("--profile", required=profile_required, help="traffic profile (TOML) to fit the model to")
@@ -111,12 +160,11 @@ def run(args: argparse.Namespace) -> int:
     from locust_mlstress.target.server import serve
     from locust_mlstress.target.training import model_for_profile
 
+    if problems := range_problems(args):
+        print(f"error: {'; '.join(problems)}", file=sys.stderr)
+        return 2
     try:
         knobs = knobs_from_args(args)
-        if not 0 <= args.port <= 65535:
-            raise ValueError(f"port must be between 0 and 65535, got {args.port}")
-        if args.train_samples < 10:
-            raise ValueError(f"train_samples must be at least 10, got {args.train_samples}")
         profile = load_profile(args.profile)
         model = model_for_profile(profile, args.train_samples)
     except (ValueError, ProfileError) as exc:
