@@ -10,6 +10,11 @@
   computed at most once per `REFRESH_S` per process, however many browsers poll.
 - Downloads (the Download Data tab, `extended_csv_files`): the per-window rows (report/files.py's
   writer, the columns of `--ml-csv`) and the gate verdicts judged on the live figures.
+- The form's file fields (`--ml-profile`, `--ml-baseline`) name files only in the working directory
+  or the locustfile's folder (anyone who reaches the page can type a path, and without
+  `--web-login` anyone may): any other path is refused with the same words whether it exists
+  or not, before anything opens it. Reading itself goes through `readfile.py` (a FIFO or device
+  is refused without blocking the process).
 - The form: Locust's `/swarm` copies form fields into `parsed_options` unchecked, so a bad
   `--ml-profile` would start a run whose users send nothing. The `/swarm` view is wrapped: the ML
   fields are first judged by `runtime.check_run` (the same checks as at start-up) on a copy of the
@@ -30,6 +35,7 @@ import logging
 import re
 import time
 from collections.abc import Callable
+from pathlib import Path
 from types import SimpleNamespace
 
 from flask import Blueprint, Response, jsonify, make_response, request
@@ -60,6 +66,12 @@ TITLES = {"ok": "ok %", "rejected": "rejected %", "failed": "failure %", "KS": "
           "ECE": "ECE (* above noise)"}  # fmt: skip
 GATE_COLUMNS = ("gate", "metric", "kind", "op", "threshold", "value", "n", "status", "counts_as", "detail", "message")
 FORM_FIELDS = tuple(flag[2:].replace("-", "_") for flag, kwargs in OPTIONS if kwargs.get("include_in_web_ui"))
+# form fields that name a file the Locust process reads
+FILE_FIELDS = ("ml_profile", "ml_baseline")
+OUTSIDE = (
+    "the form reads files only in the working directory and the locustfile's folder (docs/webui.md); "
+    "put the file there, or pass it on the command line"
+)
 _SEPARATORS = re.compile(r"[;,\n]")
 
 
@@ -171,6 +183,35 @@ def form_message(exc: ProfileError, options: argparse.Namespace) -> str:
     return line
 
 
+def form_roots(parsed: argparse.Namespace | None) -> tuple[Path, ...]:
+    """The folders a form's file fields may name files in: the working directory and each
+    locustfile's folder (or the folder given as -f), resolved (symlinks followed)."""
+    roots = [Path.cwd().resolve()]
+    for entry in str(getattr(parsed, "locustfile", "") or "").split(","):
+        if entry.strip():
+            p = Path(entry.strip()).resolve()
+            roots.append(p if p.is_dir() else p.parent)
+    return tuple(dict.fromkeys(roots))
+
+
+def form_path_problem(dest: str, value: object, allowed: object, roots: tuple[Path, ...]) -> str | None:
+    """Why the form may not read the file a field names, or None. The form is open to anyone who
+    reaches the page (Locust has no login by default), so it reads only files in `roots` (or the
+    value the command line gave, `allowed`). Every path outside them, existing or not, gets the
+    same words, decided without opening it: an error must not tell whether a path exists, nor
+    what its first line looks like. Inside the roots the usual errors follow (file not found, not
+    TOML, ...), as on the command line."""
+    if not isinstance(value, str) or not value.strip() or value == allowed:
+        return None
+    try:
+        resolved = Path(value).resolve()  # symlinks followed: a link out of the roots is outside
+    except (OSError, ValueError, RuntimeError):  # a NUL in it, a symlink loop
+        resolved = None
+    if resolved is None or not any(resolved.is_relative_to(root) for root in roots):
+        return f"--{dest.replace('_', '-')}: {OUTSIDE}"
+    return None
+
+
 def _csv_response(text: str, name: str) -> Response:
     response = make_response(text)
     response.headers["Content-Type"] = "text/csv; charset=utf-8"
@@ -181,10 +222,16 @@ def _csv_response(text: str, name: str) -> Response:
 def _checked_swarm(environment: Environment, original):
     """The /swarm view, judging the ML fields before Locust's own view starts anything."""
     web_ui = environment.web_ui
+    startup = {dest: getattr(environment.parsed_options, dest, None) for dest in FILE_FIELDS}
+    roots = form_roots(environment.parsed_options)
 
     @web_ui.auth_required_if_enabled
     @functools.wraps(original)
     def swarm(*args, **kwargs):
+        for dest in FILE_FIELDS:
+            if problem := form_path_problem(dest, request.form.get(dest), startup[dest], roots):
+                logger.error("web UI start refused: %s", problem)
+                return jsonify({"success": False, "message": problem, "host": environment.host})
         options = form_options(environment.parsed_options, request.form)
         candidate = SimpleNamespace(
             parsed_options=options, user_classes=environment.user_classes, shape_class=environment.shape_class,
