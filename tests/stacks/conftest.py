@@ -11,6 +11,7 @@ build/test-artifacts/stacks-timings.json and printed at the end of the session.
 from __future__ import annotations
 
 import json
+import re
 import time
 from concurrent.futures import Future
 from pathlib import Path
@@ -91,6 +92,7 @@ def serving(servers: list[Server]):
 
 
 FIGURES: dict[str, dict] = {}
+MALFORMED_S = 10
 USERS, SECONDS = 6, 20  # ~170 clean requests per endpoint; see docs/stacks.md on the seeded sample
 
 
@@ -115,10 +117,27 @@ class EndpointRun:
         self.run = locust(self.profile, server.base, out / "run", users=USERS, seconds=SECONDS)
         timed(f"run {name} ({USERS} users, {SECONDS} s)", self.run.seconds)
         self.figures = FIGURES.setdefault(name, {})
+        self._malformed = None
 
     @property
     def url(self) -> str:
         return self.server.base + self.path
+
+    def malformed_only(self):
+        """A second, shorter run of the same profile with `[mix]` set to malformed only, so every
+        malformed variant is sent (the init'd mix sends 10% malformed: ~23 requests over 19
+        variants in a 20 s run, which leaves some out). Made once."""
+        if self._malformed is None:
+            from .harness import locust
+
+            edited, n = re.subn(r"(?m)^\[mix\]\n(?:\w+ = .*\n)+", "[mix]\nmalformed = 1.0\n", self.profile.read_text())
+            assert n == 1, f"no [mix] table in {self.profile}"
+            self.malformed_profile = self.profile.with_name(f"{self.name}-malformed.toml")
+            self.malformed_profile.write_text(edited)
+            out = ARTIFACTS / self.name / "malformed-run"
+            self._malformed = locust(self.malformed_profile, self.server.base, out, users=USERS, seconds=MALFORMED_S)
+            timed(f"run {self.name} malformed only ({USERS} users, {MALFORMED_S} s)", self._malformed.seconds)
+        return self._malformed
 
 
 @pytest.fixture(scope="session")

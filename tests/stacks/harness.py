@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -229,10 +230,13 @@ class LocustRun:
 def locust(profile: Path, host: str, out: Path, users: int = 4, seconds: int = 20, timeout: float = 180) -> LocustRun:
     """A headless run of locustfiles/any_profile.py with every request traced (--ml-trace-rate 1),
     so each malformed request can be rebuilt and replayed by its request id."""
-    out.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(out, ignore_errors=True)  # a file left by an earlier run must not pass for this run's
+    out.mkdir(parents=True)
     args = [*LOCUST, "-f", str(ROOT / "locustfiles" / "any_profile.py"), "--ml-profile", str(profile)]
     args += ["--host", host, "--headless", "-u", str(users), "-r", str(users), "-t", f"{seconds}s"]
     args += ["--ml-artifacts", str(out), "--ml-trace-rate", "1", "--ml-json", str(out / "out.json"), "--only-summary"]
     t0 = time.monotonic()
     proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+    (out / "locust.stdout").write_text(proc.stdout)
+    (out / "locust.stderr").write_text(proc.stderr)
     return LocustRun(proc.returncode, proc.stdout, proc.stderr, out, time.monotonic() - t0)

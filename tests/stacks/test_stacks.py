@@ -22,6 +22,8 @@ import tomllib
 import pytest
 import requests
 
+from locust_mlstress.profile import load_profile
+
 from . import checks, harness
 from .conftest import EndpointRun, need, serving, trained
 
@@ -49,6 +51,7 @@ ENDPOINTS = {
 PROBA = ["mlserver-proba", "mlflow-proba", "kserve-v1", "kserve-v2"]
 LABELS = ["mlserver-labels", "mlflow-labels"]
 VERSIONED = ["mlserver-proba", "mlserver-labels", "kserve-v2"]  # the v2 answers carry model_version
+DISTINCT = ["mlserver-proba", "mlflow-proba", "kserve-v1", "kserve-v2"]  # one per server and wire format
 
 
 @pytest.fixture(scope="module")
@@ -131,6 +134,15 @@ def test_label_answers_are_flagged_without_ece(endpoint):
 def test_malformed_outcomes_match_a_direct_send(endpoint):
     replays = checks.assert_malformed_match(endpoint.run, endpoint.profile, endpoint.url)
     endpoint.figures["malformed"] = checks.outcome_table(replays).splitlines()
+
+
+@pytest.mark.parametrize("endpoint", DISTINCT, indirect=True)
+def test_every_malformed_variant_matches_a_direct_send(endpoint):
+    run = endpoint.malformed_only()
+    replays = checks.assert_malformed_match(run, endpoint.malformed_profile, endpoint.url)
+    declared = {name for name, _ in load_profile(endpoint.malformed_profile).variants("malformed")}
+    assert set(replays) == declared, f"variants never sent: {sorted(declared - set(replays))}"
+    endpoint.figures["malformed_only"] = checks.outcome_table(replays).splitlines()
 
 
 @pytest.mark.parametrize("endpoint", VERSIONED, indirect=True)
