@@ -17,6 +17,7 @@ import sys
 
 from .errors import ProfileError
 from .profile import KINDS, Profile, load_profile
+from .profile.fields import printable
 
 
 def describe(profile: Profile) -> str:
@@ -24,7 +25,7 @@ def describe(profile: Profile) -> str:
     t = profile.target
     total = sum(profile.kind_weights.values())
     lines = [
-        f"profile   {profile.name} ({profile.path})",
+        f"profile   {profile.name} ({printable(str(profile.path))})",
         f"seed      {profile.seed}",
         f"target    POST {t.path}  codec={t.codec}  batch_size={t.batch_size}  timeout={t.timeout:g}s",
         f"output    {profile.output.type}"

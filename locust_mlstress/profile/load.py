@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..errors import ProfileError
 from ..readfile import PROFILE_MAX_BYTES, InputFileError, read_regular
-from .fields import Table
+from .fields import Table, printable
 from .gates import read_gates
 from .limits import MAX_BATCH_SIZE, MAX_CLASSES, MAX_FEATURES, MAX_VALUES_PER_REQUEST
 from .model import (
@@ -90,7 +90,7 @@ def nesting(data: object) -> int:
 
 def parse_profile(data: dict, path: Path, sha256: str = "") -> Profile:
     top = Table(data, "", path)
-    name = top.str("name", path.stem)
+    name = top.str("name", printable(path.stem))  # a file name may hold what a name may not
     description = top.str("description", "", multiline=True)
     seed = top.integer("seed", min=0)
     output = _output(top.table("output", required=True))
