@@ -66,3 +66,27 @@ def test_a_host_that_is_not_an_http_url_is_refused_before_traffic(quickstart, ho
     assert err.value.field == "--host" and "e.g. http://127.0.0.1:8080" in str(err.value)
     env.host = "http://127.0.0.1:8080/base"
     check_run(env)
+
+
+def test_the_web_form_reads_only_its_folders_and_says_the_same_of_every_other_path(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from locust_mlstress.webui import form_path_problem, form_roots
+
+    (tmp_path / "here").mkdir()
+    (tmp_path / "here" / "run.py").write_text("")
+    (tmp_path / "here" / "p.toml").write_text("")
+    (tmp_path / "elsewhere.toml").write_text("secret = 1\n")
+    (tmp_path / "here" / "link.toml").symlink_to(tmp_path / "elsewhere.toml")
+    monkeypatch.chdir(tmp_path / "here")
+    roots = form_roots(argparse.Namespace(locustfile="run.py"))
+    assert roots == (Path(tmp_path / "here").resolve(),)
+    assert form_path_problem("ml_profile", "p.toml", None, roots) is None
+    assert form_path_problem("ml_profile", "missing.toml", None, roots) is None  # inside: the usual "not found"
+    refused = {
+        form_path_problem("ml_profile", value, None, roots)
+        for value in ("../elsewhere.toml", "link.toml", "/etc/passwd", "/no/such.toml", "/dev/zero", "a\0b")
+    }
+    assert len(refused) == 1 and next(iter(refused)).startswith("--ml-profile: the form reads files only")
+    # the command line's own value is the operator's choice, wherever it is
+    assert form_path_problem("ml_baseline", "/etc/passwd", "/etc/passwd", roots) is None

@@ -66,6 +66,10 @@ MULTICLASS = PARAM.replace('type = "binary"', 'type = "multiclass"\nclasses = ["
 REGRESSION = PARAM.replace('type = "binary"', 'type = "regression"').replace('"logistic"', '"linear"')
 
 
+MANY_CLASSES = ", ".join(f'"c{i}"' for i in range(10_001))
+MANY_DRIFTS = "".join(f'[drift.d{i}]\ntype = "scale"\nfeatures = ["x"]\nfactor = 2\n' for i in range(1001))
+
+
 def case(name, old, new, field, *hints, base=PARAM, rows=ROWS):
     """One bad profile: `base` with `old` replaced by `new` (or `new` appended when `old` is "")."""
     return pytest.param(base, old, new, rows, field, hints, id=name)
@@ -201,6 +205,38 @@ CASES = [
          "use a code like '413' or a class like '4xx'"),
     case("expect-unknown-kind", "", '[expect.malfromed]\nstatus = ["4xx"]\n', "expect.malfromed",
          "did you mean 'malformed'?"),
+    # limits (profile/limits.py): the field and the maximum
+    case("body-bytes-past-limit", "", "[oversized.variants]\nbody_bytes = { size = 10_000_000_000 }\n",
+         "oversized.variants.body_bytes.size", "at most 64 MiB", "docs/profiles.md", "10,000,000,000"),
+    case("large-batch-past-limit", "", "[oversized.variants]\nlarge_batch = { size = 100_000_001 }\n",
+         "oversized.variants.large_batch.size", "at most 100,000"),
+    case("batch-size-past-limit", 'codec = "kserve_v1"', 'codec = "kserve_v1"\nbatch_size = 10_001',
+         "target.batch_size", "at most 10,000"),
+    case("words-per-request", 'codec = "kserve_v1"', 'codec = "kserve_v1"\nbatch_size = 10_000',
+         "target.batch_size", "= 2,000,000 words per request", "lower batch_size or max_words",
+         base=PARAM.replace('vocabulary = ["hi", "there"] }', 'vocabulary = ["hi"], max_words = 200 }')),
+    case("max-words-past-limit", 'vocabulary = ["hi", "there"] }', 'vocabulary = ["hi"], max_words = 100000000 }',
+         "features[2].distribution.max_words", "at most 10,000"),
+    case("min-words-past-limit", 'vocabulary = ["hi", "there"] }', 'vocabulary = ["hi"], min_words = 10001 }',
+         "features[2].distribution.min_words", "at most 10,000"),
+    case("too-many-classes", 'type = "binary"', f'type = "multiclass"\nclasses = [{MANY_CLASSES}]',
+         "output.classes", "holds 10,001 items; at most 10,000"),
+    case("too-many-drift-variants", "", MANY_DRIFTS,
+         "drift", "holds 1,002 entries; at most 1,000"),
+    case("spike-users-past-limit", "", '[load]\nshape = "soak"\nusers = 1_000_001\nduration = 5\n',
+         "load.users", "at most 1,000,000"),
+    # control characters: refused, shown escaped
+    case("esc-in-profile-name", "seed = 7", 'seed = 7\nname = "a\\u001b[31m"', "name", "holds a control character",
+         "\\x1b"),
+    case("crlf-in-drift-name", "[drift.shift]", '[drift."shift\\r\\nprofile is valid"]',
+         "drift.shift\\r\\nprofile is valid", "the name", "rename it"),
+    case("esc-in-a-class", 'type = "binary"', 'type = "binary"\nclasses = ["no", "y\\u001bes"]',
+         "output.classes[1]", "control character"),
+    case("newline-in-a-stage-name", "", '[load]\nshape = "stages"\n[[load.stages]]\nname = "a\\nb"\nduration = 1\n'
+                                        'users = 1\n',
+         "load.stages[0].name", "control character"),
+    case("esc-in-a-category", 'categories = ["a", "b"]', 'categories = ["a", "\\u001b"]',
+         "features[1].categories[1]", "control character"),
 ]
 # fmt: on
 
@@ -260,6 +296,64 @@ def test_unreadable_file(tmp_path, content, hint):
         load_profile(path)
     assert str(info.value).startswith(f"{path}: ")
     assert hint in str(info.value)
+
+
+def test_a_multiline_description_is_allowed_but_not_an_escape(tmp_path):
+    path = tmp_path / "p.toml"
+    path.write_text('description = """two\nlines\tand a tab"""\n' + PARAM)
+    assert load_profile(path).description == "two\nlines\tand a tab"
+    path.write_text('description = "red \\u001b[31m"\n' + PARAM)
+    with pytest.raises(ProfileError, match="description: .* holds a control character"):
+        load_profile(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "hint"),
+    [
+        ("deep = " + "[" * 100_000 + "]" * 100_000 + "\n", "nests tables or arrays too deeply"),  # the parser recursed
+        ("[deep" + ".a" * 40 + "]\n", "nests tables or arrays 33 levels deep; at most 32"),  # a repr would recurse
+    ],
+    ids=["arrays", "dotted-keys"],
+)
+def test_deep_nesting_is_one_line_not_a_recursion_error(tmp_path, text, hint):
+    path = tmp_path / "deep.toml"
+    path.write_text(PARAM + text)
+    with pytest.raises(ProfileError, match=hint) as info:
+        load_profile(path)
+    assert info.value.field == "" and "\n" not in str(info.value)
+
+
+def test_a_fifo_or_a_device_is_refused_without_blocking(tmp_path):
+    import os
+
+    fifo = tmp_path / "p.toml"
+    os.mkfifo(fifo)  # no writer: an open without O_NONBLOCK, or a read, would block this test forever
+    with pytest.raises(ProfileError, match="is not a regular file but a FIFO"):
+        load_profile(fifo)
+    with pytest.raises(ProfileError, match="is not a regular file but a device"):
+        load_profile("/dev/zero")
+
+
+def test_a_file_past_the_cap_is_refused_before_it_is_read(tmp_path):
+    path = tmp_path / "big.toml"
+    with path.open("wb") as f:
+        f.truncate(16 * 2**20 + 1)
+    with pytest.raises(ProfileError, match="more than the 16 MiB allowed"):
+        load_profile(path)
+
+
+def test_read_regular_stops_at_the_cap(tmp_path):
+    from locust_mlstress.readfile import InputFileError, read_regular
+
+    path = tmp_path / "f"
+    path.write_bytes(b"x" * 100)
+    assert read_regular(path, 100) == b"x" * 100
+    with pytest.raises(InputFileError) as info:
+        read_regular(path, 99)
+    assert info.value.too_large and info.value.size == 100
+    with pytest.raises(InputFileError) as info:
+        read_regular(tmp_path / "none", 10)
+    assert info.value.missing
 
 
 def test_a_directory_is_not_a_profile(tmp_path):

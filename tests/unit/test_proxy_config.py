@@ -179,3 +179,17 @@ def test_mlstress_proxy_names_the_fault_file_field(capsys, tmp_path):
     path = _file(tmp_path, "[faults]\nreset = 0.9\nblackhole = 0.2\n")
     assert mlstress(["proxy", "--upstream", "http://127.0.0.1:1", "--faults", str(path)]) == 2
     assert f"{path}: faults.blackhole: reset (0.9) + blackhole (0.2) must be <= 1" in capsys.readouterr().err
+
+
+def test_a_fault_file_nested_too_deeply_is_one_line(tmp_path):
+    error = _error(tmp_path, "x = " + "[" * 100_000 + "]" * 100_000 + "\n")  # was a RecursionError
+    assert error.field == "" and "nests tables or arrays too deeply" in error.message
+
+
+def test_a_fault_file_that_is_a_fifo_is_refused_without_blocking(tmp_path):
+    import os
+
+    fifo = tmp_path / "faults.toml"
+    os.mkfifo(fifo)  # no writer: opening it to read would block forever
+    with pytest.raises(ProfileError, match="is not a regular file but a FIFO"):
+        load_plan(fifo)
