@@ -171,10 +171,16 @@ def test_a_size_past_its_limit_is_one_line_naming_field_and_maximum(tmp_path, da
     assert time.monotonic() - started < 30
 
 
-def test_a_run_asking_for_a_10_gb_body_stops_before_building_it(tmp_path):
-    """Before: `locust` accepted the profile and grew to 14 GB building the body."""
-    profile = write_profile(tmp_path, LIMITS["body_bytes"][0])
-    line = locust_refused(locust("--ml-profile", str(profile)), "body_bytes.size", "at most 64 MiB")
+@pytest.mark.parametrize("kind", ["10-gb-body", "deep-toml"])
+def test_a_run_on_a_hostile_profile_stops_before_traffic(tmp_path, kind):
+    """Before: `locust` accepted a 10 GB body_bytes and grew to 14 GB building it; a profile nested
+    100k deep was a RecursionError traceback."""
+    if kind == "10-gb-body":
+        profile, words = write_profile(tmp_path, LIMITS["body_bytes"][0]), ("body_bytes.size", "at most 64 MiB")
+    else:
+        profile, words = tmp_path / "deep.toml", ("nests tables or arrays too deeply",)
+        profile.write_text("x = " + "[" * DEEP + "]" * DEEP + "\n")
+    line = locust_refused(locust("--ml-profile", str(profile)), *words)
     assert str(profile) in line
 
 
