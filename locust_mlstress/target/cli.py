@@ -10,7 +10,7 @@ import argparse
 import sys
 from dataclasses import fields
 
-from locust_mlstress.target.knobs import CHAOS_MODES, LAX_MODES, ServerKnobs
+from locust_mlstress.target.knobs import CHAOS_MODES, LAX_MODES, ServerKnobs, knob_problems
 from locust_mlstress.target.training import TRAIN_SAMPLES
 
 DEFAULTS = ServerKnobs()
@@ -108,6 +108,17 @@ def range_problems(args: argparse.Namespace) -> list[str]:
     return problems
 
 
+def option_problems(args: argparse.Namespace) -> list[str]:
+    """Every bad option at once, on one line: the knobs' own checks (`knob_problems`, which name a
+    knob as `error_rate`), then each numeric flag outside its range whose knob passed them."""
+    from types import SimpleNamespace
+
+    values = {f.name: getattr(args, f.name, getattr(DEFAULTS, f.name)) for f in fields(ServerKnobs)}
+    knob_messages = knob_problems(SimpleNamespace(**values))  # type: ignore[arg-type]
+    failed = {flag for name, (flag, _, _) in KNOB_FLAGS.items() if any(m.startswith(f"{name} ") for m in knob_messages)}
+    return knob_messages + [p for p in range_problems(args) if p.split(":", 1)[0] not in failed]
+
+
 def _number(x: float) -> str:
     """A bound as written: 0, 65535, 1073741824, 1e-06."""
     return str(int(x)) if float(x).is_integer() else f"{x:g}"
@@ -160,7 +171,7 @@ def run(args: argparse.Namespace) -> int:
     from locust_mlstress.target.server import serve
     from locust_mlstress.target.training import model_for_profile
 
-    if problems := range_problems(args):
+    if problems := option_problems(args):
         print(f"error: {'; '.join(problems)}", file=sys.stderr)
         return 2
     try:
