@@ -65,13 +65,24 @@ def venv_dir(name: str) -> Path:
     return CACHE / f"{name}-{key(name)}"
 
 
+def _lock(f) -> None:
+    """Wait for the venv's lock without blocking the process: under pytest, gevent (imported by
+    Locust) runs these threads as greenlets, and a blocking flock would stall the other installs."""
+    while True:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            time.sleep(1.0)  # another process is installing this venv; its release is what we wait for
+
+
 def ensure(name: str) -> Stack:
     """The stack's venv, installing it first when there is no finished install."""
     start = time.monotonic()
     venv = venv_dir(name)
     CACHE.mkdir(parents=True, exist_ok=True)
     with open(f"{venv}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+        _lock(lock)
         if (venv / MARKER).is_file():
             return Stack(name, venv, time.monotonic() - start, True)
         shutil.rmtree(venv, ignore_errors=True)
