@@ -210,10 +210,10 @@ def write_outputs(environment: Environment, run, summary: dict, gates: list[dict
             files["traces"] = run.trace_file.path.name
     html_paths = [Path(p) for p in (option(environment, "ml_html"), directory and directory / "report.html") if p]
     manifest_path = option(environment, "ml_manifest") or (directory / "manifest.json" if directory else None)
-    manifest = None
-    if manifest_path or html_paths:  # the HTML report shows the manifest, even when none is written
-        manifest = _manifest(environment, run, summary, gates, files, secrets)
-    written = manifest_path and manifest is not None and _write_manifest(Path(manifest_path), manifest, failures)
+    if not (manifest_path or html_paths):
+        return
+    manifest = _manifest(environment, run, summary, gates, files, secrets)  # shown by the HTML report too
+    written = bool(manifest_path) and _write_manifest(Path(manifest_path), manifest, failures)  # the record first
     if directory:
         html = getattr(environment.parsed_options, "html_file", None)
         if html:  # the user's --html: Locust writes it itself
@@ -223,9 +223,13 @@ def write_outputs(environment: Environment, run, summary: dict, gates: list[dict
             target = directory / "locust_report.html"
             if attempt(str(target), lambda: _locust_html(environment, target, secrets), failures, target):
                 files["locust_html"] = target.name
-    if html_paths and manifest is not None:
+    if html_paths:
+        # The page shows the manifest as it will be once the page is written: `mlstress report`
+        # renders the same bytes from the saved files.
+        files["ml_html"] = "report.html" if directory else str(html_paths[0])
+        manifest["failed"] = _failed(failures)
         _write_html(html_paths, summary, manifest, failures, directory)
-    if manifest_path and manifest is not None and (directory or html_paths):  # what came of the pages
+    if manifest_path:  # what came of the pages
         label = f"manifest {manifest_path}"
         if _write_manifest(Path(manifest_path), manifest, failures) and not written:
             failures[:] = [f for f in failures if f != label]  # the second try made it
@@ -253,10 +257,15 @@ def _manifest(environment: Environment, run, summary: dict, gates: list[dict], f
     return manifest
 
 
+def _failed(failures: list[str]) -> list[str]:
+    """The manifest's `failed`: the outputs that could not be written, but for the manifest itself."""
+    return [f for f in failures if not f.startswith("manifest ")]
+
+
 def _write_manifest(path: Path, manifest: dict, failures: list[str]) -> bool:
     """The manifest, naming the files that could not be written. Written beside itself and then
     renamed over: a second write that fails leaves the first one whole."""
-    manifest["failed"] = [f for f in failures if not f.startswith("manifest ")]
+    manifest["failed"] = _failed(failures)
     text = json.dumps(manifest, indent=2) + "\n"
     staging = path.with_name(f".{path.name}.tmp")
 
@@ -281,16 +290,19 @@ def _write_html(paths: list[Path], summary: dict, manifest: dict, failures: list
         rendered.append(render_html(summary, manifest))
 
     if not attempt("the HTML report (" + ", ".join(map(str, paths)) + ")", render, failures):
+        manifest["files"].pop("ml_html", None)
         return
     from .report.html import write_page
 
-    for path in paths:
-        if attempt(f"HTML report {path}", lambda path=path: write_page(path, rendered[0]), failures, path):
-            logger.info("HTML report written to %s", path)
-            if directory and path == directory / "report.html":
-                manifest["files"]["ml_html"] = "report.html"
-            elif "ml_html" not in manifest["files"]:
-                manifest["files"]["ml_html"] = str(path)
+    done = [path for path in paths if attempt(f"HTML report {path}", lambda p=path: write_page(p, rendered[0]),
+                                               failures, path)]  # fmt: skip
+    for path in done:
+        logger.info("HTML report written to %s", path)
+    files = manifest["files"]
+    if not done:
+        files.pop("ml_html", None)
+    elif directory and directory / "report.html" not in done:
+        files["ml_html"] = str(done[0])
 
 
 def finish_code(environment: Environment, failures: list[str]) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import gevent
+from greenlet import getcurrent
 from locust import events
 from locust.env import Environment
 from locust.rpc import Message
@@ -308,9 +310,15 @@ def finish(environment: Environment) -> dict | None:
 
 
 def quiet_interrupts() -> None:
-    """A Ctrl-C that Locust itself does not catch (while a master waits for its workers before the
-    test starts, or a second one while Locust shuts down) ends the process with one line on
-    stderr instead of a traceback; any other uncaught exception keeps its traceback."""
+    """Ctrl-C without tracebacks, for the first press as for a second one.
+
+    - Python raises KeyboardInterrupt in whatever runs when the signal comes: often a user's
+      greenlet, which gevent then reports with a traceback before passing the interrupt on to
+      the main greenlet. Here it goes straight to the main greenlet, where Locust expects it.
+    - One that Locust itself does not catch (while a master waits for its workers before the
+      test starts, or a second one while Locust shuts down) ends the process with one line on
+      stderr instead of a traceback; any other uncaught exception keeps its traceback.
+    Installed once, from the main greenlet, only over Python's own SIGINT handler."""
     previous = sys.excepthook
     if getattr(previous, "mlstress", False):
         return
@@ -323,6 +331,16 @@ def quiet_interrupts() -> None:
 
     hook.mlstress = True
     sys.excepthook = hook
+    main = getcurrent()
+    if main.parent is not None or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        return
+
+    def on_sigint(_signum, _frame) -> None:
+        if getcurrent() is main:
+            raise KeyboardInterrupt
+        gevent.get_hub().loop.run_callback(main.throw, KeyboardInterrupt)
+
+    signal.signal(signal.SIGINT, on_sigint)
 
 
 @events.init.add_listener
