@@ -47,6 +47,7 @@ from .errors import ProfileError
 from .gates import GateSpec
 from .gating import judge_spec
 from .monitoring import current_monitor, gate_summary, live_summary, ml_run
+from .profile.fields import printable
 from .report.console import kind_cells
 from .report.files import write_rows, write_window_csv
 from .runtime import OPTIONS, check_run, log_once
@@ -175,12 +176,13 @@ def form_options(parsed: argparse.Namespace | None, form) -> argparse.Namespace:
 
 def form_message(exc: ProfileError, options: argparse.Namespace) -> str:
     """One line for the form's error box (the UI collapses newlines, so a gate's caret line goes)
-    that names the field: a profile's own errors name the file, not the option that chose it."""
-    line = str(exc).splitlines()[0]
+    that names the field: a profile's own errors name the file, not the option that chose it.
+    Escaped: a form value may hold an ESC or a CR, and the line is also written to Locust's log."""
+    line = str(exc).splitlines()[0] if str(exc) else ""
     profile = getattr(options, "ml_profile", None)
     if "--ml-" not in line and profile and exc.file == str(profile):
         line = f"--ml-profile: {line}"
-    return line
+    return printable(line)
 
 
 def form_roots(parsed: argparse.Namespace | None) -> tuple[Path, ...]:
