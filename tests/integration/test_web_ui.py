@@ -184,8 +184,12 @@ def test_ml_tab_table_and_downloads_during_a_quickstart(tmp_path):
 
 
 def test_bad_form_values_are_refused_naming_the_field(tmp_path, server):
-    broken = tmp_path / "broken.toml"
+    # The form reads files only under the working directory (ROOT here) and the locustfile's folder.
+    broken = ROOT / "build" / "test-artifacts" / f"broken-{tmp_path.name}.toml"
+    broken.parent.mkdir(parents=True, exist_ok=True)
     broken.write_text("[target\n")
+    outside = tmp_path / "broken.toml"
+    outside.write_text("[target\n")
     host = server.url
     with running_web_ui(tmp_path, "--host", host) as ui:
         refused = {
@@ -201,6 +205,10 @@ def test_bad_form_values_are_refused_naming_the_field(tmp_path, server):
         answer = ui.swarm(host=host, ml_profile=str(broken))
         assert answer["success"] is False
         assert answer["message"].startswith(f"--ml-profile: {broken}: is not valid TOML")
+        answer = ui.swarm(host=host, ml_profile=str(outside))  # exists, but outside: not opened, not described
+        assert answer["success"] is False
+        assert "form reads files only in the working directory" in answer["message"], answer["message"]
+        assert "TOML" not in answer["message"]
         answer = ui.swarm(host=host.removeprefix("http://"))
         assert answer["success"] is False
         assert answer["message"].startswith(f"--host: host '{host.removeprefix('http://')}' is not an http://")
