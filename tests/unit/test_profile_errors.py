@@ -386,3 +386,13 @@ def test_cli_prints_the_mix_of_a_good_profile(tmp_path, capsys):
     assert lines["clean"][2] == "25.0%"
     assert any(line.split()[:3] == ["drifted", "shift", "25.0%"] for line in out.splitlines())
     assert "malformed  invalid_json" in out and "oversized  body_bytes" in out
+
+
+def test_a_file_name_with_control_characters_is_escaped_in_the_message(tmp_path):
+    hostile = tmp_path / "x\x1b[2J\nerror: forged.toml"
+    hostile.write_text("name = 1\n")
+    with pytest.raises(ProfileError) as caught:
+        load_profile(hostile)
+    message = str(caught.value)
+    assert "\x1b" not in message and "\n" not in message
+    assert "\\x1b[2J\\nerror: forged.toml" in message
