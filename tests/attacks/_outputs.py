@@ -24,8 +24,9 @@ class Watched:
     """A running process whose stderr lines are collected by a thread; `wait_for` blocks until a
     line holding some text has been printed (an event, not a sleep)."""
 
-    def __init__(self, args: list[str], env: dict[str, str]) -> None:
-        self.proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    def __init__(self, args: list[str], env: dict[str, str], new_session: bool = False) -> None:
+        self.proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                                     start_new_session=new_session)  # fmt: skip
         self.lines: list[str] = []
         self._seen = threading.Condition()
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -74,10 +75,11 @@ class Watched:
         return "".join(self._stdout)
 
 
-def local(profile: Path, host: str, out: Path, *extra: str) -> Watched:
-    """A headless local run of the integration tests' locustfile."""
+def local(profile: Path, host: str, out: Path, *extra: str, new_session: bool = False) -> Watched:
+    """A headless local run of the integration tests' locustfile; `new_session` makes it the
+    leader of its own process group (signalled as a terminal's Ctrl-C would: all at once)."""
     out.mkdir(parents=True, exist_ok=True)
-    return Watched(locust_args(profile, host, "--headless", *extra), locust_env(out))
+    return Watched(locust_args(profile, host, "--headless", *extra), locust_env(out), new_session)
 
 
 def distributed(profile: Path, host: str, out: Path, workers: int, *extra: str) -> tuple[Watched, list[Watched]]:

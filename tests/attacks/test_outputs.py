@@ -7,6 +7,7 @@ tmpfs mount stands for a full or read-only disk (the tests that need one skip wi
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -27,7 +28,7 @@ from tests.attacks._outputs import (
     wait_until,
 )
 from tests.integration.conftest import QUICKSTART
-from tests.integration.harness import ROOT
+from tests.integration.harness import ROOT, free_port, read_records
 
 PASSWORD = "Pw-0f-the-h0st-91"
 
@@ -133,7 +134,7 @@ def _reported(out: Path, workers: int, at_least: int) -> bool:
     return len(sizes) == workers and min(sizes) >= at_least
 
 
-@pytest.mark.parametrize("repeat", range(3))
+@pytest.mark.parametrize("repeat", range(2))
 def test_ctrl_c_on_a_master_loses_no_request(server, tmp_path, repeat):
     """SIGINT on the master between worker reports (each worker holds up to 3 s of unreported
     requests): the ML totals equal Locust's final totals, every worker reported, no missing."""
@@ -156,6 +157,27 @@ def test_ctrl_c_on_a_master_loses_no_request(server, tmp_path, repeat):
     assert ml_total(summary) == locust_total(tmp_path / "locust.json") > 0
     assert len(summary["workers"]["reported"]) == 2 and summary["workers"]["missing"] == []
     assert no_traceback(master.stderr) and all(no_traceback(w.stderr) for w in workers)
+
+
+def test_ctrl_c_on_a_processes_run_loses_no_request_and_prints_no_traceback(server, tmp_path):
+    """Ctrl-C in a terminal reaches the whole process group: with --processes, the master and its
+    forked workers at once. The ML totals still equal Locust's, and no process prints a traceback."""
+    out = tmp_path / "records"
+    port = str(free_port())
+    run = local(QUICKSTART, server.url, out, "--processes", "2", "-u", "4", "-r", "4", "-t", "60s",
+                "--master-bind-host", "127.0.0.1", "--master-bind-port", port, "--master-port", port,
+                "--ml-gate", "requests > 10", new_session=True)  # fmt: skip
+    try:
+        assert wait_until(lambda: _reported(out, 2, 1), timeout=60), run.stderr[-2000:]
+        os.killpg(run.proc.pid, signal.SIGINT)
+        code = run.finish(40)
+    finally:
+        if run.proc.poll() is None:
+            os.killpg(run.proc.pid, signal.SIGKILL)
+    assert code == 0 and no_traceback(run.stderr), run.stderr[-3000:]
+    master = next(r for r in read_records(out) if r["role"] == "MasterRunner")
+    assert ml_total(master["summary"]) == master["locust_requests"] > 0
+    assert master["summary"]["workers"]["missing"] == []
 
 
 def test_a_worker_that_never_sends_its_final_report_is_named(server, tmp_path):
