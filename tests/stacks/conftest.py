@@ -5,7 +5,8 @@ waits for its own. A stack that cannot be installed FAILS its tests with pip's e
 skip would let CI pass without having proved anything on that stack.
 
 Timings (install cold or cached, training, server start, init, each run) are gathered in
-build/test-artifacts/stacks-timings.json and printed at the end of the session.
+build/test-artifacts/stacks/timings.json (the per-endpoint figures in figures.json beside it) and
+printed at the end of the session.
 """
 
 from __future__ import annotations
