@@ -81,7 +81,7 @@ class TraceFile:
         record (summary, manifest) written at the end: a sample of requests matters less."""
         self.error = exc.strerror or str(exc)
         removed = ""
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT) and self.path.is_file():  # never a device node
             try:
                 self.path.unlink(missing_ok=True)
                 self.dropped, self.written = self.dropped + self.written, 0
