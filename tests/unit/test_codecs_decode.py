@@ -177,3 +177,12 @@ def test_only_ascii_digits_index_arrays_in_a_response_path():
 
     assert compile_path("outputs.0.data") == (("outputs", None), ("0", 0), ("data", None))
     assert compile_path("outputs.²") == (("outputs", None), ("²", None))  # a key, not int("²")
+
+
+def test_a_v2_output_name_from_the_server_is_shortened_in_the_reason():
+    """Issue 13: an output name as long as the body reached the reason (and Locust's table) whole."""
+    v2 = codec("v2", output="regression")
+    name = "\x1b[31m" + "n" * 100_000
+    with pytest.raises(DecodeError) as caught:
+        v2.decode(json.dumps({"outputs": [{"name": name, "shape": [1]}]}).encode(), 1)
+    assert caught.value.reason == "missing key 'data' in output '?[31mnnnnnnnnnnnnnnnnnnnnnnnnnnn...'"

@@ -96,6 +96,7 @@ def test_keep_alive_follows_the_version_and_the_connection_header(head, keep):
         (b"GARBAGE\r\n\r\n", False, "bad start line"),
         (b"POST / SPDY/3\r\n\r\n", False, "not HTTP/1.x"),
         (b"HTTP/1.1 2000 OK\r\n\r\n", True, "bad status"),
+        ("HTTP/1.1 \u00b2\u00b2\u00b2 OK\r\n\r\n".encode("latin-1"), True, "bad status"),  # isdigit() took it
         (b"POST / HTTP/1.1\r\nNoColon\r\n\r\n", False, "bad header line"),
     ],
 )
@@ -131,3 +132,17 @@ def test_a_message_cut_short_raises_connection_closed():
     with pytest.raises(ConnectionClosed):
         _reader(b"POST / HTTP/1.1\r\nHost").head()
     assert _reader(b"").head() is None  # closed between messages: a normal end
+
+
+def test_server_text_in_an_error_is_short_printable_and_quoted_once():
+    """Issue 13: a header line of 60 KB with control characters came back whole in the error."""
+    from locust_mlstress.framing import SHOWN, shown
+
+    line = "X-Evil" + "\x1b[2J'\"`" * 8000
+    with pytest.raises(HttpError) as caught:
+        parse_head(f"HTTP/1.1 200 OK\r\n{line}\r\n\r\n".encode("latin-1"), response=True)
+    text = str(caught.value)
+    assert text.startswith("bad header line 'X-Evil") and text.endswith("...'")
+    assert text.isprintable() and text.isascii() and text.count("'") == 2
+    assert len(shown(line)) == SHOWN + 5
+    assert shown(b"zz\r\n") == "'zz??'" and shown({"a": 1}) == "'dict'"
