@@ -88,6 +88,8 @@ def _bounded(text: str) -> str:
     quoted parts removed) the first few distinct texts are kept as they are, and later ones get
     their quoted parts folded; past `_MAX_SHAPES` shapes every quoted part is folded. A bounded
     memory, touched only on failures that quote something."""
+    if "'" not in text and '"' not in text:
+        return text
     shape = _QUOTED.sub("'...'", text)
     if shape == text:
         return text
