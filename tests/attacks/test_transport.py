@@ -241,3 +241,14 @@ def test_mluser_names_the_fasthttpuser_settings_it_ignores(caplog):
     for name in ("proxy_host", "proxy_port", "default_headers", "max_retries", "MLHttpUser", "[target.headers]"):
         assert name in warnings[0]
     assert "client_pool" not in warnings[0]
+
+
+def test_a_gzip_bomb_under_load_keeps_the_process_small(tmp_path):
+    """Defect 11 in a real run: 40 users against the bomb server for 10 s. Before the fix the
+    Locust process grew to 548 MB with 1 user and 660 MB with 40 (an 8 MiB cap); now it stays
+    near its size without the bomb (about 140 MB here)."""
+    with Server("bomb") as server:
+        rows, early, peak = _locust_run(QUICKSTART, server.url, tmp_path, "fast", users=40)
+    assert "exceeds the limit of 8388608 bytes" in (tmp_path / "run_failures.csv").read_text()
+    assert max(early, peak) < 250, f"RSS {early:.0f} -> {peak:.0f} MB"
+    print(f"bomb, 40 users: {rows} error rows, RSS {early:.0f} -> {peak:.0f} MB")
