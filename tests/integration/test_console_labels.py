@@ -4,51 +4,12 @@ instead, within 120 columns, as the last thing the run prints."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-import pytest
 
 from tests.integration.harness import LOCUST, ROOT
 
 TITLE = "ML quality per payload kind"
-
-
-class LabelAnswers(BaseHTTPRequestHandler):
-    """{"instances": rows} in, {"predictions": [0|1, ...]} out: labels, not probabilities."""
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        try:
-            rows = json.loads(body)["instances"]
-            answer, status = {"predictions": [int(float(r.get("monthly_charges", 0)) > 70) for r in rows]}, 200
-        except Exception as exc:  # a malformed body: rejected, as a strict server would
-            answer, status = {"error": str(exc)}, 400
-        data = json.dumps(answer).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *_args) -> None:
-        pass
-
-
-@pytest.fixture(scope="module")
-def label_server() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), LabelAnswers)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_label_answers_are_flagged_with_the_fix_and_accuracy(label_server):

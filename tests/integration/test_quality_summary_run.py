@@ -3,10 +3,6 @@ small to call clean traffic stable, the oversized kind as a fixed batch, accurac
 against a local endpoint that answers class labels, accuracy and a calibration reason, no ECE."""
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-import pytest
 
 from locust_mlstress import metrics
 from tests.integration.conftest import QUICKSTART
@@ -44,38 +40,6 @@ def test_a_short_warmup_and_the_oversized_batch_are_reported_for_what_they_are(s
     assert f"≥ {shift['ks']:.3f} (≤ {shift['ks_upper']:.3f})" in page
     if summary["baseline"]["too_small"]:
         assert f"The clean baseline holds {shift['n_reference']} predictions" in page
-
-
-class _LabelHandler(BaseHTTPRequestHandler):
-    """A KServe v1 endpoint that answers class labels (JSON integers), as a default sklearn
-    `predict` does: label 1 for every third instance, 0 otherwise."""
-
-    def do_POST(self):  # noqa: N802 (http.server's name)
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        try:
-            instances = json.loads(body)["instances"]
-            answer, status = {"predictions": [int(i % 3 == 0) for i in range(len(instances))]}, 200
-        except (ValueError, KeyError, TypeError, RecursionError):  # the malformed payloads, deep nesting too
-            answer, status = {"error": "bad request"}, 400
-        data = json.dumps(answer).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *_args):
-        pass
-
-
-@pytest.fixture
-def label_server():
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _LabelHandler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    thread.join()
 
 
 def test_label_answers_get_accuracy_and_a_calibration_reason_not_an_ece(label_server, tmp_path):
