@@ -151,7 +151,7 @@ def exit_code(results: list[GateResult], *, inconclusive: str | None = None) -> 
 
 def tally(results: list[GateResult]) -> dict[str, int]:
     """Counts per status, every status present."""
-    counts = {PASS: 0, FAIL: 0, INCONCLUSIVE: 0}
+    counts: dict[str, int] = {PASS: 0, FAIL: 0, INCONCLUSIVE: 0}
     for r in results:
         counts[r.status] += 1
     return counts

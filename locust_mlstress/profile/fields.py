@@ -7,6 +7,7 @@ Unread keys are reported by `finish()`, with a close match when one exists: typo
 
 from __future__ import annotations
 
+import builtins
 import difflib
 import math
 import unicodedata
@@ -62,6 +63,9 @@ def _short(value: object) -> str:
 
 
 class Table:
+    # the method `str` below shadows the builtin in this class body: annotations after it name
+    # `builtins.str`
+
     def __init__(self, data: dict[str, Any], path: str, file: Path | None):
         self.data = data
         self.path = path
@@ -110,7 +114,7 @@ class Table:
 
     def number(
         self,
-        key: str,
+        key: builtins.str,
         default: Any = MISSING,
         *,
         min: float | None = None,
@@ -134,7 +138,9 @@ class Table:
             raise self.error(key, f"must be > {above}, got {value}")
         return float(value)
 
-    def integer(self, key: str, default: Any = MISSING, *, min: int | None = None, max: int | None = None) -> Any:
+    def integer(
+        self, key: builtins.str, default: Any = MISSING, *, min: int | None = None, max: int | None = None
+    ) -> Any:
         """An integer; `max` is one of the profile's limits (limits.py), named in the error."""
         value = self._get(key, default, "an integer" + (f" >= {min}" if min is not None else ""))
         if value is default and default is not MISSING:
@@ -149,13 +155,15 @@ class Table:
             raise self.error(key, f"must be at most {size_text(max)} (a limit, docs/profiles.md), got {value:,}")
         return value
 
-    def boolean(self, key: str, default: Any = MISSING) -> Any:
+    def boolean(self, key: builtins.str, default: Any = MISSING) -> Any:
         value = self._get(key, default, "true or false")
         if not isinstance(value, bool):
             raise self.error(key, f"must be true or false, got {_shown(value)}")
         return value
 
-    def strings(self, key: str, default: Any = MISSING, *, nonempty: bool = False, max_items: int = MAX_LIST) -> Any:
+    def strings(
+        self, key: builtins.str, default: Any = MISSING, *, nonempty: bool = False, max_items: int = MAX_LIST
+    ) -> Any:
         """A list of at most `max_items` distinct strings, none holding a control character."""
         value = self._get(key, default, "a list of strings")
         if value is default and default is not MISSING:
@@ -174,7 +182,7 @@ class Table:
             raise self.error(key, "must not repeat a value")
         return tuple(value)
 
-    def numbers(self, key: str, default: Any = MISSING) -> Any:
+    def numbers(self, key: builtins.str, default: Any = MISSING) -> Any:
         value = self._get(key, default, "a list of non-negative numbers")
         if value is default and default is not MISSING:
             return value
@@ -185,13 +193,13 @@ class Table:
             raise self.error(key, "must be a non-empty list of non-negative numbers with a positive sum")
         return tuple(float(v) for v in value)
 
-    def table(self, key: str, *, required: bool = False) -> Table:
+    def table(self, key: builtins.str, *, required: bool = False) -> Table:
         value = self._get(key, MISSING if required else {}, f"a [{self.at(key)}] table")
         if not isinstance(value, dict):
             raise self.error(key, f"must be a table, got {_type_name(value)}")
         return Table(value, self.at(key), self.file)
 
-    def tables(self, key: str, *, max_items: int = MAX_LIST) -> list[Table]:
+    def tables(self, key: builtins.str, *, max_items: int = MAX_LIST) -> list[Table]:
         """An array of at most `max_items` tables, `[[key]]` in TOML."""
         value = self._get(key, MISSING, f"one or more [[{self.at(key)}]] tables")
         if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
@@ -201,7 +209,7 @@ class Table:
             raise self.error(key, f"holds {len(value):,} tables; at most {limit} (a limit, docs/profiles.md)")
         return [Table(v, f"{self.at(key)}[{i}]", self.file) for i, v in enumerate(value)]
 
-    def names(self, *, max_items: int = MAX_LIST) -> Iterator[str]:
+    def names(self, *, max_items: int = MAX_LIST) -> Iterator[builtins.str]:
         """Every key, marked as read: for tables whose keys are names chosen by the user (a drift
         variant, a stage, a header), so each is checked as a name: printable, of sane length."""
         self._read.update(self.data)
@@ -215,11 +223,11 @@ class Table:
                 raise self.error(key, f"the name is {len(key):,} characters long; at most {MAX_NAME:,}")
         return iter(list(self.data))
 
-    def sub(self, key: str) -> Table:
+    def sub(self, key: builtins.str) -> Table:
         """A value that may be a table, read as one (the caller checks `raw(key)` first)."""
         return self.table(key)
 
-    def raw(self, key: str) -> Any:
+    def raw(self, key: builtins.str) -> Any:
         self._read.add(key)
         return self.data.get(key)
 

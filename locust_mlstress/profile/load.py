@@ -209,7 +209,8 @@ def _v2_parameters(t: Table) -> tuple[tuple[str, str | int | float | bool], ...]
     for key in t.names():
         value = t.raw(key)
         if not isinstance(value, str | int | float):  # bool is an int
-            kind = {dict: "a table", list: "a list"}.get(type(value), type(value).__name__)
+            kinds: dict[type, str] = {dict: "a table", list: "a list"}
+            kind = kinds.get(type(value), type(value).__name__)
             raise t.error(key, f'must be a string, a number or a boolean (a JSON scalar), got {kind}; e.g. "pd"')
         if isinstance(value, float) and not math.isfinite(value):
             raise t.error(key, f"must be a finite number (JSON has no {value!r}), a string or a boolean")
@@ -314,7 +315,7 @@ def _source(t: Table, kind: str, features: tuple[Feature, ...], output: Output, 
         fmt = t.str("format", guessed, choices=("csv", "parquet", "jsonl"))
         if fmt is None:
             raise t.error("format", f"cannot tell the format of {file!r}; set format = csv, parquet or jsonl")
-        source: Source = DatasetSource(resolved, fmt, t.str("label_column", None))
+        source = DatasetSource(resolved, fmt, t.str("label_column", None))
         t.finish()
         from .dataset import read_dataset_file
 

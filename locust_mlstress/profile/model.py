@@ -241,11 +241,12 @@ class Profile:
         """(variant name, weight) pairs of a kind, in declaration order."""
         if kind == "clean":
             return (("clean", 1.0),)
-        chosen: tuple[DriftVariant | Variant, ...] = {
+        by_kind: dict[str, tuple[DriftVariant, ...] | tuple[Variant, ...]] = {
             "drifted": self.drift,
             "malformed": self.malformed,
             "oversized": self.oversized,
-        }[kind]
+        }
+        chosen = by_kind[kind]
         return tuple((v.name, v.weight) for v in chosen)
 
     def expectation(self, kind: str, variant: str) -> Expectation:

@@ -6,7 +6,7 @@ import unicodedata
 
 from .fields import Table
 from .limits import MAX_CATEGORIES, MAX_CLASSES, MAX_FEATURES, MAX_VOCABULARY, MAX_WORDS
-from .model import V2_DATATYPE_NAMES, Distribution, Feature, LabelModel, LinearPredictor, LinearTerm, Output
+from .model import V2_DATATYPE_NAMES, Distribution, Feature, LabelModel, LinearPredictor, LinearTerm, Output, V2Datatype
 
 FEATURE_TYPES = ("float", "int", "bool", "category", "text")
 # which distribution kinds can draw which feature type
@@ -38,7 +38,7 @@ def name_problem(name: str) -> str | None:
     return None
 
 
-def _wire_and_datatype(t: Table, name: str, ftype: str) -> tuple[str | None, str | None]:
+def _wire_and_datatype(t: Table, name: str, ftype: str) -> tuple[str | None, V2Datatype | None]:
     wire = t.str("wire", None)
     if wire is not None and (problem := name_problem(wire)):
         raise t.error("wire", problem)

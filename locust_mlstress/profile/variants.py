@@ -41,6 +41,8 @@ def _drift_variant(t: Table, name: str, profile: Profile) -> DriftVariant:
     if labels == "recompute" and not can_recompute:
         raise t.error("labels", "'recompute' needs a parametric source with a label_model; use 'keep'")
 
+    wanted: tuple[str, ...] | None
+    default: tuple[str, ...] | None
     if kind in NUMERIC_DRIFT:
         wanted, default = ("float", "int"), None
     elif kind in ("category_reweight", "unseen_category"):
