@@ -11,7 +11,7 @@ import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from locust_mlstress.errors import ProfileError
 from locust_mlstress.framing import shown
@@ -218,7 +218,7 @@ def _binary_checker(classes: tuple[str, ...]) -> AnswerChecker:
                     if typed is not None:
                         raise DecodeError(f"prediction {i} is {value!r}, not a class id (0 or 1) of a {typed} output")
                 elif t is str and value in names:
-                    out.append(names[value])  # type: ignore[index]
+                    out.append(names[value])
                     labels += 1
                     certain += 1
                     continue
@@ -239,7 +239,7 @@ def _multiclass_checker(classes: tuple[str, ...]) -> AnswerChecker:
     index = {name: j for j, name in enumerate(classes)}
     onehot = [tuple(1.0 if j == c else 0.0 for j in range(k)) for c in range(k)]
 
-    def one(value: object, i: int) -> list[float]:
+    def one(value: Any, i: int) -> list[float]:  # Any: a JSON value, tested by `type(value) is`
         t = type(value)
         if t is list:
             if len(value) != k:
@@ -266,13 +266,13 @@ def _multiclass_checker(classes: tuple[str, ...]) -> AnswerChecker:
                 value = value[0]
                 t = type(value)
             if t is int:
-                if not 0 <= value < k:  # type: ignore[operator]
+                if not 0 <= value < k:
                     raise DecodeError(f"prediction {i} is {value}, not a class id (0..{k - 1})")
-                out.append(list(onehot[value]))  # type: ignore[index]
+                out.append(list(onehot[value]))
                 labels += 1
                 continue
             if t is str and value in index:
-                out.append(list(onehot[index[value]]))  # type: ignore[index]
+                out.append(list(onehot[index[value]]))
                 labels += 1
                 continue
             if typed is not None:
@@ -325,7 +325,7 @@ def body_version(document: object) -> str | None:
     servers may), as text; None when absent or not a string or integer."""
     if type(document) is not dict:
         return None
-    value = document.get("model_version")  # type: ignore[union-attr]
+    value = document.get("model_version")
     if type(value) is str:
         return value[:MAX_VERSION_CHARS] if value else None
     if type(value) is int:

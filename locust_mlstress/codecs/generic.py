@@ -115,9 +115,6 @@ class JSONCodec(Codec):
         items = walk(document, self._response)
         if self._item is None:
             return items
-        check_count(items, n, self.response_path or "response")
+        checked = check_count(items, n, self.response_path or "response")  # the same list, typed
         base = self.response_path
-        return [
-            walk(item, self._item, f"{base}.{i}" if base else str(i))
-            for i, item in enumerate(items)  # type: ignore[arg-type]
-        ]
+        return [walk(item, self._item, f"{base}.{i}" if base else str(i)) for i, item in enumerate(checked)]

@@ -8,6 +8,7 @@ NumPy-style training code usually declare one [batch, features] FP tensor.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from locust_mlstress.codecs.base import (
     STRUCTURAL_VARIANTS,
@@ -37,21 +38,23 @@ TENSOR_INPUT_NAME = "input-0"  # the tensor layout's input name unless target.v2
 # a BOOL tensor's 1 as a type error. Only values that are the same number in another JSON type
 # are converted; anything else (a string, null, NaN, 2.5 in an INT tensor: what a malformed
 # payload puts there on purpose) is sent untouched, so faults reach the wire as built.
-def _as_float(value: object) -> object:
+# `value: Any`: a JSON value whose type is tested through `t = type(value)`, which mypy does not
+# narrow on
+def _as_float(value: Any) -> object:
     t = type(value)
     if t is int or t is bool:
         try:
-            return float(value)  # type: ignore[arg-type]
+            return float(value)
         except OverflowError:  # an integer no float holds: sent as built
             return value
     return value
 
 
-def _as_int(value: object) -> object:
+def _as_int(value: Any) -> object:
     t = type(value)
-    if t is float and value.is_integer():  # type: ignore[union-attr]
-        return int(value)  # type: ignore[arg-type]
-    return int(value) if t is bool else value  # type: ignore[arg-type]
+    if t is float and value.is_integer():
+        return int(value)
+    return int(value) if t is bool else value
 
 
 def _as_bool(value: object) -> object:
