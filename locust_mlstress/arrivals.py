@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import random
 import time
+from typing import cast
 
 import gevent
 from gevent.pool import Group
@@ -66,6 +67,7 @@ class MLArrivalUser(MLUser):
         clock = time.perf_counter
         since_start = self._factory.clock  # the user's test clock (runtime.clock_for)
         due = clock()
+        group = cast(Group, self._group)  # set by on_start, before the task runs
         while True:
             rate = self.rate_at(since_start())
             if rate <= 0:
@@ -77,13 +79,13 @@ class MLArrivalUser(MLUser):
             if wait > 0:
                 gevent.sleep(wait)
             self._counts.count("scheduled")
-            if len(self._group) >= self.max_in_flight:
+            if len(group) >= self.max_in_flight:
                 self._counts.count("dropped")
                 continue
             if clock() - due > LATE_S:
                 self._counts.count("late")
             self._counts.count("sent")
-            self._group.spawn(self._arrive, self._factory.next(), due)
+            group.spawn(self._arrive, self._factory.next(), due)
 
     tasks = [dispatch]
 

@@ -45,5 +45,5 @@ def ml_events(environment: Environment) -> EventHook:
     if hook is None:
         hook = EventHook()
         hook.__doc__ = ml_request_doc
-        environment.events.ml_request = hook
+        environment.events.ml_request = hook  # type: ignore[attr-defined]  # a plugin event Events does not declare
     return hook

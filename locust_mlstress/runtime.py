@@ -16,6 +16,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Literal, overload
 
 import gevent
 from locust import events
@@ -140,7 +141,7 @@ def check_hosts(environment: Environment) -> None:
             origin_of(host)
 
 
-def origin_of(host: str):
+def origin_of(host: str | None):
     """The transport's Origin of a host URL; a ProfileError naming --host when it is none."""
     from .transport import Origin
 
@@ -172,6 +173,10 @@ def load_cached(path: str | os.PathLike[str]) -> Profile:
     return _profiles[key]
 
 
+@overload
+def resolve_profile(user_class: type, environment: Environment, *, quiet: Literal[False] = False) -> Profile: ...
+@overload
+def resolve_profile(user_class: type, environment: Environment, *, quiet: bool) -> Profile | None: ...
 def resolve_profile(user_class: type, environment: Environment, *, quiet: bool = False) -> Profile | None:
     """The option wins over the class attribute; `quiet` returns None instead of raising."""
     source = option(environment, "ml_profile") or getattr(user_class, "profile", None)
@@ -278,8 +283,9 @@ def _build_payload_kits(environment: Environment) -> None:
 
 @events.test_start.add_listener
 def _on_test_start(environment: Environment, **_kwargs) -> None:
-    environment.mlstress_t0 = time.monotonic()
-    environment.mlstress_started = time.time()
+    # plugin state on Locust's Environment, which declares no such attributes
+    environment.mlstress_t0 = time.monotonic()  # type: ignore[attr-defined]
+    environment.mlstress_started = time.time()  # type: ignore[attr-defined]
     _counters.clear()
     runner = environment.runner
     if isinstance(runner, MasterRunner) and environment.parsed_options is not None:

@@ -26,6 +26,7 @@ import socket
 import ssl
 import time
 from dataclasses import dataclass
+from typing import cast
 from urllib.parse import unquote, urlsplit
 
 from gevent import socket as gsocket
@@ -59,9 +60,9 @@ class Origin:
     authorization: str | None = None  # Basic, from credentials in the URL (as FastHttpSession does)
 
     @classmethod
-    def parse(cls, url: str) -> Origin:
-        """ValueError says what is wrong with `url` (Locust's --host)."""
-        parts = urlsplit(url)
+    def parse(cls, url: str | None) -> Origin:
+        """ValueError says what is wrong with `url` (Locust's --host; None when none was given)."""
+        parts = urlsplit(url or "")  # None reads as "", as urlsplit itself reads it
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"host {url!r} is not an http:// or https:// URL")
         port = parts.port or (443 if parts.scheme == "https" else 80)  # .port raises on a bad port
@@ -272,7 +273,7 @@ class Pool:
                 conn.sock.settimeout(conn.left())
                 conn.sock.sendall(request)
             else:
-                for piece in request:
+                for piece in cast("tuple[bytes, ...]", request):  # mypy does not narrow on `type(x) is not`
                     if not _send_watching(conn, piece):
                         conn.cut = True  # an answer came: the rest of the request is not sent
                         break

@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import random
 import time
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar, cast
 
 import gevent.ssl
 from locust import HttpUser
@@ -38,6 +38,9 @@ from .runtime import clock_for, extra_headers, log_once, logger, next_user_id, o
 from .shapes import mix_for, plan_for
 from .transport import Pool, post, request_head
 
+if TYPE_CHECKING:
+    from locust.env import Environment
+
 
 class _MLBehaviour:
     """The per-request path shared by both user classes: payload -> request -> outcome -> hook."""
@@ -45,6 +48,13 @@ class _MLBehaviour:
     abstract = True
     profile: ClassVar[str | os.PathLike[str] | Profile | None] = None
     max_response_bytes: ClassVar[int] = MAX_RESPONSE_BYTES  # a longer body is `undecodable`, and not read
+    environment: Environment  # from the User class this one is mixed into
+
+    if TYPE_CHECKING:  # each user class's own request path
+
+        def _send(
+            self, payload: Payload, name: str, request_id: str, probe_of: list | None, due: float | None = None
+        ) -> None: ...
 
     def _setup(self) -> None:
         try:
@@ -61,7 +71,8 @@ class _MLBehaviour:
         self._profile = profile
         self._path = profile.target.path
         self._names = {kind: f"POST {self._path} [{kind}]" for kind in (*KINDS, "probe")}
-        self._headers = {h.name: h.value for h in profile.target.headers} | extra_headers(self.environment)
+        # a loaded profile's header always has a value (profile/load.py reads it or fails)
+        self._headers = {h.name: cast(str, h.value) for h in profile.target.headers} | extra_headers(self.environment)
         self._hook = ml_events(self.environment)
         share = option(self.environment, "ml_consistency")
         self._probe_share = float(share) if share is not None else profile.consistency
@@ -163,7 +174,7 @@ class MLUser(_MLBehaviour, FastHttpUser):
         request = post(self._head, payload.content_type, request_id, payload.body)
         started = time.time()
         sent = time.perf_counter()
-        answer = self._pool.exchange(request, self._timeout, self.max_response_bytes)
+        answer = cast(Pool, self._pool).exchange(request, self._timeout, self.max_response_bytes)  # set by on_start
         response_time = (time.perf_counter() - (sent if due is None else due)) * 1000.0
         content = answer.content
         failure = self._judge(payload, answer.status, answer.headers, content, answer.error, response_time, probe_of)
