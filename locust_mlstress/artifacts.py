@@ -24,6 +24,7 @@ import logging
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from locust.env import Environment
@@ -213,7 +214,7 @@ def write_outputs(environment: Environment, run, summary: dict, gates: list[dict
     if not (manifest_path or html_paths):
         return
     manifest = _manifest(environment, run, summary, gates, files, secrets)  # shown by the HTML report too
-    written = bool(manifest_path) and _write_manifest(Path(manifest_path), manifest, failures)  # the record first
+    written = _write_manifest(Path(manifest_path), manifest, failures) if manifest_path else False  # the record first
     if directory:
         html = getattr(environment.parsed_options, "html_file", None)
         if html:  # the user's --html: Locust writes it itself
@@ -294,7 +295,7 @@ def _write_html(paths: list[Path], summary: dict, manifest: dict, failures: list
         return
     from .report.html import write_page
 
-    done = [path for path in paths if attempt(f"HTML report {path}", lambda p=path: write_page(p, rendered[0]),
+    done = [path for path in paths if attempt(f"HTML report {path}", partial(write_page, path, rendered[0]),
                                                failures, path)]  # fmt: skip
     for path in done:
         logger.info("HTML report written to %s", path)

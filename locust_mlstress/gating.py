@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import gevent
 from locust.env import Environment
@@ -32,6 +34,9 @@ from .gates import (
 from .gates.verdicts import FAIL, INCONCLUSIVE, PASS
 from .profile.model import Profile
 from .runtime import clock_for, option
+
+if TYPE_CHECKING:
+    from .shapes import ProfileShape
 
 console = logging.getLogger("locust.stats_logger")
 logger = logging.getLogger("locust_mlstress")
@@ -52,7 +57,7 @@ def conclude(
     summary: dict,
     aborted: dict | None,
     failures: list[str] | None = None,
-    unreported: list[str] = (),
+    unreported: Sequence[str] = (),
 ) -> list[dict]:
     """Judge the final figures, report them, set the exit code; the verdicts as plain dicts.
     With `unreported` workers (their final reports never came) the figures are partial: a gate
@@ -128,7 +133,7 @@ def conclude_stages(environment: Environment, profile: Profile, summary: dict) -
     failing stage; step-to-failure reports its breaking point (finding one is its purpose)."""
     from .shapes import plan_for
 
-    shape = environment.shape_class
+    shape = cast("ProfileShape", environment.shape_class)  # one with stage verdicts is, below
     verdicts = getattr(shape, "verdicts", None)
     plan = plan_for(environment, profile)
     if not verdicts or plan is None:

@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import gevent
 from greenlet import getcurrent
@@ -81,7 +82,7 @@ def finish_held(environment: Environment) -> HeldConsole:
     """`finish`, its console lines held back: what `quitting` runs. They are printed by the
     `quit` listener, or at interpreter exit when `quit` never fires (a library caller that only
     fires `quitting`); whichever comes first prints them, the other finds nothing left."""
-    held = environment.mlstress_held = HeldConsole()
+    held = environment.mlstress_held = HeldConsole()  # type: ignore[attr-defined]  # plugin state
     atexit.register(held.release)  # first: what was held before an error in `finish` still prints
     console.addFilter(held)
     try:
@@ -128,8 +129,13 @@ class MLRun:
 def ml_run(environment: Environment) -> MLRun:
     run = getattr(environment, "mlstress_run", None)
     if run is None:
-        run = environment.mlstress_run = MLRun()
-        ml_events(environment).add_listener(lambda **kw: environment.mlstress_run.record(**kw))
+        # plugin state on Locust's Environment, which declares no such attribute
+        run = environment.mlstress_run = MLRun()  # type: ignore[attr-defined]
+
+        def record(**kw) -> None:  # the run of the moment: start() replaces it
+            environment.mlstress_run.record(**kw)  # type: ignore[attr-defined]
+
+        ml_events(environment).add_listener(record)
     return run
 
 
@@ -144,7 +150,7 @@ def start(environment: Environment) -> MLRun:
     old = ml_run(environment)
     _stop(old)
     run = MLRun()
-    environment.mlstress_run = run
+    environment.mlstress_run = run  # type: ignore[attr-defined]
     run.profile = profile = run_profile(environment)
     if profile is None:
         return old if old.profile is None else run
@@ -263,6 +269,8 @@ def finish(environment: Environment) -> dict | None:
     summary = live_summary(environment)
     if summary is None:
         return None
+    # a summary comes from run.monitor, which start() makes only for a run with a profile
+    assert run.monitor is not None and run.profile is not None
     summary["run"] = {
         "profile": profile_identity(run.profile),
         "host": mask_host(environment.host),
@@ -329,7 +337,7 @@ def quiet_interrupts() -> None:
             return
         previous(kind, value, tb)
 
-    hook.mlstress = True
+    hook.mlstress = True  # type: ignore[attr-defined]  # marks it installed (checked above)
     sys.excepthook = hook
     main = getcurrent()
     if main.parent is not None or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
@@ -376,7 +384,7 @@ def _wire(environment: Environment, **_kwargs) -> None:
         """A worker stopped by its own Ctrl-C/SIGTERM (e.g. --processes) reports what it recorded
         since its last report before Locust tells the master it quits (listeners of `quitting`
         run last-registered first). After a quit from the master this sends an empty report."""
-        runner = environment.runner
+        runner = cast(WorkerRunner, environment.runner)  # registered on a worker only
         try:
             runner._send_stats()  # Locust's and ours together, so both totals keep agreeing
         except Exception as exc:  # noqa: BLE001  (the master may be gone)

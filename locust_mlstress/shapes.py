@@ -86,9 +86,10 @@ class ProfileShape(LoadTestShape):
     def tick(self) -> tuple[int, float] | None:
         from .monitoring import run_profile
 
+        assert self.runner is not None  # Locust gives a shape its runner before it asks for ticks
         profile = run_profile(self.runner.environment)
         plan = plan_for(self.runner.environment, profile) if profile is not None else None
-        if plan is None or self.failure is not None:
+        if profile is None or plan is None or self.failure is not None:
             return None  # the init check has already refused a profile without [load]
         t = self.get_run_time()
         self._judge_ended_stages(profile, plan, t)
@@ -112,6 +113,7 @@ class ProfileShape(LoadTestShape):
         from .gates import evaluate
         from .monitoring import current_monitor
 
+        assert self.runner is not None  # called from tick
         settle = SETTLE_MASTER_S if isinstance(self.runner, MasterRunner) else SETTLE_LOCAL_S
         judged = {v["index"] for v in self.verdicts}
         for index, (stage, end) in enumerate(zip(plan.stages, plan.ends, strict=True)):
@@ -133,7 +135,7 @@ class ProfileShape(LoadTestShape):
                 self.failure = verdict
                 return
 
-    def breaking_point(self) -> dict | None:
+    def breaking_point(self) -> dict:
         """Step-to-failure: the last step whose SLOs held, the first that broke, and how."""
         passed = [v for v in self.verdicts if v["passed"]]
         return {

@@ -224,6 +224,7 @@ def _csv_response(text: str, name: str) -> Response:
 def _checked_swarm(environment: Environment, original):
     """The /swarm view, judging the ML fields before Locust's own view starts anything."""
     web_ui = environment.web_ui
+    assert web_ui is not None  # called by extend, which runs only where there is a web UI
     startup = {dest: getattr(environment.parsed_options, dest, None) for dest in FILE_FIELDS}
     roots = form_roots(environment.parsed_options)
 
@@ -240,7 +241,7 @@ def _checked_swarm(environment: Environment, original):
             host=request.form.get("host", "").strip() or environment.host,
         )  # fmt: skip
         try:
-            check_run(candidate)  # type: ignore[arg-type]
+            check_run(candidate)
         except ProfileError as exc:
             message = form_message(exc, options)
             logger.error("web UI start refused: %s", message)
@@ -258,6 +259,8 @@ def _checked_swarm(environment: Environment, original):
 def extend(environment: Environment) -> LiveFigures:
     """Add the tab, the downloads, and the form checks to `environment.web_ui`."""
     web_ui = environment.web_ui
+    # _on_init calls this only where there is a web UI, and Locust's WebUI builds its app at once
+    assert web_ui is not None and web_ui.app is not None
     figures = LiveFigures(environment)
     base = getattr(environment.parsed_options, "web_base_path", None) or None
     web_ui.template_args["extended_tabs"] = [{"title": "ML quality", "key": TAB_KEY}]

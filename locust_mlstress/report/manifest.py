@@ -13,6 +13,7 @@ import re
 import sys
 import time
 from importlib.metadata import PackageNotFoundError, version
+from typing import overload
 from urllib.parse import urlsplit
 
 from ..profile.model import Profile
@@ -61,6 +62,10 @@ def host_password(host: str | None) -> str | None:
         return None
 
 
+@overload
+def mask_host(host: str) -> str: ...
+@overload
+def mask_host(host: str | None) -> str | None: ...
 def mask_host(host: str | None) -> str | None:
     """A host URL as it may be written to a file: `http://user:***@host`, the password masked
     (Locust takes credentials in `--host`; they are a secret like any header value)."""
