@@ -27,7 +27,7 @@ from . import _checks
 class CalibrationBins(NamedTuple):
     """Per-bin sums: everything ECE, MCE, Brier and the ECE noise level need."""
 
-    count: np.ndarray
+    count: np.ndarray  # type: ignore[assignment]  # a field may shadow tuple.count; mypy objects
     sum_p: np.ndarray
     sum_y: np.ndarray
     sum_sq_err: np.ndarray

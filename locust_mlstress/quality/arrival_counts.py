@@ -26,7 +26,7 @@ class ArrivalCounts:
             self.last = now
 
     def take_delta(self) -> dict:
-        delta = {k: int(v) for k, v in self.unsent.items()}
+        delta: dict[str, float | None] = {k: int(v) for k, v in self.unsent.items()}
         self.unsent.clear()
         if self.first is not None:
             delta |= {"first": self.first, "last": self.last}

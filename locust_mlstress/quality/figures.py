@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -48,7 +49,7 @@ def _aligned(reference: KindStats, current: KindStats) -> tuple[np.ndarray, np.n
     """(fine edges, reference counts, current counts) on one shared set of fine bins."""
     ref, cur = reference.predictions, current.predictions
     if isinstance(ref, LinearHistogram):
-        return ref.edges, ref.counts, cur.counts  # type: ignore[union-attr]
+        return ref.edges, ref.counts, cur.counts
     assert isinstance(ref, LogHistogram) and isinstance(cur, LogHistogram)
     spans = [span for span in (ref.span(), cur.span()) if span is not None]
     lo, hi = min(lo for lo, _ in spans), max(hi for _, hi in spans)
@@ -206,9 +207,8 @@ def histogram(reference: KindStats | None, current: KindStats, *, bins: int = 20
     if current.predictions.n == 0:
         return None
     ref = reference if reference is not None and reference.predictions.n else None
-    edges, ref_counts, cur_counts = _aligned(ref or current, current)
-    if ref is None:
-        ref_counts = None
+    edges, aligned_ref, cur_counts = _aligned(ref or current, current)
+    ref_counts = None if ref is None else aligned_ref
     step = max(1, math.ceil(len(cur_counts) / bins))
     starts = np.arange(0, len(cur_counts), step)
     coarse = [float(edges[i]) for i in starts] + [float(edges[-1])]
@@ -232,7 +232,7 @@ def payloads(stats: KindStats) -> dict[str, dict]:
     """Per variant: requests and body sizes (and latency, where recorded per variant)."""
     rows = {}
     for variant, (n, total, top) in sorted(stats.sizes.items()):
-        row = {"requests": n, "mean_bytes": total / n if n else None, "max_bytes": top}
+        row: dict[str, Any] = {"requests": n, "mean_bytes": total / n if n else None, "max_bytes": top}
         if variant in stats.variant_latency:
             row["latency_ms"] = percentiles(stats.variant_latency[variant])
         rows[variant] = row
@@ -284,7 +284,7 @@ def minus(total: KindStats, part: KindStats) -> KindStats:
     """The predictions in `total` but not in `part` (a later stretch of the same stream)."""
     rest = KindStats(total.output, total.n_classes)
     if isinstance(total.predictions, LinearHistogram):
-        rest.predictions.counts = total.predictions.counts - part.predictions.counts  # type: ignore[union-attr]
+        rest.predictions.counts = total.predictions.counts - part.predictions.counts
     else:
         rest.predictions.merge(total.predictions)  # type: ignore[arg-type]
         for key, count in part.predictions.items():  # type: ignore[union-attr]

@@ -203,11 +203,13 @@ class LogHistogram:
         pairs = [(k, c) for k, c in rows]
         if not pairs:
             return h
+        keys: np.ndarray | None
+        counts: np.ndarray | None
         try:
             keys, counts = (np.array(column) for column in zip(*pairs, strict=True))
         except OverflowError:  # an int beyond int64
             keys = counts = None
-        if keys is None or keys.dtype.kind != "i" or counts.dtype.kind != "i":
+        if keys is None or counts is None or keys.dtype.kind != "i" or counts.dtype.kind != "i":
             for k, c in sorted(pairs):  # not int64s (a damaged file): row by row, as ever
                 h.add_key(k, c)
             return h

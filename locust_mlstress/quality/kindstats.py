@@ -11,6 +11,7 @@ earlier version still loads.
 from __future__ import annotations
 
 from collections import Counter
+from typing import cast
 
 import numpy as np
 
@@ -121,7 +122,8 @@ class KindStats:
             self._multiclass(predictions, labels, labels_only)
 
     def _binary(self, predictions: list[float], labels: list | None, labels_only: bool) -> None:
-        hist, cal = self.predictions, self.calibration
+        # a classifier's: probabilities on [0, 1], and calibration bins (__init__)
+        hist, cal = cast(LinearHistogram, self.predictions), cast(CalibrationBins, self.calibration)
         if len(predictions) > 32:  # large batches: one numpy pass instead of a Python loop
             hist.add_many(np.asarray(predictions, dtype=np.float64))
         else:
@@ -151,7 +153,7 @@ class KindStats:
                 self.accuracy[1] += 1
                 if not labels_only:
                     sq = sum((p - (k == y)) ** 2 for k, p in enumerate(probs))
-                    self.calibration.add(probs[top], int(top == y), sq)
+                    cast(CalibrationBins, self.calibration).add(probs[top], int(top == y), sq)  # a classifier's
 
     def merge(self, other: KindStats) -> None:
         self.outcomes.update(other.outcomes)

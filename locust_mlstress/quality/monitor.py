@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from typing import cast
 
 from ..profile.model import Profile
 from . import figures
@@ -118,8 +119,9 @@ class QualityMonitor:
             last = max(1, round(self.warmup.seconds / self.window_s))
             chosen = [w for w in sorted(self.clean_head) if w < last]
         else:
+            wanted = cast(int, self.warmup.predictions)  # parse() sets seconds or predictions
             for w in sorted(self.clean_head):
-                if stats.predictions.n >= self.warmup.predictions:
+                if stats.predictions.n >= wanted:
                     break
                 chosen.append(w)
                 stats.merge(self.clean_head[w])

@@ -107,7 +107,7 @@ def kind_cells(kind: str, k: dict) -> dict[str, str]:
     failed = sum(c for o, c in outcomes.items() if o not in SUCCESSES)
     shift, cal, lat = k.get("shift") or {}, k.get("calibration") or {}, k.get("latency_ms") or {}
     accuracy = k.get("accuracy") or {}
-    interval = accuracy.get("interval") or (None, None)
+    interval: tuple[float | None, float | None] = accuracy.get("interval") or (None, None)  # (lo, hi)
     ks = shift.get("ks")
     w = WIDTHS
     return {

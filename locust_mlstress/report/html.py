@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Set as AbstractSet
 from html import escape
 from pathlib import Path
 
@@ -80,7 +81,7 @@ def _facts(rows: list[tuple[str, str]]) -> str:
     return '<dl class="facts">' + "".join(f"<dt>{escape(k)}</dt><dd>{v}</dd>" for k, v in rows) + "</dl>"
 
 
-def _table(headers: list[str], rows: list[list[str]], numeric: set[int] = frozenset()) -> str:
+def _table(headers: list[str], rows: list[list[str]], numeric: AbstractSet[int] = frozenset()) -> str:
     """A table; cells are already HTML, `numeric` columns right-aligned."""
     head = "".join(f"<th>{escape(h)}</th>" for h in headers)
     body = "".join(

@@ -20,7 +20,10 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
 
 logger = logging.getLogger("locust_mlstress")
 
@@ -46,7 +49,7 @@ PERCENTILE_STYLES = {"p50": "-", "p95": "--", "p99": ":"}
 KIND_ORDER = ("clean", "drifted", "malformed", "oversized", "probe")
 
 WIDTH_IN = 9.0  # about 860 px at the page's width: readable on a laptop without zooming
-STYLE = {
+STYLE: dict[RcKeyType, Any] = {
     "svg.fonttype": "none",
     "font.family": "sans-serif",
     "font.sans-serif": ["DejaVu Sans", "Liberation Sans", "Arial", "Helvetica"],
