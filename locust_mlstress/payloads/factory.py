@@ -12,6 +12,7 @@ import time
 from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
@@ -138,7 +139,7 @@ class PayloadFactory:
         if self._i == BLOCK:
             self._block = self._draw_block()
             self._i = 0
-        b, i = self._block, self._i
+        b, i = cast(_Block, self._block), self._i  # drawn above on the first call
         self._i += 1
         self._seq += 1
         now = self.clock()

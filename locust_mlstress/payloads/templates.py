@@ -51,7 +51,9 @@ class BodyTemplate:
     @classmethod
     def build(cls, codec: Codec, names: Sequence[str], batch_size: int) -> BodyTemplate | None:
         """The template, or None when the codec does not place every value once, verbatim."""
-        rows = [{name: _MARK.format(j, k) for k, name in enumerate(names)} for j in range(batch_size)]
+        rows: list[dict[str, object]] = [
+            {name: _MARK.format(j, k) for k, name in enumerate(names)} for j in range(batch_size)
+        ]
         try:
             text = codec.encode(rows).decode("utf-8")
         except Exception:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from dataclasses import fields
+from typing import Any
 
 from locust_mlstress.target.knobs import CHAOS_MODES, LAX_MODES, ServerKnobs, knob_problems
 from locust_mlstress.target.training import TRAIN_SAMPLES
@@ -26,7 +28,7 @@ def chaos_modes(text: str) -> tuple[str, ...]:
 
 
 # knob field -> (flag, type, help)
-KNOB_FLAGS: dict[str, tuple[str, type, str]] = {
+KNOB_FLAGS: dict[str, tuple[str, Callable[[str], Any], str]] = {
     "latency_ms": ("--latency-ms", float, "fixed latency added to every predict request, in ms"),
     "jitter_ms": ("--jitter-ms", float, "mean of an exponential random extra latency, in ms"),
     "error_rate": ("--error-rate", float, "share of predict requests answered 500 at random (0..1)"),
@@ -131,7 +133,7 @@ def add_server_arguments(parser: argparse.ArgumentParser, profile_required: bool
     parser.add_argument("--train-samples", type=int, default=TRAIN_SAMPLES, help="clean samples the model is fitted on")
     knobs = parser.add_argument_group("misbehaviour knobs (all off by default)")
     for name, (flag, kind, text) in KNOB_FLAGS.items():
-        extra = {"choices": LAX_MODES} if name == "lax" else {}
+        extra: dict[str, Any] = {"choices": LAX_MODES} if name == "lax" else {}
         default = getattr(DEFAULTS, name)
         if name == "chaos":
             extra, default = {"metavar": "MODE[,MODE...]"}, ",".join(default) or "off"

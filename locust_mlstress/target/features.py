@@ -172,6 +172,7 @@ def _one_hot(enc: Encoder, column: Sequence[object] | np.ndarray | None, x: np.n
     """One-hot into `x`; rows with an unseen category (or a missing optional one) go to `flagged`."""
     if _absent(enc, column, x, flagged):
         return
+    assert column is not None  # _absent is True for a None column
     index = enc.index
     for row, value in enumerate(column):
         position = index.get(value) if isinstance(value, str) else None
@@ -185,6 +186,7 @@ def _hash_text(enc: Encoder, column: Sequence[object] | np.ndarray | None, x: np
     """Word counts per hash bucket into `x`; rows missing an optional text go to `flagged`."""
     if _absent(enc, column, x, flagged):
         return
+    assert column is not None  # _absent is True for a None column
     for row, value in enumerate(column):
         if isinstance(value, str):
             for bucket in text_buckets(value):

@@ -72,10 +72,10 @@ class Model:
         drift = drift_noise > 0 and drifted.any()
         if drift or noise > 0:
             rng = rng if rng is not None else np.random.default_rng()
-        if drift:
-            raw[drifted] += rng.normal(0.0, drift_noise * unit, size=raw[drifted].shape)
-        if noise > 0:
-            raw += rng.normal(0.0, noise * unit, size=raw.shape)
+            if drift:
+                raw[drifted] += rng.normal(0.0, drift_noise * unit, size=raw[drifted].shape)
+            if noise > 0:
+                raw += rng.normal(0.0, noise * unit, size=raw.shape)
         if self.output.type == "regression":
             return raw
         if temperature != 1.0:
