@@ -382,9 +382,14 @@ def _try(cand: Candidate, inf: Inference, wire, data_path, output, name, client:
 
 def _judge(codec, body: bytes) -> tuple[bool, str | None]:
     """(labels only?, the model version the body names) of one 2xx answer, judged as a run judges
-    it (`codec.decode_result`); raises DecodeError for an answer that is not a prediction."""
+    it (`codec.decode_result`); raises DecodeError for an answer that is not a prediction.
+
+    A binary answer of exactly 0 or 1 counts as labels here too: a run decides that at the kind
+    level (a probability model may answer 1 now and then; one that never answers anything else is
+    answering labels), and every probe row doing so is the same evidence at the probe's scale."""
     decoded = codec.decode_result(body, 1)
-    return decoded.labels_only, decoded.model_version
+    hard = codec.output.type == "binary" and all(p == 0.0 or p == 1.0 for p in decoded.predictions)
+    return decoded.labels_only or hard, decoded.model_version
 
 
 def _what(inf: Inference) -> str:

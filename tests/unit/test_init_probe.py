@@ -181,6 +181,22 @@ def test_labels_only_is_written_with_a_warning_and_the_fix(tmp_path, capsys):
     load_profile(out)
 
 
+def float_labels(method, path, body):
+    """A model trained on a float label answers 1.0 and 0.0: labels, though written as floats."""
+    if path != "/invocations":
+        return 404, {"error": "not found"}
+    n = len(body["dataframe_split"]["data"]) if "dataframe_split" in body else 1
+    return 200, {"predictions": [float(i % 2) for i in range(n)]}
+
+
+def test_float_labels_are_labels_too(tmp_path, capsys):
+    out = tmp_path / "p.toml"
+    with Stub(float_labels) as stub:
+        code, stdout, err = init(capsys, numeric_csv(tmp_path), f"{stub.url}/invocations", out)
+    assert code == 0 and err.startswith("warning: ")
+    assert "labels: 5/5 answered 2xx with class labels" in stdout
+
+
 def test_a_server_that_rejects_everything_writes_nothing(tmp_path, capsys):
     out = tmp_path / "p.toml"
     with Stub(lambda m, p, b: (400, {"error": "no"})) as stub:
