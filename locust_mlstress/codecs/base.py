@@ -172,23 +172,53 @@ def _real(value: object, label: str) -> float:
 AnswerChecker = Callable[[object, int, "str | None"], tuple[list, bool]]
 
 
+def class_ids(classes: tuple[str, ...]) -> dict[int, int]:
+    """Integer answer -> class index. When every class name is an integer written plainly (what
+    `mlstress init` writes for integer labels: sorted, e.g. ("1", "2", "3")), an integer answer
+    is the class of that name; otherwise it is a position (0 = the first class)."""
+    ids: dict[int, int] = {}
+    for j, name in enumerate(classes):
+        try:
+            v = int(name)
+        except ValueError:
+            return {j: j for j in range(len(classes))}
+        if str(v) != name:  # "01", "+1", " 1": not the integer's own text
+            return {j: j for j in range(len(classes))}
+        ids[v] = j
+    return ids
+
+
+def _ids_text(ids: dict[int, Any]) -> str:
+    """The integer class ids, for a failure text: "0 or 1", "0..2", or the names ("1, 2, 3")."""
+    keys = list(ids)
+    if keys == list(range(len(keys))):
+        return "0 or 1" if len(keys) == 2 else f"0..{len(keys) - 1}"
+    return ", ".join(map(str, keys[:10])) + (", ..." if len(keys) > 10 else "")
+
+
 def _binary_checker(classes: tuple[str, ...]) -> AnswerChecker:
     positive = classes[1] if len(classes) == 2 else None
     negative, positive_name = classes if len(classes) == 2 else ("0", "1")  # the loader's default classes
     names = {negative: 0.0, positive_name: 1.0}
+    ids = {v: float(j) for v, j in class_ids((negative, positive_name)).items()}
+    # Integers 0 and 1 read as a label give the same number as read as a probability: such an
+    # answer is ambiguous, recorded as probabilities, and judged at the kind level (figures.py).
+    # Otherwise (classes ("1", "2"): 2 is the positive class) an integer class name is a label.
+    ambiguous = ids == {0: 0.0, 1: 1.0}
 
     def check(items: object, n: int, typed: str | None = None) -> tuple[list, bool]:
         """Probabilities of the positive class; a class label reads as 0.0/1.0 and is counted.
 
-        Labels are a JSON integer 0/1, a boolean, a class name, or anything in an output whose
-        datatype is integer/boolean. The answer is labels-only when every instance is one. An
-        integer among probabilities is a probability written without a fraction (JSON from
-        JavaScript writes 1.0 as 1), so only names and booleans cannot mix with probabilities.
+        Certain labels are a boolean, a class name, an integer class name other than 0/1 (classes
+        ("1", "2")), or anything in an output whose datatype is integer/boolean; the answer is
+        labels-only when every instance is one. A JSON 0 or 1 otherwise is a probability written
+        without a fraction (JSON from JavaScript or Go writes 1.0 as 1): whether a kind whose
+        answers are all exactly 0 or 1 answered labels is decided over the kind, not per answer.
         """
         items = check_count(items, n)
         out: list[float] = []
-        labels = 0  # instances answered as a class label
-        certain = 0  # of those, by a name or a boolean: never a probability
+        labels = 0  # instances answered as a certain class label
+        named = 0  # of those, by an integer class name (which a probability 0/1 could also be)
         for i, value in enumerate(items):
             t = type(value)
             if t is float and typed is None:  # the common case: a probability
@@ -209,27 +239,41 @@ def _binary_checker(classes: tuple[str, ...]) -> AnswerChecker:
                 value, scalar = value[positive], False
                 t = type(value)
             if scalar:
-                if t is int or t is bool:
-                    if value == 0 or value == 1:
-                        out.append(1.0 if value else 0.0)
+                if t is bool:
+                    out.append(1.0 if value else 0.0)
+                    labels += 1
+                    continue
+                if t is int:
+                    p = ids.get(value)
+                    if p is not None and (typed is not None or not ambiguous):
+                        out.append(p)
                         labels += 1
-                        certain += t is bool
+                        named += typed is None
                         continue
                     if typed is not None:
-                        raise DecodeError(f"prediction {i} is {value!r}, not a class id (0 or 1) of a {typed} output")
+                        which = _ids_text(ids)
+                        raise DecodeError(f"prediction {i} is {value!r}, not a class id ({which}) of a {typed} output")
                 elif t is str and value in names:
                     out.append(names[value])
                     labels += 1
-                    certain += 1
                     continue
             if typed is not None:
                 raise DecodeError(f"prediction {i} is {json_kind(value)}, expected a class id in a {typed} output")
             out.append(_probability(value, f"prediction {i}"))
         if labels and labels == len(out):
             return out, True
-        if certain:
+        if labels:
+            if named == labels:  # integer names among probabilities: probabilities written as 0 or 1
+                return [_probability(_scalar(v), f"prediction {i}") for i, v in enumerate(items)], False
             raise DecodeError("the answer mixes class labels and probabilities")
         return out, False
+
+    def _scalar(value: Any) -> object:
+        if type(value) is list:
+            return value[-1] if len(value) == 2 else value[0]
+        if type(value) is dict:
+            return value[positive]
+        return value
 
     return check
 
@@ -237,6 +281,7 @@ def _binary_checker(classes: tuple[str, ...]) -> AnswerChecker:
 def _multiclass_checker(classes: tuple[str, ...]) -> AnswerChecker:
     k = len(classes)
     index = {name: j for j, name in enumerate(classes)}
+    ids = class_ids(classes)  # an integer answer by class name, or by position (class_ids)
     onehot = [tuple(1.0 if j == c else 0.0 for j in range(k)) for c in range(k)]
 
     def one(value: Any, i: int) -> list[float]:  # Any: a JSON value, tested by `type(value) is`
@@ -255,8 +300,9 @@ def _multiclass_checker(classes: tuple[str, ...]) -> AnswerChecker:
         raise DecodeError(f"prediction {i} is {json_kind(value)}, expected {k} class probabilities")
 
     def check(items: object, n: int, typed: str | None = None) -> tuple[list, bool]:
-        """Class-probability vectors; a class id (int in range(k)) or class name reads as one-hot.
-        A whole answer is labels or probabilities: a mix of the two is no answer."""
+        """Class-probability vectors; a class id (an integer class name, or a position when the
+        names are not integers) or a class name reads as one-hot. A whole answer is labels or
+        probabilities: a mix of the two is no answer."""
         items = check_count(items, n)
         out: list[list[float]] = []
         labels = 0
@@ -266,9 +312,10 @@ def _multiclass_checker(classes: tuple[str, ...]) -> AnswerChecker:
                 value = value[0]
                 t = type(value)
             if t is int:
-                if not 0 <= value < k:
-                    raise DecodeError(f"prediction {i} is {value}, not a class id (0..{k - 1})")
-                out.append(list(onehot[value]))
+                c = ids.get(value)
+                if c is None:
+                    raise DecodeError(f"prediction {i} is {value}, not a class id ({_ids_text(ids)})")
+                out.append(list(onehot[c]))
                 labels += 1
                 continue
             if t is str and value in index:

@@ -30,7 +30,12 @@ from locust_mlstress.codecs.base import (
 from locust_mlstress.framing import shown
 from locust_mlstress.profile.model import Feature, Output, Target
 
-LABEL_DATATYPES = ("INT", "UINT", "BOOL")  # an output of these datatypes holds class labels
+# Integer datatypes and the values each holds; an output of these (or BOOL) holds class labels.
+INT_RANGES: dict[str, tuple[int, int]] = {
+    **{f"INT{b}": (-(1 << (b - 1)), (1 << (b - 1)) - 1) for b in (8, 16, 32, 64)},
+    **{f"UINT{b}": (0, (1 << b) - 1) for b in (8, 16, 32, 64)},
+}
+LABEL_DATATYPES = frozenset({*INT_RANGES, "BOOL"})  # exact names only: anything else is untyped
 TENSOR_INPUT_NAME = "input-0"  # the tensor layout's input name unless target.v2_input_name says otherwise
 
 
@@ -50,11 +55,20 @@ def _as_float(value: Any) -> object:
     return value
 
 
-def _as_int(value: Any) -> object:
-    t = type(value)
-    if t is float and value.is_integer():
-        return int(value)
-    return int(value) if t is bool else value
+def _int_form(lo: int, hi: int) -> Callable[[object], object]:
+    """The converter into an integer datatype of range [lo, hi]: an integral float becomes that
+    integer only when the datatype holds it (1e300 stays a float: not a 301-digit integer)."""
+
+    def as_int(value: Any) -> object:
+        t = type(value)
+        if t is float and value.is_integer() and lo <= value <= hi:
+            return int(value)
+        return int(value) if t is bool else value
+
+    return as_int
+
+
+_as_int = _int_form(*INT_RANGES["INT64"])
 
 
 def _as_bool(value: object) -> object:
@@ -68,8 +82,8 @@ def json_form(datatype: str) -> Callable[[object], object] | None:
     """The converter of clean values into `datatype`'s JSON form; None when there is nothing to do."""
     if datatype.startswith("FP"):
         return _as_float
-    if datatype.startswith(("INT", "UINT")):
-        return _as_int
+    if datatype in INT_RANGES:
+        return _int_form(*INT_RANGES[datatype])
     if datatype == "BOOL":
         return _as_bool
     return None
@@ -209,7 +223,9 @@ class V2Codec(Codec):
         out = self._pick(outputs)
         label = shown(out.get("name", "0"))  # the server's name: shortened, its own quotes
         datatype = out.get("datatype")
-        typed = datatype if type(datatype) is str and datatype.startswith(LABEL_DATATYPES) else None
+        # Only an exact integer/boolean datatype name types the output, so the text failure
+        # reasons quote is always one of LABEL_DATATYPES, never unbounded server text.
+        typed = datatype if type(datatype) is str and datatype in LABEL_DATATYPES else None
         if "data" not in out:
             raise DecodeError(f"missing key 'data' in output {label}")
         data = out["data"]

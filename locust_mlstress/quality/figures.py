@@ -65,7 +65,15 @@ def shift(reference: KindStats, current: KindStats, *, alpha: float = 0.01) -> d
     if n_cur == 0:
         return None  # no predictions to compare (malformed traffic, or nothing decoded)
     if min(n_ref, n_cur) < MIN_SHIFT_SAMPLES:
-        least = metrics.psi_min_reference(n_cur, alpha=alpha)
+        # the bins the verdict rule below would use on this reference (its deciles so far)
+        if reference.n_classes:
+            early_bins = reference.n_classes
+        elif n_ref:
+            fine_edges, fine_ref, _ = _aligned(reference, current)
+            early_bins = len(metrics.coarse_edges(fine_edges, fine_ref, bins=SHIFT_BINS)) - 1
+        else:
+            early_bins = SHIFT_BINS
+        least = metrics.psi_min_reference(n_cur, bins=max(early_bins, 2), alpha=alpha)
         return {"n": n_cur, "n_reference": n_ref, "psi": None, "js": None, "ks": None, "ks_upper": None,
                 "wasserstein": None, "significant": False, "underpowered": True,
                 "min_n_reference": None if least is None else max(least, MIN_SHIFT_SAMPLES),
@@ -111,7 +119,29 @@ def shift(reference: KindStats, current: KindStats, *, alpha: float = 0.01) -> d
 
 
 def _labels_only(stats: KindStats) -> bool:
-    return isinstance(stats.predictions, LinearHistogram) and stats.answers[1] > 0 and stats.answers[0] == 0
+    """Every answer a label or exactly 0/1 (hard): every value sits on a bin edge, exactly."""
+    return (
+        isinstance(stats.predictions, LinearHistogram)
+        and stats.answers[1] + stats.hard[0] > 0
+        and (stats.soft_answers == 0)
+    )
+
+
+MIN_HARD_INSTANCES = 20  # hard answers (all exactly 0 or 1) read as labels from this many instances on
+
+
+def hard_labels(stats: KindStats) -> bool:
+    """No certain label, but no answer held a fraction either, over at least MIN_HARD_INSTANCES
+    instances: a probability model is not that sure that often, so these were class labels (an
+    MLflow `predict` of 0/1, a v2 FP64 `predict`, sklearn trained on float y answering 1.0/0.0).
+    Fewer instances (a confident model's few answers at batch 1) still count as probabilities."""
+    return (
+        stats.output == "binary"
+        and not stats.label_answers
+        and stats.answers[0] > 0
+        and stats.soft_answers == 0
+        and stats.hard[1] >= MIN_HARD_INSTANCES
+    )
 
 
 def _exact_for_labels(ref_counts: np.ndarray, cur_counts: np.ndarray) -> tuple[metrics.Bounds, metrics.BoundedEstimate]:
@@ -127,8 +157,10 @@ def calibration(stats: KindStats, *, alpha: float = 0.01, detail: bool = True) -
     """ECE, MCE, Brier; with `detail`, the Monte Carlo significance test and the reliability bins
     (left out for per-window rows, where hundreds of Monte Carlo runs would cost seconds). None
     when any answer was a class label (`calibration_reason` says why): the figures of the
-    probability answers alone would describe a model the user is not running."""
-    if stats.calibration is None or stats.calibration.n == 0 or stats.label_answers:
+    probability answers alone would describe a model the user is not running; None too when every
+    answer was exactly 0 or 1 (`hard_labels`). Hard answers among others with fractions are
+    probabilities, and count."""
+    if stats.calibration is None or stats.calibration.n == 0 or stats.label_answers or hard_labels(stats):
         return None
     count, sum_p, sum_y, sum_sq, sum_p2 = stats.calibration.arrays()
     c = metrics.calibration_from_bins(count, sum_p, sum_y, sum_sq)
@@ -160,25 +192,31 @@ def calibration(stats: KindStats, *, alpha: float = 0.01, detail: bool = True) -
 
 def answers(stats: KindStats) -> str | None:
     """What the kind's answers held: "probabilities", "labels" or "mixed"; None for regression or
-    without decoded answers. Stats from before answers were counted (an older baseline file)
-    read as probabilities, the only thing they could hold then."""
+    without decoded answers. "labels" also when no answer held a fraction (`hard_labels`). Stats
+    from before answers were counted (an older baseline file) read as probabilities, the only
+    thing they could hold then."""
     if stats.output == "regression":
         return None
     probabilities, labels = stats.answers
     if labels:
         return "mixed" if probabilities else "labels"
+    if hard_labels(stats):
+        return "labels"
     return "probabilities" if probabilities or stats.predictions.n else None
 
 
 def calibration_reason(stats: KindStats, codec: str | None = None) -> str | None:
     """Why calibration is null though predictions came back, and the fix: "<why> — <fix>"."""
     probabilities, labels = stats.answers
+    fix = LABEL_FIXES.get(codec or "", GENERIC_LABEL_FIX)
     if not labels:
+        if hard_labels(stats):
+            return f"every prediction was exactly 0 or 1: class labels, not probabilities — {fix}"
         return None
     total = probabilities + labels
     share = "every answer was a class label" if not probabilities else f"{labels} of {total} answers were class labels"
     why = f"{share}, not probabilities: ECE and Brier of 0/1 answers equal the error rate and would look calibrated"
-    return f"{why} — {LABEL_FIXES.get(codec or '', GENERIC_LABEL_FIX)}"
+    return f"{why} — {fix}"
 
 
 def accuracy(stats: KindStats, *, fixed_batch: bool = False) -> dict | None:
@@ -291,4 +329,5 @@ def minus(total: KindStats, part: KindStats) -> KindStats:
             rest.predictions.add_key(key, -count)  # type: ignore[union-attr]
     rest.classes = [a - b for a, b in zip(total.classes, part.classes, strict=True)]
     rest.answers = [a - b for a, b in zip(total.answers, part.answers, strict=True)]
+    rest.hard = [a - b for a, b in zip(total.hard, part.hard, strict=True)]
     return rest

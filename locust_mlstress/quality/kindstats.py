@@ -3,7 +3,7 @@
 One `KindStats` per (window, kind). Recording is O(instances) with small constants; memory is
 bounded by bins, never by requests. `to_wire()` gives plain ints, floats, strings and lists
 (msgpack-safe: numpy scalars would silently kill a worker's report greenlet); `from_wire()`
-and `merge()` rebuild and add them exactly. Keys added later (`answers`, `accuracy`) are left out
+and `merge()` rebuild and add them exactly. Keys added later (`answers`, `accuracy`, `hard`) are left out
 of the wire while empty and read as zero when absent, so a baseline file or a worker of an
 earlier version still loads.
 """
@@ -54,7 +54,7 @@ class Consistency:
 
 class KindStats:
     __slots__ = ("output", "n_classes", "outcomes", "predictions", "classes", "class_sums", "calibration",
-                 "latency", "consistency", "sizes", "variant_latency", "answers", "accuracy")  # fmt: skip
+                 "latency", "consistency", "sizes", "variant_latency", "answers", "accuracy", "hard")  # fmt: skip
 
     def __init__(self, output: str, n_classes: int = 0):
         self.output = output
@@ -77,6 +77,11 @@ class KindStats:
         # 0/1 or one-hot "probabilities"; their ECE and Brier would equal the error rate and look
         # calibrated, so label answers are counted here and kept out of the calibration bins.
         self.answers = [0, 0]
+        # Binary probability answers whose every value was exactly 0 or 1: [answers, instances].
+        # Such an answer may be labels (JSON 1, or 1.0 from a model trained on float y) or a
+        # confident model's probabilities written without a fraction; one answer cannot tell, a
+        # kind can: when no answer held a fraction (figures.answers), they were labels.
+        self.hard = [0, 0]
         # [correct, instances] wherever labels are known, from either kind of answer: binary
         # p >= 0.5 is the positive class; multiclass the argmax (ties to the lowest class index).
         self.accuracy = [0, 0]
@@ -107,6 +112,11 @@ class KindStats:
     def label_answers(self) -> int:
         return self.answers[1]
 
+    @property
+    def soft_answers(self) -> int:
+        """Probability answers with at least one value strictly between 0 and 1."""
+        return self.answers[0] - self.hard[0]
+
     def record_predictions(self, predictions: list, labels: list | None, labels_only: bool = False) -> None:
         """One answer's predictions. `labels_only`: the server answered class labels, decoded as
         0.0/1.0 (binary) or one-hot (multiclass): they count towards the prediction histogram,
@@ -125,10 +135,18 @@ class KindStats:
         # a classifier's: probabilities on [0, 1], and calibration bins (__init__)
         hist, cal = cast(LinearHistogram, self.predictions), cast(CalibrationBins, self.calibration)
         if len(predictions) > 32:  # large batches: one numpy pass instead of a Python loop
-            hist.add_many(np.asarray(predictions, dtype=np.float64))
+            values = np.asarray(predictions, dtype=np.float64)
+            hist.add_many(values)
+            hard = not labels_only and bool(((values == 0.0) | (values == 1.0)).all())
         else:
+            hard = not labels_only
             for p in predictions:
                 hist.add(p)
+                if hard and p != 0.0 and p != 1.0:
+                    hard = False
+        if hard and predictions:
+            self.hard[0] += 1
+            self.hard[1] += len(predictions)
         if labels is None:
             return
         correct = 0
@@ -175,6 +193,7 @@ class KindStats:
         for j in range(2):
             self.answers[j] += other.answers[j]
             self.accuracy[j] += other.accuracy[j]
+            self.hard[j] += other.hard[j]
 
     def to_wire(self) -> dict:
         wire = {
@@ -195,6 +214,8 @@ class KindStats:
             wire["answers"] = [int(n) for n in self.answers]
         if self.accuracy[1]:
             wire["accuracy"] = [int(n) for n in self.accuracy]
+        if self.hard[0]:
+            wire["hard"] = [int(n) for n in self.hard]
         return wire
 
     @classmethod
@@ -213,4 +234,5 @@ class KindStats:
             s.class_sums = list(wire["class_sums"])
         s.answers = [int(n) for n in wire.get("answers", (0, 0))]
         s.accuracy = [int(n) for n in wire.get("accuracy", (0, 0))]
+        s.hard = [int(n) for n in wire.get("hard", (0, 0))]
         return s

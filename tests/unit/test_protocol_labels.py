@@ -52,10 +52,71 @@ def v2_answer(datatype: str, data: list, shape: list, name: str = "predict", ver
 # --- binary --------------------------------------------------------------------------------
 
 
-def test_mlflow_default_predict_is_labels_only() -> None:
+def test_mlflow_default_predict_is_hard_answers_judged_over_the_kind() -> None:
+    """Integers 0/1 are the same number read as a label or as a probability written without a
+    fraction: not labels per answer; the kind decides (figures.answers, test_quality_labels)."""
     got = codec("mlflow").decode_result(body({"predictions": [1, 0, 1]}), 3)
-    assert got == Decoded([1.0, 0.0, 1.0], labels_only=True, model_version=None)
+    assert got == Decoded([1.0, 0.0, 1.0], labels_only=False, model_version=None)
     assert all(type(p) is float for p in got.predictions)
+
+
+def test_a_confident_probability_server_writing_1_is_not_labels() -> None:
+    """JavaScript/Go write 1.0 as 1; at batch 1 a confident model answers [1]."""
+    assert codec("kserve_v1").decode_result(body({"predictions": [1]}), 1) == Decoded([1.0], labels_only=False)
+
+
+def test_float_labels_are_hard_answers_too() -> None:
+    """sklearn trained on float y, a v2 FP64 predict: [1.0, 0.0] is recorded, then judged by kind."""
+    got = codec("v2").decode_result(v2_answer("FP64", [1.0, 0.0], [2]), 2)
+    assert got == Decoded([1.0, 0.0], labels_only=False, model_version="v3")
+
+
+def int_classes(output: str, classes: tuple[str, ...]):
+    return make_codec(Target(path="/p", codec="mlflow"), FEATURES, Output(output, classes=classes))
+
+
+def test_integer_class_names_map_integer_answers_by_name_not_position() -> None:
+    """`mlstress init` writes integer labels' classes as sorted strings: ("1", "2", "3")."""
+    c = int_classes("multiclass", ("1", "2", "3"))
+    got = c.decode_result(body({"predictions": [1, 3, 2]}), 3)
+    assert got == Decoded([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, 1.0, 0.0]], labels_only=True)
+    with pytest.raises(DecodeError, match=r"prediction 0 is 0, not a class id \(1, 2, 3\)"):
+        c.decode_result(body({"predictions": [0]}), 1)
+
+
+def test_non_integer_class_names_keep_positions() -> None:
+    c = int_classes("multiclass", ("a", "b", "c"))
+    assert c.decode_result(body({"predictions": [0, 2]}), 2).predictions == [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]
+
+
+def test_binary_integer_class_names_map_by_name() -> None:
+    """Classes ("1", "2"): 2 is the positive class, 1 the negative; certain labels."""
+    c = int_classes("binary", ("1", "2"))
+    assert c.decode_result(body({"predictions": [2, 1]}), 2) == Decoded([1.0, 0.0], labels_only=True)
+    with pytest.raises(DecodeError, match="outside"):
+        c.decode_result(body({"predictions": [3]}), 1)
+    # among probabilities, a 1 is a probability written without a fraction
+    assert c.decode_result(body({"predictions": [1, 0.25]}), 2) == Decoded([1.0, 0.25], labels_only=False)
+
+
+def test_v2_integer_output_maps_by_class_name() -> None:
+    c = make_codec(Target(path="/p", codec="v2"), FEATURES, Output("binary", classes=("1", "2")))
+    assert c.decode_result(v2_answer("INT64", [2, 1], [2]), 2) == Decoded([1.0, 0.0], True, "v3")
+    with pytest.raises(DecodeError, match=r"prediction 0 is 0, not a class id \(1, 2\) of a INT64 output"):
+        c.decode_result(v2_answer("INT64", [0], [1]), 1)
+    m = make_codec(Target(path="/p", codec="v2"), FEATURES, Output("multiclass", classes=("1", "2", "3")))
+    assert m.decode_result(v2_answer("INT64", [3], [1]), 1).predictions == [[0.0, 0.0, 1.0]]
+
+
+@pytest.mark.parametrize("datatype", ["INTEGER", "INT64x", "BOOLEAN", "UINT", "int64", "INT" + "9" * 300])
+def test_v2_only_exact_integer_datatypes_type_an_output(datatype: str) -> None:
+    """A datatype that only starts like an integer one is untyped: read as probabilities, and
+    never quoted into a failure text."""
+    got = codec("v2").decode_result(v2_answer(datatype, [0.25], [1]), 1)
+    assert got == Decoded([0.25], labels_only=False, model_version="v3")
+    with pytest.raises(DecodeError) as err:
+        codec("v2").decode_result(v2_answer(datatype, [2], [1]), 1)
+    assert datatype not in err.value.reason
 
 
 def test_mlflow_predict_proba_is_probabilities() -> None:
@@ -117,7 +178,7 @@ def test_names_or_booleans_mixed_with_probabilities_are_undecodable(predictions:
 def test_single_element_rows_of_labels() -> None:
     """TF Serving style [[1], [0]]: one label per instance."""
     got = codec("tfserving").decode_result(body({"predictions": [[1], [0]]}), 2)
-    assert got == Decoded([1.0, 0.0], labels_only=True)
+    assert got == Decoded([1.0, 0.0], labels_only=False)  # hard answers: judged over the kind
 
 
 def test_a_pair_of_integers_stays_a_probability_pair() -> None:
@@ -181,7 +242,7 @@ def test_regression_integers_are_values_not_labels() -> None:
 def test_generic_codec_reads_labels_through_its_paths() -> None:
     c = codec("json", body_template='{"rows": "$rows"}', response_path="result", item_path="label")
     got = c.decode_result(body({"result": [{"label": 1}, {"label": 0}], "model_version": "fastapi-7"}), 2)
-    assert got == Decoded([1.0, 0.0], labels_only=True, model_version="fastapi-7")
+    assert got == Decoded([1.0, 0.0], labels_only=False, model_version="fastapi-7")  # hard: judged by kind
 
 
 # --- model version -------------------------------------------------------------------------
@@ -261,7 +322,7 @@ def run_user(base, profile, answer: bytes, headers=(), version_header: str | Non
 
 @pytest.mark.parametrize("base", [MLUser, MLHttpUser], ids=["fast", "http"])
 def test_a_user_records_labels_only_and_the_body_version(quickstart, base) -> None:
-    seen, environment = run_user(base, quickstart, body({"predictions": [1], "model_version": "7"}))
+    seen, environment = run_user(base, quickstart, body({"predictions": [True], "model_version": "7"}))
     assert [(r.outcome, r.predictions, r.labels_only, r.model_version) for r in seen] == [
         ("ok", [1.0], True, "7"),
         ("ok", [1.0], True, "7"),

@@ -213,3 +213,23 @@ def test_an_integer_no_float_holds_is_sent_as_built() -> None:
     codec = v2(NUMERIC, v2_layout="tensor", v2_datatype="FP64")
     (tensor,) = sent(codec, [{"x": 10**400, "k": 1, "on": False}])["inputs"]
     assert tensor["data"] == [10**400, 1.0, 0.0]
+
+
+@pytest.mark.parametrize(
+    "datatype,value,want",
+    [
+        ("INT64", 1e300, 1e300),  # not a 301-digit integer: no INT64 holds it
+        ("INT64", 2.0**63, 2.0**63),
+        ("INT64", -(2.0**63), -(2**63)),
+        ("INT8", 200.0, 200.0),
+        ("INT8", -128.0, -128),
+        ("UINT8", -1.0, -1.0),
+        ("UINT8", 255.0, 255),
+        ("INT32", 7.0, 7),
+    ],
+)
+def test_an_integral_float_becomes_an_integer_only_where_the_datatype_holds_it(datatype, value, want) -> None:
+    codec = v2((Feature("k", "int"),), v2_layout="tensor", v2_datatype=datatype)
+    (tensor,) = sent(codec, [{"k": value}])["inputs"]
+    assert tensor["data"] == [want] and type(tensor["data"][0]) is type(want)
+    assert len(codec.encode([{"k": value}])) < 200

@@ -240,3 +240,114 @@ def test_label_answers_have_exact_ks_and_wasserstein(output):
     mixed.merge(cur)
     mixed.record_predictions([0.6] if output == "binary" else [[0.6, 0.3, 0.1]], [1])  # one probability answer
     assert figures.shift(ref, mixed)["ks_upper"] > figures.shift(ref, mixed)["ks"]  # bounds again
+
+
+# --- hard answers: every value exactly 0 or 1, judged over the kind ---------------------------
+
+
+def decoded_traffic(codec_name: str, n: int, answer_of, *, seed: int = 0, kind: str = "clean"):
+    """Traffic whose predictions went through the real codec, as a run records them."""
+    from locust_mlstress.codecs import make_codec
+    from locust_mlstress.profile.model import Feature, Target
+
+    codec = make_codec(Target(path="/p", codec=codec_name), (Feature("x", "float"),), BINARY)
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        p = rng.random()
+        y = int(rng.random() < p)
+        decoded = codec.decode_result(json.dumps(answer_of(p)).encode(), 1)
+        out.append((i / 100, kind, decoded.predictions, [y], decoded.labels_only))
+    return out
+
+
+@pytest.mark.parametrize(
+    ("codec", "answer_of"),
+    [
+        ("mlflow", lambda p: {"predictions": [int(p >= 0.5)]}),  # MLflow's pyfunc predict: JSON 0/1
+        ("mlflow", lambda p: {"predictions": [float(p >= 0.5)]}),  # sklearn trained on float y: 1.0/0.0
+        (
+            "v2",
+            lambda p: {"outputs": [{"name": "predict", "datatype": "FP64", "shape": [1], "data": [float(p >= 0.5)]}]},
+        ),
+    ],
+    ids=["json-int", "json-float", "v2-fp64"],
+)
+def test_a_kind_that_only_ever_answered_0_or_1_answered_labels(quickstart, codec, answer_of):
+    profile = replace(quickstart, output=BINARY, target=replace(quickstart.target, codec=codec))
+    summary = run(profile, decoded_traffic(codec, 1000, answer_of))
+    clean = summary["kinds"]["clean"]
+    assert clean["answers"] == "labels" and clean["calibration"] is None
+    reason = clean["calibration_reason"]
+    assert reason.startswith("every prediction was exactly 0 or 1: class labels, not probabilities")
+    assert " — " in clean["calibration_reason"] and clean["accuracy"]["n"] == 1000
+    (ece,) = evaluate([parse_gate("ece[clean] < 0.05")], summary)
+    assert ece.status == "inconclusive" and "exactly 0 or 1" in ece.reason
+
+
+def test_a_confident_probability_server_that_writes_1_keeps_its_calibration(quickstart):
+    """JavaScript/Go write 1.0 as 1: at batch 1 some answers are exactly [1] or [0]; the kind has
+    fractions too, so those answers are probabilities and count in calibration."""
+    profile = replace(quickstart, output=BINARY, target=replace(quickstart.target, codec="kserve_v1"))
+
+    def answer_of(p: float) -> dict:
+        return {"predictions": [1 if p > 0.9 else 0 if p < 0.1 else round(p, 6)]}
+
+    summary = run(profile, decoded_traffic("kserve_v1", 1000, answer_of))
+    clean = summary["kinds"]["clean"]
+    assert clean["answers"] == "probabilities" and clean["calibration_reason"] is None
+    assert clean["calibration"]["n"] == 1000
+
+
+def test_a_few_hard_answers_are_not_enough_to_call_labels():
+    stats = KindStats("binary")
+    for i in range(figures.MIN_HARD_INSTANCES - 1):
+        stats.record_predictions([1.0], [i % 2])
+    assert stats.hard == [19, 19] and figures.answers(stats) == "probabilities"
+    assert figures.calibration(stats)["n"] == 19 and figures.calibration_reason(stats) is None
+    stats.record_predictions([0.0], [0])
+    assert figures.answers(stats) == "labels" and figures.calibration(stats) is None
+    stats.record_predictions([0.4] + [1.0] * 40, [0] * 41)  # one fraction: probabilities after all
+    assert stats.hard == [20, 20] and stats.soft_answers == 1
+    assert figures.answers(stats) == "probabilities" and figures.calibration(stats)["n"] == 61
+
+
+def test_hard_counts_merge_exactly_and_an_older_wire_still_loads():
+    rng = random.Random(5)
+    pooled, parts = KindStats("binary"), [KindStats("binary") for _ in range(3)]
+    for _ in range(200):
+        size = rng.choice([1, 3, 40])
+        preds = [float(rng.random() < 0.5) for _ in range(size)] if rng.random() < 0.5 else [0.3] * size
+        labels = [int(rng.random() < 0.5) for _ in preds]
+        pooled.record_predictions(preds, labels)
+        parts[rng.randrange(3)].record_predictions(preds, labels)
+    merged = KindStats("binary")
+    for part in parts:
+        merged.merge(KindStats.from_wire(_wire([{"stats": part.to_wire()}])[0]["stats"], "binary"))
+    assert merged.hard == pooled.hard and pooled.hard[0] > 0
+    assert json.dumps(merged.to_wire(), sort_keys=True) == json.dumps(pooled.to_wire(), sort_keys=True)
+    old = pooled.to_wire()
+    del old["hard"]  # a baseline file or worker from before hard answers were counted
+    assert KindStats.from_wire(old, "binary").hard == [0, 0]
+    rest = figures.minus(pooled, parts[0])
+    assert rest.hard == [a - b for a, b in zip(pooled.hard, parts[0].hard, strict=True)]
+
+
+def test_an_early_min_reference_uses_the_bins_of_the_verdict_rule():
+    """A reference too small to judge (< 20) whose deciles collapse into 2 bins: the size asked
+    for is the one those 2 bins need, not the default 10 bins'."""
+    ref, cur = KindStats("binary"), KindStats("binary")
+    for i in range(10):
+        ref.record_predictions([0.05 if i % 2 else 0.95], None)
+    for _ in range(3000):
+        cur.record_predictions([0.5], None)
+    early = figures.shift(ref, cur)
+    assert early["verdict"] == "insufficient"
+    grown = KindStats("binary")  # the same reference, grown past the minimum: the full rule's bins
+    for _ in range(3):
+        grown.merge(ref)
+    full = figures.shift(grown, cur)
+    assert full["bins"] < figures.SHIFT_BINS
+    assert full["min_n_reference"] == metrics.psi_min_reference(3000, bins=max(full["bins"], 2))
+    assert early["min_n_reference"] == max(full["min_n_reference"], figures.MIN_SHIFT_SAMPLES)
+    assert early["min_n_reference"] != max(metrics.psi_min_reference(3000), figures.MIN_SHIFT_SAMPLES)
