@@ -472,6 +472,11 @@ class Codec:
     def encode(self, rows: list[Row]) -> bytes:
         return dump(self.document(rows))
 
+    def float_columns(self, names: Sequence[str]) -> frozenset[str]:
+        """The columns whose clean integers and booleans this codec writes as JSON floats (3 as
+        3.0, a v2 FP tensor's JSON form), so a body template writes them alike (templates.py)."""
+        return frozenset()
+
     def _items(self, document: object, n: int) -> object:
         raise NotImplementedError
 

@@ -7,7 +7,7 @@ NumPy-style training code usually declare one [batch, features] FP tensor.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from locust_mlstress.codecs.base import (
@@ -195,6 +195,11 @@ class V2Codec(Codec):
         if self._parameters:
             document["parameters"] = dict(self._parameters)
         return document
+
+    def float_columns(self, names: Sequence[str]) -> frozenset[str]:
+        if self._tensor:
+            return frozenset(names) if self._tensor_convert is _as_float else frozenset()
+        return frozenset(n for n in names if self._convert.get(self._wire.get(n, n)) is _as_float)
 
     # --- decode ----------------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ from .kit import PayloadKit, kit_for
 from .malformed import JSON, MALFORMED
 from .oversized import build_oversized
 from .rows import columns_of
-from .templates import column_texts, dtype_kinds
+from .templates import dtype_kinds
 
 BLOCK = 256  # payloads drawn per numpy round: amortises call overhead, bounds memory per user
 TEXT_CHUNK = 32  # bodies whose values are JSON-encoded together (_Rows.body)
@@ -71,9 +71,8 @@ class _Rows:
         start = lo - lo % size
         texts = self._texts.get(start)
         if texts is None:
-            texts = self._texts[start] = [
-                column_texts(c[start : start + size], k) for c, k in zip(self.columns, self.kinds, strict=True)
-            ]
+            chunk = [c[start : start + size] for c in self.columns]
+            texts = self._texts[start] = self.template.texts(chunk, self.kinds)
         return self.template.render(texts, lo - start)
 
     def rows(self, lo: int, hi: int) -> list[dict]:

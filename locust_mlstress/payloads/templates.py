@@ -27,6 +27,7 @@ from ..codecs.base import ENCODER
 _MARK = "\x00mls{}.{}\x00"  # never in real data; the JSON encoder escapes the NULs predictably
 _MARKED = re.compile(r'"\\u0000mls(\d+)\.(\d+)\\u0000"')
 _PLAIN_KINDS = frozenset("biuf")  # numbers and booleans (NaN already None): no comma inside their JSON
+_INTEGRAL_KINDS = frozenset("biu")
 
 
 def column_texts(values: list, dtype_kind: str) -> list[str]:
@@ -42,11 +43,24 @@ def column_texts(values: list, dtype_kind: str) -> list[str]:
 class BodyTemplate:
     """A codec's body for `batch_size` rows of `names`, with a hole per value."""
 
-    __slots__ = ("format", "slots")
+    __slots__ = ("format", "slots", "floats")
 
-    def __init__(self, format: str, slots: list[tuple[int, int]]):
+    def __init__(self, format: str, slots: list[tuple[int, int]], floats: frozenset[int] = frozenset()):
         self.format = format
         self.slots = slots  # (row in the batch, column) of each hole, in the body's order
+        # columns whose integers/booleans the codec writes as floats (a v2 FP tensor: 3 as 3.0)
+        self.floats = floats
+
+    def texts(self, columns: Sequence[list], kinds: Sequence[str]) -> list[list[str]]:
+        """Each column's value texts in the codec's JSON form: an integer or boolean column the
+        codec writes as floats is cast to float64 first, in one numpy call per column."""
+        floats = self.floats
+        return [
+            column_texts(np.asarray(c, dtype=np.float64).tolist(), "f")
+            if k in floats and kind in _INTEGRAL_KINDS
+            else column_texts(c, kind)
+            for k, (c, kind) in enumerate(zip(columns, kinds, strict=True))
+        ]
 
     @classmethod
     def build(cls, codec: Codec, names: Sequence[str], batch_size: int) -> BodyTemplate | None:
@@ -68,7 +82,8 @@ class BodyTemplate:
             pieces
         ):
             return None
-        return cls("%s".join(pieces), slots)
+        wanted = codec.float_columns(names)
+        return cls("%s".join(pieces), slots, frozenset(k for k, name in enumerate(names) if name in wanted))
 
     def render(self, texts: list[list[str]], lo: int) -> bytes:
         """The body of rows lo..lo+batch_size, from the columns' value texts."""
@@ -78,7 +93,7 @@ class BodyTemplate:
         """Whether every body of these rows comes out as the codec encodes it."""
         n = len(columns[0]) if columns else 0
         size = 1 + max((j for j, _ in self.slots), default=0)
-        texts = [column_texts(c, kind) for c, kind in zip(columns, kinds, strict=True)]
+        texts = self.texts(columns, kinds)
         for lo in range(0, n - size + 1, size):
             rows = [dict(zip(names, [c[i] for c in columns], strict=True)) for i in range(lo, lo + size)]
             if self.render(texts, lo) != codec.encode(rows):

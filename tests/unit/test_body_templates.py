@@ -60,12 +60,80 @@ def test_a_value_sent_twice_gets_no_template():
 
 
 def test_a_codec_that_changes_values_fails_the_check():
-    # v2's tensor layout sends booleans as 0.0/1.0: a template of verbatim values would be wrong
-    features = (Feature("x", "float"), Feature("on", "bool"))
-    c = codec("v2", features=features, v2_layout="tensor")
-    template = BodyTemplate.build(c, ("x", "on"), 1)
+    # an INT64 column sends booleans as 1/0: a template of verbatim values would write true/false
+    features = (Feature("x", "float"), Feature("k", "int"))
+    c = codec("v2", features=features)
+    template = BodyTemplate.build(c, ("x", "k"), 1)
     columns = [[1.5, 2.5], [True, False]]
-    assert template is None or not template.agrees(c, ("x", "on"), columns, ["f", "b"])
+    assert template is None or not template.agrees(c, ("x", "k"), columns, ["f", "b"])
+
+
+@pytest.mark.parametrize("datatype", ["FP64", "FP32"])
+@pytest.mark.parametrize("bs", [1, 3])
+def test_a_float_tensor_with_int_and_bool_features_keeps_the_template(datatype, bs):
+    """v2's FP tensor writes an int feature's 3 as 3.0 and a boolean as 1.0: the template
+    writes each column in that form too, so the fast path stays in use, byte for byte."""
+    features = (Feature("x", "float"), Feature("k", "int"), Feature("on", "bool"))
+    c = codec("v2", features=features, v2_layout="tensor", v2_datatype=datatype)
+    names = ("x", "k", "on")
+    columns = [[1.5, -0.0, 1e300, None, 2.0, 0.25], [3, 0, -7, 2**53, 12, 1], [True, False, True, True, False, False]]
+    kinds = ["f", "i", "b"]
+    template = BodyTemplate.build(c, names, bs)
+    assert template is not None and template.agrees(c, names, columns, kinds)
+    texts = template.texts(columns, kinds)
+    for lo in range(0, 6 - bs + 1, bs):
+        rows = [dict(zip(names, [col[i] for col in columns], strict=True)) for i in range(lo, lo + bs)]
+        assert template.render(texts, lo) == c.encode(rows)
+    assert b"3.0" in template.render(texts, 0)
+
+
+def test_a_tensor_profile_with_int_features_uses_the_template(tmp_path):
+    """Through the kit and the factory, as a run sends them."""
+    path = tmp_path / "p.toml"
+    path.write_text(TENSOR_PROFILE)
+    profile = load_profile(path)
+    kit = kit_for(profile)
+    assert kit.template(tuple(f.name for f in profile.features)) is not None
+    f = factory.PayloadFactory(profile, 3, lambda: 0.0)
+    rows = f._draw_block().clean
+    bs = profile.target.batch_size
+    for lo in range(0, min(rows.n, 40 * bs), bs):
+        assert rows.body(kit.codec, lo, bs) == kit.codec.encode(rows.rows(lo, lo + bs))
+
+
+TENSOR_PROFILE = """\
+seed = 5
+
+[target]
+path = "/v2/models/m/infer"
+codec = "v2"
+v2_layout = "tensor"
+batch_size = 2
+
+[output]
+type = "binary"
+
+[[features]]
+name = "radius"
+type = "float"
+distribution = { kind = "normal", mean = 14, std = 3 }
+
+[[features]]
+name = "visits"
+type = "int"
+min = 0
+distribution = { kind = "int_range", low = 0, high = 9 }
+
+[source]
+type = "parametric"
+
+[source.label_model]
+type = "logistic"
+weights = { radius = 0.2 }
+
+[mix]
+clean = 1
+"""
 
 
 def test_column_texts_split_numbers_and_quote_strings():
