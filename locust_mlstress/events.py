@@ -23,8 +23,10 @@ class MLResult:
     predictions: list | None  # per instance: P(positive), class-probability vector or value
     response_time: float  # milliseconds, as Locust measured it
     reason: str | None  # why it failed, for failures
-    # the server answered class labels, not probabilities: `predictions` then holds 0.0/1.0 per
-    # instance (binary, 1.0 = positive class) or one-hot lists (multiclass); never for regression
+    # the server answered certain class labels, not probabilities: `predictions` then holds 0.0/1.0
+    # per instance (binary, 1.0 = positive class) or one-hot lists (multiclass); never for
+    # regression. A binary answer of only 0/1 values (JSON 1 or 1.0) is not flagged: it may be a
+    # confident model's probabilities, so the run judges it over the kind (docs/metrics.md)
     labels_only: bool = False
     model_version: str | None = None  # the version the answer's body names, when it names one
 

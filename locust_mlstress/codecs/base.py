@@ -383,7 +383,9 @@ def body_version(document: object) -> str | None:
 @dataclass(frozen=True, slots=True)
 class Decoded:
     """A decoded answer: per-instance predictions (probability shape even for labels: 0.0/1.0 or
-    one-hot), whether the server answered labels only, and the model version the body names."""
+    one-hot), whether the server answered certain labels only (a binary answer of only 0/1 values
+    is not: the run judges those over the kind, figures.hard_labels), and the model version the
+    body names."""
 
     predictions: list
     labels_only: bool = False
