@@ -23,7 +23,7 @@ def test_label_answers_are_flagged_with_the_fix_and_accuracy(label_server):
     assert rows["clean"][7] == "labels" and rows["clean"][8] == "-"  # ECE and Brier not computed
     assert 0 <= float(rows["clean"][9]) <= 1  # accuracy instead
     notes = " ".join(line.strip() for line in ours)
-    assert "ECE and Brier not computed: every answer was a class label" in notes
+    assert "ECE and Brier not computed: every prediction was exactly 0 or 1: class labels" in notes
     assert "accuracy instead: clean" in notes
     assert "Fix: have the predictor return class probabilities" in notes
     assert not [line for line in ours if line.startswith("[") or "Aggregated" in line]

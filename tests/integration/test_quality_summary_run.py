@@ -50,7 +50,8 @@ def test_label_answers_get_accuracy_and_a_calibration_reason_not_an_ece(label_se
     summary = json.loads((tmp_path / "ml.json").read_text())
     clean = summary["kinds"]["clean"]
     assert clean["answers"] == "labels" and clean["calibration"] is None
-    assert clean["calibration_reason"].startswith("every answer was a class label, not probabilities")
+    # JSON 0/1 only, over the kind: labels (a single answer of 0/1 could be probabilities)
+    assert clean["calibration_reason"].startswith("every prediction was exactly 0 or 1: class labels, not")
     assert "have the predictor return class probabilities" in clean["calibration_reason"]  # the kserve_v1 fix
     accuracy = clean["accuracy"]
     assert accuracy["n"] > 100 and accuracy["interval"][0] <= accuracy["accuracy"] <= accuracy["interval"][1]
@@ -62,4 +63,4 @@ def test_label_answers_get_accuracy_and_a_calibration_reason_not_an_ece(label_se
     assert gates["accuracy[clean] > 0.1"]["status"] == "pass"
     assert run.returncode == 4, run.stderr[-2000:]  # an inconclusive gate counts as failed by default
     page = (tmp_path / "r.html").read_text()
-    assert "not computed: every answer was a class label" in page
+    assert "not computed: every prediction was exactly 0 or 1" in page
