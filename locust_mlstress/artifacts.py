@@ -19,13 +19,16 @@ gate failed (3) or was inconclusive (4), which say more (docs/gates.md).
 from __future__ import annotations
 
 import csv
+import html
 import json
 import logging
+import os
 import tempfile
 import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+from urllib.parse import quote
 
 from locust.env import Environment
 from locust.stats import PERCENTILES_TO_REPORT, StatsCSV
@@ -118,11 +121,25 @@ def prepare(environment: Environment) -> Path | None:
     return path
 
 
-def attempt(what: str, write: Callable[[], object], failures: list[str], path: Path | str | None = None) -> bool:
+def attempt(what: str, write: Callable[..., object], failures: list[str], path: Path | str | None = None) -> bool:
     """Run one file's `write`; a failure (full disk, permissions, a second Ctrl-C) is one logged
-    line, added to `failures`, and a partly written regular file at `path` is removed."""
+    line, added to `failures`. With a `path`, `write` is called with the file to write: a
+    temporary file beside `path`, renamed over it only once whole, so a failure (even before
+    the file is opened: a value JSON cannot hold, an interrupt while rendering) leaves the
+    previous file at `path` intact and removes only the partial temporary one. A `path` that
+    exists and is not a regular file (/dev/null) is written as is."""
+    target = Path(path) if path is not None else None
+    staging = None
+    if target is not None and not (target.exists() and not target.is_file()):
+        staging = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
-        write()
+        if target is None:
+            write()
+        elif staging is None:
+            write(target)
+        else:
+            write(staging)
+            os.replace(staging, target)
         return True
     except KeyboardInterrupt:
         reason = "interrupted (Ctrl-C)"
@@ -132,10 +149,10 @@ def attempt(what: str, write: Callable[[], object], failures: list[str], path: P
         reason = f"{type(exc).__name__}: {exc}"
     logger.error("%s not written: %s", what, reason)
     failures.append(what)
-    if path is not None:
+    if staging is not None:
         try:
-            if Path(path).is_file():
-                Path(path).unlink()
+            if staging.is_file():
+                staging.unlink()
         except OSError:
             pass
     return False
@@ -148,8 +165,8 @@ def _locust_csv(environment: Environment, directory: Path, failures: list[str]) 
                          ("exceptions", stats_csv.exceptions_csv)):  # fmt: skip
         path = directory / f"locust_{name}.csv"
 
-        def write(path=path, method=method) -> None:
-            with path.open("w", newline="") as f:
+        def write(target: Path, method=method) -> None:
+            with target.open("w", newline="") as f:
                 method(csv.writer(f))
 
         if attempt(str(path), write, failures, path):
@@ -165,24 +182,56 @@ def secrets_of(environment: Environment, profile) -> list[str]:
     return values + [p for p in (host_password(environment.host),) if p]
 
 
+def _escaped_forms(secret: str) -> set[str]:
+    """`secret` as every writer may have spelled it: literal, JSON-escaped (ASCII or not, and
+    Jinja's `tojson`, which also escapes & ' < >), HTML-escaped and URL-encoded."""
+    as_json = json.dumps(secret)[1:-1]
+    tojson = as_json.replace("&", "\\u0026").replace("'", "\\u0027").replace("<", "\\u003c").replace(">", "\\u003e")
+    forms = {secret, as_json, json.dumps(secret, ensure_ascii=False)[1:-1], tojson,
+             html.escape(secret), html.escape(secret, quote=False), quote(secret, safe=""), quote(secret)}  # fmt: skip
+    return {f for f in forms if f}
+
+
 def masked(text: str, environment: Environment, secrets: list[str]) -> str:
     """`text` with every secret replaced by `***`: the host's user info first (so a short
     password is masked where it sits, not in every word that holds it), then whole values of
-    four characters or more."""
+    four characters or more, each in every escaped form (`_escaped_forms`)."""
     host = environment.host or ""
     if (password := host_password(host)) and (shown := mask_host(host)) != host:
         user = shown.split("://", 1)[-1].split(":", 1)[0]
-        text = text.replace(f"{user}:{password}@", f"{user}:{REDACTED}@")
+        for form in _escaped_forms(password):
+            text = text.replace(f"{user}:{form}@", f"{user}:{REDACTED}@")
     for secret in secrets:
         if len(secret) >= 4:
-            text = text.replace(secret, REDACTED)
+            for form in sorted(_escaped_forms(secret), key=len, reverse=True):
+                text = text.replace(form, REDACTED)
     return text
 
 
 def _locust_html(environment: Environment, path: Path, secrets: list[str]) -> None:
+    """Locust's own report, rendered with the host masked at the source: Locust escapes the
+    host its own way (`tojson`), so masking the page's text afterwards (`masked`, kept as a
+    second line of defence) would miss an escaped password."""
     from locust.html import get_html_report
 
-    text = get_html_report(environment, show_download_link=False)
+    classes = list(getattr(environment, "user_classes", None) or [])
+    runner = getattr(environment, "runner", None)
+    classes += [c for c in (getattr(runner, "user_classes", None) or []) if c not in classes]
+    saved_host = environment.host
+    saved = [(cls, "host" in vars(cls), vars(cls).get("host")) for cls in classes]
+    try:
+        environment.host = mask_host(saved_host)
+        for cls, _, _ in saved:
+            if isinstance(getattr(cls, "host", None), str):
+                cls.host = mask_host(cls.host)
+        text = get_html_report(environment, show_download_link=False)
+    finally:
+        environment.host = saved_host
+        for cls, own, value in saved:
+            if own:
+                cls.host = value
+            elif "host" in vars(cls):
+                delattr(cls, "host")
     path.write_text(masked(text, environment, secrets), encoding="utf-8")
 
 
@@ -191,20 +240,20 @@ def write_outputs(environment: Environment, run, summary: dict, gates: list[dict
     large HTML pages last, so that on a disk running full the run record survives: the manifest
     is written before the pages, then replaced (never truncated) to name what came of them."""
     if path := option(environment, "ml_json"):
-        attempt(f"--ml-json {path}", lambda: write_json(path, summary), failures, path)
+        attempt(f"--ml-json {path}", lambda t: write_json(t, summary), failures, path)
     if prefix := option(environment, "ml_csv"):
         csv_path = f"{prefix}_ml_windows.csv"
-        attempt(f"--ml-csv {csv_path}", lambda: write_csv(csv_path, summary), failures, csv_path)
+        attempt(f"--ml-csv {csv_path}", lambda t: write_csv(t, summary), failures, csv_path)
     directory = option(environment, "ml_artifacts")
     secrets = secrets_of(environment, run.profile)
     files: dict[str, str] = {}
     if directory:
         directory = Path(directory)
         target = directory / "ml_summary.json"
-        if attempt(str(target), lambda: write_json(target, summary), failures, target):
+        if attempt(str(target), lambda t: write_json(t, summary), failures, target):
             files["ml_summary"] = target.name
         target = directory / "ml_windows.csv"
-        if attempt(str(target), lambda: write_csv(target, summary), failures, target):
+        if attempt(str(target), lambda t: write_csv(t, summary), failures, target):
             files["ml_windows"] = target.name
         files |= _locust_csv(environment, directory, failures)
         if run.trace_file is not None and run.trace_file.error is None:
@@ -222,7 +271,7 @@ def write_outputs(environment: Environment, run, summary: dict, gates: list[dict
                 files["locust_html"] = str(html)
         else:
             target = directory / "locust_report.html"
-            if attempt(str(target), lambda: _locust_html(environment, target, secrets), failures, target):
+            if attempt(str(target), lambda t: _locust_html(environment, t, secrets), failures, target):
                 files["locust_html"] = target.name
     if html_paths:
         # The page shows the manifest as it will be once the page is written: `mlstress report`
@@ -268,16 +317,7 @@ def _write_manifest(path: Path, manifest: dict, failures: list[str]) -> bool:
     renamed over: a second write that fails leaves the first one whole."""
     manifest["failed"] = _failed(failures)
     text = json.dumps(manifest, indent=2) + "\n"
-    staging = path.with_name(f".{path.name}.tmp")
-
-    def write() -> None:
-        if path.exists() and not path.is_file():  # a device (/dev/null, /dev/full): written as is
-            path.write_text(text)
-            return
-        staging.write_text(text)
-        staging.replace(path)
-
-    return attempt(f"manifest {path}", write, failures, staging)
+    return attempt(f"manifest {path}", lambda target: target.write_text(text), failures, path)
 
 
 def _write_html(paths: list[Path], summary: dict, manifest: dict, failures: list[str], directory) -> None:
@@ -295,7 +335,7 @@ def _write_html(paths: list[Path], summary: dict, manifest: dict, failures: list
         return
     from .report.html import write_page
 
-    done = [path for path in paths if attempt(f"HTML report {path}", partial(write_page, path, rendered[0]),
+    done = [path for path in paths if attempt(f"HTML report {path}", partial(write_page, text=rendered[0]),
                                                failures, path)]  # fmt: skip
     for path in done:
         logger.info("HTML report written to %s", path)

@@ -88,9 +88,8 @@ def conclude(
         console.info("run stopped early at %.1f s: %s", aborted["at_s"], aborted["gate"])
     if path := option(environment, "ml_junit"):
         text = junit_xml(results)
-        attempt(
-            f"--ml-junit {path}", lambda: Path(path).write_text(text), failures if failures is not None else [], path
-        )
+        write = lambda target: Path(target).write_text(text)  # noqa: E731
+        attempt(f"--ml-junit {path}", write, failures if failures is not None else [], path)
     code = exit_code(results)
     if code is not None:
         environment.process_exit_code = code

@@ -310,7 +310,7 @@ def finish(environment: Environment) -> dict | None:
             logger.warning("--ml-save-baseline: no clean predictions were recorded; nothing saved")
         else:
             model = {"host": mask_host(environment.host), "path": run.profile.target.path, "version": run.model_version}
-            save = lambda: save_baseline(path, run.profile, clean, model)  # noqa: E731
+            save = lambda target: save_baseline(target, run.profile, clean, model)  # noqa: E731
             attempt(f"--ml-save-baseline {path}", save, failures, path)
     write_outputs(environment, run, summary, gates=verdicts, failures=failures)
     finish_code(environment, failures)

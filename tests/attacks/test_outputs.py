@@ -6,12 +6,14 @@ tmpfs mount stands for a full or read-only disk (the tests that need one skip wi
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -30,7 +32,16 @@ from tests.attacks._outputs import (
 from tests.integration.conftest import QUICKSTART
 from tests.integration.harness import ROOT, free_port, read_records
 
-PASSWORD = "Pw-0f-the-h0st-91"
+PASSWORD = "Pw&0f'the<h0st-\u00e991"  # & ' < and a non-ASCII letter: every writer escapes them its own way
+
+
+def spellings(secret: str) -> set[str]:
+    """`secret` as a file may spell it: literal, JSON (ASCII or not, and Jinja's `tojson`, which
+    also escapes & ' < >), HTML-escaped, URL-encoded."""
+    as_json = json.dumps(secret)[1:-1]
+    tojson = as_json.replace("&", "\\u0026").replace("'", "\\u0027").replace("<", "\\u003c").replace(">", "\\u003e")
+    return {secret, as_json, json.dumps(secret, ensure_ascii=False)[1:-1], tojson, html.escape(secret),
+            html.escape(secret, quote=False), quote(secret, safe=""), quote(secret)}  # fmt: skip
 
 
 class Options:
@@ -99,7 +110,8 @@ def test_one_unwritable_file_loses_no_other_and_no_file_holds_the_host_password(
     assert json.loads((out / "b" / "baseline.json").read_text())["model"]["host"] == manifest["host"]
     assert json.loads((out / "art" / "ml_summary.json").read_text())["run"]["host"] == manifest["host"]
     assert "tester:***@" in (out / "art" / "locust_report.html").read_text()
-    holding = [str(p) for p in files_under(tmp_path) if PASSWORD in p.read_text(errors="replace")]
+    holding = [(str(p), form) for p in files_under(tmp_path) for form in spellings(PASSWORD)
+               if form in p.read_text(encoding="utf-8", errors="replace")]  # fmt: skip
     assert holding == []
 
 

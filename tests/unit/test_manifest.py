@@ -1,6 +1,7 @@
 """Command lines and hosts in run records lose their secrets, and only them; a trace file that
 cannot be written never raises."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -44,3 +45,33 @@ def test_a_trace_file_on_a_full_disk_turns_tracing_off_without_raising(tmp_path,
     traces.add([{"request_id": "b"}, {"request_id": "c"}], dropped=1)
     assert traces.error and traces.written == 0 and traces.dropped == 4
     assert sum("request tracing is off" in r.message for r in caplog.records) == 1
+
+
+def test_a_failed_write_keeps_the_previous_file_and_leaves_no_partial_one(tmp_path):
+    """`--ml-baseline b.json --ml-save-baseline b.json`: a write that fails before the file is
+    opened (a value JSON cannot hold, a second Ctrl-C while rendering) or half way through
+    leaves the previous file whole; only a whole write replaces it."""
+    from locust_mlstress.artifacts import attempt
+    from locust_mlstress.report.files import write_json
+
+    path = tmp_path / "b.json"
+    path.write_text('{"intact": true}\n')
+
+    def interrupted(target):
+        raise KeyboardInterrupt
+
+    def half_written(target):
+        Path(target).write_text('{"half')
+        raise OSError(28, "No space left on device")
+
+    failures: list[str] = []
+    assert not attempt("nan", lambda t: write_json(t, {"x": float("nan")}), failures, path)
+    assert not attempt("ctrl-c", interrupted, failures, path)
+    assert not attempt("full", half_written, failures, path)
+    assert failures == ["nan", "ctrl-c", "full"]
+    assert path.read_text() == '{"intact": true}\n'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.json"]  # no partial file left behind
+    assert attempt("ok", lambda t: write_json(t, {"x": 1}), failures, path) and json.loads(path.read_text()) == {"x": 1}
+    fresh = tmp_path / "new.json"  # a file that did not exist: a failed write leaves nothing
+    assert not attempt("full", half_written, failures, fresh) and not fresh.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.json"]
