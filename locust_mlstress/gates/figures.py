@@ -132,7 +132,19 @@ def _kind_quality(summary: dict, section: str, metric: str, kind: str) -> Observ
     n = _count(figures.get("n"))
     if section == "shift":
         n = min(n, _count(figures.get("n_reference")))
+        if metric in ("psi", "js") and figures.get("underpowered") is True:
+            return Observation(None, n, kind, _underpowered_why(figures))
     return Observation(value, n, kind)
+
+
+def _underpowered_why(shift: dict) -> str:
+    """Why a PSI or JS the console calls "insufficient" judges no gate: at these counts noise
+    alone can cross the bound, so a pass or a fail would be a coin toss (docs/gates.md)."""
+    n_ref, n_cur, need = shift.get("n_reference"), shift.get("n"), _count(shift.get("min_n_reference"))
+    why = f"too few predictions to tell a shift from noise (baseline n={n_ref}, this kind n={n_cur})"
+    if need:
+        return f"{why}: the baseline needs min_n_reference={need} predictions (e.g. --ml-warmup={need})"
+    return f"{why}: run longer with a larger baseline (--ml-warmup)"
 
 
 def _flip_rate(summary: dict) -> Observation:

@@ -281,3 +281,23 @@ def test_calibration_of_label_answers_is_missing_with_the_reason():
     s["kinds"]["clean"]["calibration_reason"] = "every answer was a class label — ask for probabilities"
     seen = lookup(s, "brier", None)
     assert (seen.value, seen.n) == (None, 0) and seen.why == s["kinds"]["clean"]["calibration_reason"]
+
+
+@pytest.mark.parametrize("metric", ["psi", "js"])
+def test_an_underpowered_shift_judges_no_gate_and_names_the_baseline_it_needs(metric):
+    """Clean PSI 0.12 on a 150-prediction baseline: the console calls it "insufficient" (noise
+    alone crosses 0.1 about one run in nine at these counts), so `psi[clean] < 0.1` is
+    inconclusive, never a fail, and says which baseline would do."""
+    from locust_mlstress.gates import EXIT_GATE_INCONCLUSIVE, evaluate, exit_code, parse_gate
+
+    s = summary()
+    s["kinds"]["clean"]["shift"] = {"psi": 0.12, "js": 0.03, "ks": 0.05, "ks_upper": 0.06, "n": 3000,
+                                    "n_reference": 150, "underpowered": True, "min_n_reference": 1200,
+                                    "significant": False, "verdict": "insufficient"}  # fmt: skip
+    seen = lookup(s, metric, "clean")
+    assert seen.value is None and "n=150" in seen.why and "min_n_reference=1200" in seen.why
+    assert "--ml-warmup=1200" in seen.why and lookup(s, "ks", "clean").value == 0.05  # KS is read as before
+    results = evaluate([parse_gate(f"{metric}[clean] < 0.1")], s)
+    assert results[0].status == "inconclusive" and exit_code(results) == EXIT_GATE_INCONCLUSIVE
+    s["kinds"]["clean"]["shift"]["underpowered"] = False  # a powered comparison is judged as before
+    assert evaluate([parse_gate("psi[clean] < 0.1")], s)[0].status == "fail"
