@@ -13,13 +13,16 @@ from __future__ import annotations
 import http.client
 import json
 import re
+import socket
+import threading
 import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from .errors import InitError
 
-PROBE_TIMEOUT = 5.0  # seconds per request
+PROBE_TIMEOUT = 5.0  # seconds per socket operation (connect, each read)
+REQUEST_LIMIT = 15.0  # seconds of wall clock per request, however the server trickles its answer
 MAX_REQUESTS = 48  # all probes together, metadata included
 DEADLINE = 90.0  # seconds for the whole probing
 MAX_ANSWER = 1 << 20  # bytes of an answer read
@@ -88,25 +91,58 @@ class Client:
         self.reached = False  # any answer at all, so a refused connection later is not "unreachable"
 
     def request(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
-        if self.left <= 0 or time.monotonic() > self.deadline:
+        now = time.monotonic()
+        if self.left <= 0 or now > self.deadline:
             raise ProbeFailed(f"not sent: the probe budget ({MAX_REQUESTS} requests, {DEADLINE:g} s) is spent")
         self.left -= 1
-        conn = http.client.HTTPConnection(self.endpoint.host, self.endpoint.port, timeout=self.timeout)
+        # A wall-clock bound on the whole request (and the global deadline): a per-read timeout
+        # alone lets a server trickling a byte every few seconds hold init for ever.
+        bound = max(min(REQUEST_LIMIT, self.deadline - now), 0.001)
+        end = now + bound
+        conn = http.client.HTTPConnection(self.endpoint.host, self.endpoint.port, timeout=min(self.timeout, bound))
+        expired = threading.Event()
+        watchdog = None
         try:
             headers = {"Content-Type": "application/json", "Accept": "application/json"} if body is not None else {}
             conn.request(method, path, body=body, headers=headers)
+            sock = conn.sock
+
+            def cut() -> None:  # the bound passed: end whatever read is under way
+                expired.set()
+                try:
+                    if sock is not None:
+                        sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+            watchdog = threading.Timer(max(end - time.monotonic(), 0.0), cut)
+            watchdog.daemon = True
+            watchdog.start()
             response = conn.getresponse()
-            data = response.read(MAX_ANSWER)
+            if expired.is_set():
+                raise TimeoutError
             self.reached = True
-            return response.status, data
+            chunks: list[bytes] = []
+            size = 0
+            while size < MAX_ANSWER and not expired.is_set() and time.monotonic() < end:
+                chunk = response.read1(min(1 << 16, MAX_ANSWER - size))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+            if expired.is_set() or (size < MAX_ANSWER and not response.isclosed() and time.monotonic() >= end):
+                raise ProbeFailed(f"no whole answer within {bound:g} s")
+            return response.status, b"".join(chunks)
         except (OSError, http.client.HTTPException) as exc:
-            what = self.describe(exc)
+            what = f"no whole answer within {bound:g} s" if expired.is_set() else self.describe(exc)
             if not self.reached:
                 raise InitError(
                     f"--url {self.endpoint.base}{path}: cannot reach the server ({what}); is it running on that port?"
                 ) from None
             raise ProbeFailed(what) from None
         finally:
+            if watchdog is not None:
+                watchdog.cancel()
             conn.close()
 
     def describe(self, exc: BaseException) -> str:
@@ -131,7 +167,7 @@ def snippet(body: bytes, limit: int = 90) -> str:
                 if k in doc:
                     text = str(doc[k])
                     break
-    except ValueError:
+    except (ValueError, RecursionError):
         pass
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
@@ -144,17 +180,39 @@ def read_metadata(client: Client, model_path: str) -> Metadata | None:
         return Metadata([], [], f"metadata  GET {model_path} -> {exc}")
     if status != 200:
         return Metadata([], [], f"metadata  GET {model_path} -> {status}: {snippet(body)}")
+    head = f"metadata  GET {model_path} -> 200 but"
     try:
         doc = json.loads(body)
+    except RecursionError:
+        return Metadata([], [], f"{head} nested too deeply to read: no usable metadata")
     except ValueError:
-        return Metadata([], [], f"metadata  GET {model_path} -> 200 but not JSON")
-    inputs = [i for i in doc.get("inputs") or [] if isinstance(i, dict) and isinstance(i.get("name"), str)]
-    outputs = [o for o in doc.get("outputs") or [] if isinstance(o, dict) and isinstance(o.get("name"), str)]
+        return Metadata([], [], f"{head} not JSON: no usable metadata")
+    if not isinstance(doc, dict):
+        return Metadata([], [], f"{head} not a JSON object ({type(doc).__name__}): no usable metadata")
+    declared = {}
+    for key in ("inputs", "outputs"):
+        value = doc.get(key)
+        if value is not None and not isinstance(value, list):
+            return Metadata([], [], f"{head} its {key} is not a list: no usable metadata")
+        declared[key] = [_tensor(t) for t in value or [] if isinstance(t, dict) and isinstance(t.get("name"), str)]
+    inputs, outputs = declared["inputs"], declared["outputs"]
     described = ", ".join(f"{i['name']} {i.get('datatype', '?')} {i.get('shape', '?')}" for i in inputs[:4])
     more = f" (+{len(inputs) - 4} more)" if len(inputs) > 4 else ""
     outs = ", ".join(f"{o['name']} {o.get('datatype', '?')}" for o in outputs) or "none declared"
     line = f"metadata  GET {model_path} -> 200: inputs {described or 'none declared'}{more}; outputs {outs}"
     return Metadata(inputs, outputs, line)
+
+
+def _tensor(declared: dict) -> dict:
+    """A declared input or output reduced to what init reads, each of the type it expects: a
+    name, a datatype string, a shape of integers (anything else is dropped, never repr'd)."""
+    tensor = {"name": declared["name"]}
+    if isinstance(declared.get("datatype"), str):
+        tensor["datatype"] = declared["datatype"]
+    shape = declared.get("shape")
+    if isinstance(shape, list) and all(isinstance(d, int) and not isinstance(d, bool) for d in shape):
+        tensor["shape"] = shape
+    return tensor
 
 
 def probability_outputs(meta: Metadata | None, classification: bool) -> list[tuple[str, ...]]:

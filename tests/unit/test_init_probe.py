@@ -7,7 +7,9 @@ sends is built by the real codecs, so these tests check the candidates, their or
 """
 
 import json
+import socket
 import threading
+import time
 import tomllib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -309,3 +311,120 @@ def test_probing_is_deterministic(tmp_path, capsys):
         assert code == 0, err
         texts.append(out.read_bytes().replace(stub.url.encode(), b"URL"))  # each stub has its own port
     assert texts[0] == texts[1]
+
+
+class RawStub:
+    """A local server writing `answer` (raw bytes, status line included) to every request."""
+
+    def __init__(self, answer: bytes):
+        self.answer = answer
+        self.stop = threading.Event()
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.server.settimeout(0.1)
+        self.url = f"http://127.0.0.1:{self.server.getsockname()[1]}"
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self):
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.server.accept()
+            except TimeoutError:
+                continue
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn):
+        with conn:
+            conn.settimeout(1)
+            try:
+                conn.recv(65536)
+                self.respond(conn)
+            except OSError:
+                pass
+
+    def respond(self, conn):
+        conn.sendall(self.answer)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join(2)
+        self.server.close()
+
+
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [(b"[]", "not a JSON object (list)"), (b'"x"', "not a JSON object (str)"), (b"5", "not a JSON object (int)"),
+     (b'{"inputs": 5}', "its inputs is not a list"), (b'{"outputs": {"a": 1}}', "its outputs is not a list"),
+     (b"[" * 100_000 + b"]" * 100_000, "nested too deeply to read"),
+     (b'{"inputs": [{"name": "x", "datatype": {"a": 1}, "shape": [[[1]]]}, {"name": 3}, "y"]}', None)],
+)  # fmt: skip
+def test_metadata_that_is_json_but_not_metadata_is_no_usable_metadata(tmp_path, capsys, body, why):
+    """A 200 metadata answer of the wrong shape is "no usable metadata", said on one line, and
+    init goes on probing; never a traceback."""
+
+    def server(method, path, b):
+        if method == "GET":
+            return 200, None
+        n = len(b["inputs"][0]["data"])
+        outputs = [{"name": "predict_proba", "datatype": "FP64", "shape": [n, 2], "data": [0.3, 0.7] * n}]
+        return 200, {"outputs": outputs}
+
+    out = tmp_path / "p.toml"
+    with Stub(server) as stub:
+        handler = stub.server.RequestHandlerClass
+        original = handler._answer
+
+        def answer(self, method):
+            if method != "GET":
+                return original(self, method)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        handler._answer = answer
+        code, stdout, err = init(capsys, numeric_csv(tmp_path), f"{stub.url}/v2/models/m/infer", out)
+    assert "Traceback" not in err and "Error" not in err.split(":", 1)[0]
+    if why is not None:
+        assert f"-> 200 but {why}: no usable metadata" in stdout, stdout.splitlines()[1]
+    else:  # items that are not named tensors are dropped, odd datatypes and shapes too
+        assert "inputs x ? ?" in stdout, stdout
+
+
+def test_a_trickling_answer_cannot_hold_init(tmp_path, capsys, monkeypatch):
+    """A server sending its answer one byte every 0.3 s (each read well within the per-read
+    timeout) is cut at the per-request bound and init ends by its global deadline."""
+    from locust_mlstress.onboard import probe
+
+    monkeypatch.setattr(probe, "PROBE_TIMEOUT", 1.0)
+    monkeypatch.setattr(probe, "REQUEST_LIMIT", 1.0, raising=False)
+    monkeypatch.setattr(probe, "DEADLINE", 2.5)
+
+    class Trickle(RawStub):
+        def respond(self, conn):
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n")
+            for _ in range(1000):
+                if self.stop.is_set():
+                    return
+                conn.sendall(b" ")
+                time.sleep(0.3)
+
+    out = tmp_path / "p.toml"
+    result: list = []
+    with Trickle(b"") as stub:
+        worker = threading.Thread(
+            target=lambda: result.append(init(capsys, numeric_csv(tmp_path), f"{stub.url}/v1/models/m:predict", out)),
+            daemon=True,
+        )
+        started = time.monotonic()
+        worker.start()
+        worker.join(10)
+        took = time.monotonic() - started
+    assert result, "init still running after 10 s against a trickling server"
+    code, stdout, err = result[0]
+    assert code == 2 and not out.exists() and took < 6, (took, err)
+    assert "no whole answer within 1 s" in stdout + err
