@@ -109,6 +109,8 @@ def parse_body(body: bytes | bytearray | memoryview | str) -> object:
         return _DECODER.decode(text)
     except ValueError as exc:
         raise DecodeError(f"body is not JSON: {exc}") from None
+    except RecursionError:  # a body nested past the interpreter's limit: no answer, not a crash
+        raise DecodeError("body is not JSON: nested too deeply") from None
 
 
 def require_key(document: object, key: str) -> object:

@@ -15,6 +15,7 @@ from locust_mlstress.codecs import (
     DecodeError,
     make_codec,
 )
+from locust_mlstress.codecs.base import parse_body
 from locust_mlstress.profile.model import Output, Target
 from tests.codec_helpers import (
     MIXED,
@@ -186,3 +187,8 @@ def test_a_v2_output_name_from_the_server_is_shortened_in_the_reason():
     with pytest.raises(DecodeError) as caught:
         v2.decode(json.dumps({"outputs": [{"name": name, "shape": [1]}]}).encode(), 1)
     assert caught.value.reason == "missing key 'data' in output '?[31mnnnnnnnnnnnnnnnnnnnnnnnnnnn...'"
+
+
+def test_a_body_nested_past_the_recursion_limit_is_a_decode_error():
+    with pytest.raises(DecodeError, match="nested too deeply"):
+        parse_body(b"[" * 200_000 + b"]" * 200_000)
