@@ -142,7 +142,11 @@ def test_a_calibration_gate_on_a_label_only_kind_is_inconclusive_with_the_reason
 def test_oversized_figures_are_a_fixed_batch_kept_out_of_significance(quickstart):
     profile = replace(quickstart, output=BINARY)
     big = [(0.5 + i / 50, "oversized", [0.99] * 40, [0] * 40, False) for i in range(100)]  # one batch, repeated
-    summary = run(profile, sorted(binary_traffic(2000, labels_only=False) + big, key=lambda r: r[0]))
+    # A warm-up of 1,000 clean predictions: clean's own shift is judged, so `psi < 5` hinges on the
+    # fixed batch alone (an underpowered clean shift would make it inconclusive by itself).
+    clean = binary_traffic(2000, labels_only=False, rate=1000)
+    summary = run(profile, sorted(clean + big, key=lambda r: r[0]))
+    assert summary["kinds"]["clean"]["shift"]["underpowered"] is False
     over = summary["kinds"]["oversized"]
     assert over["fixed_batch"] is True and summary["kinds"]["clean"]["fixed_batch"] is False
     assert over["shift"]["psi"] > 1 and over["shift"]["significant"] is False
