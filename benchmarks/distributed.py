@@ -17,12 +17,12 @@ import time
 
 from locust.rpc.protocol import Message
 
-from locust_mlstress.events import MLResult
-from locust_mlstress.monitoring import REPORT_KEY
-from locust_mlstress.outcomes import Outcome
+from locust_mlstress.domain.outcomes import Outcome
+from locust_mlstress.domain.schema import Profile
 from locust_mlstress.payloads import PayloadFactory
-from locust_mlstress.profile.model import Profile
+from locust_mlstress.plugin.distributed import REPORT_KEY
 from locust_mlstress.quality import QualityMonitor, QualityRecorder
+from locust_mlstress.users.events import MLResult
 
 REPORT_INTERVAL = 3.0  # locust.runners.WORKER_REPORT_INTERVAL
 WINDOW_S = 10.0

@@ -13,10 +13,10 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
+from locust_mlstress.domain.schema import KINDS, Profile
 from locust_mlstress.payloads import PayloadFactory
 from locust_mlstress.payloads.kit import PayloadKit
 from locust_mlstress.payloads.oversized import build_oversized
-from locust_mlstress.profile.model import KINDS, Profile
 
 
 def only(profile: Profile, kind: str, variant=None) -> Profile:

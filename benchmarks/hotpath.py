@@ -18,13 +18,14 @@ import pstats
 import time
 from pathlib import Path
 
-from locust_mlstress.events import MLResult, ml_events
-from locust_mlstress.outcomes import SUCCESSES, classify, failure_message
+from locust_mlstress.domain.outcomes import SUCCESSES
+from locust_mlstress.domain.schema import KINDS, Profile
+from locust_mlstress.http.client import Origin, post, request_head
 from locust_mlstress.payloads import PayloadFactory
 from locust_mlstress.profile import load_profile
-from locust_mlstress.profile.model import KINDS, Profile
 from locust_mlstress.quality import QualityRecorder
-from locust_mlstress.transport import Origin, post, request_head
+from locust_mlstress.users.events import MLResult, ml_events
+from locust_mlstress.users.outcomes import classify, failure_message
 
 from .generation import only
 from .nginx import canned_answer
@@ -37,7 +38,7 @@ def _steps(profile, n: int) -> dict[str, float]:
     """µs per request of each step, over n requests of the profile's mix."""
     from locust.env import Environment
 
-    from locust_mlstress.monitoring import ml_run
+    from locust_mlstress.plugin.state import state_of
 
     factory = PayloadFactory(profile, 1, lambda: 30.0)
     codec = factory.kit.codec
@@ -47,7 +48,7 @@ def _steps(profile, n: int) -> dict[str, float]:
         Origin.parse("http://127.0.0.1:8080"), profile.target.path, {h.name: h.value for h in profile.target.headers}
     )
     env = Environment()
-    run = ml_run(env)
+    run = state_of(env).run
     run.recorder = QualityRecorder(profile.output, 10.0, lambda: 30.0, sink=None)
     hook = ml_events(env)
 

@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from locust_mlstress.profile.model import Profile
+from locust_mlstress.domain.schema import Profile
 
 BODY_LIMIT = "1m"  # like a serving stack's default limit: the 2 MiB oversized body gets a 413
 

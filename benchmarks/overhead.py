@@ -32,7 +32,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from locust_mlstress.profile.model import Profile
+from locust_mlstress.domain.schema import Profile
 
 from .nginx import CannedNginx, canned_answer
 

@@ -37,10 +37,10 @@ from locust.contrib.fasthttp import FastHttpUser
 
 from benchmarks.generation import only
 from locust_mlstress import MLHttpUser, MLUser, users
-from locust_mlstress.monitoring import live_summary
+from locust_mlstress.http.client import Origin, Pool, post, request_head
 from locust_mlstress.payloads import PayloadFactory
+from locust_mlstress.plugin.lifecycle import live_summary
 from locust_mlstress.profile import load_profile
-from locust_mlstress.transport import Origin, Pool, post, request_head
 
 _classify = users.classify
 

@@ -17,11 +17,11 @@ import random
 import time
 from pathlib import Path
 
-from locust_mlstress.events import MLResult
-from locust_mlstress.outcomes import Outcome
+from locust_mlstress.domain.outcomes import Outcome
 from locust_mlstress.payloads import Payload
 from locust_mlstress.profile import load_profile
 from locust_mlstress.quality import QualityMonitor, QualityRecorder
+from locust_mlstress.users.events import MLResult
 
 ROOT = Path(__file__).resolve().parents[1]
 

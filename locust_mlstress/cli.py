@@ -15,9 +15,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .errors import ProfileError
-from .profile import KINDS, Profile, load_profile
-from .profile.fields import printable
+from locust_mlstress.errors import ProfileError
+from locust_mlstress.profile import KINDS, Profile, load_profile
+from locust_mlstress.profile.fields import printable
 
 
 def describe(profile: Profile) -> str:
@@ -70,8 +70,8 @@ def oversized_memory(profile: Profile) -> list[tuple[str, int]]:
         return []
     import numpy as np
 
-    from .payloads.kit import kit_for
-    from .payloads.rows import to_rows
+    from locust_mlstress.payloads.kit import kit_for
+    from locust_mlstress.payloads.rows import to_rows
 
     kit = kit_for(profile)
     rows = to_rows(kit.sampler.draw(np.random.default_rng(profile.seed), 2).columns, 2)
@@ -118,7 +118,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace, rest: list[str]) -> int:
-    from .target.cli import main as serve_main
+    from locust_mlstress.servers.reference.cli import main as serve_main
 
     return serve_main(rest, prog="mlstress serve")
 
@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     i = sub.add_parser("init", help="write a profile for your model from a data file (and probe its URL)")
-    from .onboard import add_arguments
+    from locust_mlstress.onboard import add_arguments
 
     add_arguments(i)
     v = sub.add_parser("validate", help="check a profile and print its traffic mix")
@@ -141,17 +141,17 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("-o", "--output", help="where to write the page (default: DIR/report.html)")
     args, rest = parser.parse_known_args(argv)
     if args.command == "proxy":
-        from .proxy.cli import main as proxy_main
+        from locust_mlstress.servers.faultproxy.cli import main as proxy_main
 
         return proxy_main(rest)
     if args.command == "report":
-        from .report.html import report_command
+        from locust_mlstress.report.html import report_command
 
         if rest:
             parser.error(f"unrecognised arguments: {' '.join(rest)}")
         return report_command(args.dir, args.output)
     if args.command == "init":
-        from .onboard import main as init_main
+        from locust_mlstress.onboard import main as init_main
 
         if rest:
             parser.error(f"unrecognised arguments: {' '.join(rest)}")

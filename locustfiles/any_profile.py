@@ -7,8 +7,7 @@ Without --host it serves the reference model, fitted to that profile, on 127.0.0
 
 from locust import between
 
-from locust_mlstress import MLUser
-from locust_mlstress.embedded import serve_when_no_host
+from locust_mlstress import MLUser, serve_when_no_host
 
 serve_when_no_host()
 

@@ -13,8 +13,7 @@ from pathlib import Path
 
 from locust import between
 
-from locust_mlstress import MLUser
-from locust_mlstress.embedded import serve_when_no_host
+from locust_mlstress import MLUser, serve_when_no_host
 
 PROFILE = Path(__file__).resolve().parent.parent / "profiles" / "quickstart.toml"
 serve_when_no_host(PROFILE)

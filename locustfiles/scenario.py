@@ -8,9 +8,11 @@ from pathlib import Path
 
 from locust import between
 
-from locust_mlstress import MLUser
-from locust_mlstress.embedded import serve_when_no_host
-from locust_mlstress.shapes import ProfileShape  # noqa: F401  (Locust finds the shape here)
+from locust_mlstress import (
+    MLUser,
+    ProfileShape,  # noqa: F401  (Locust finds the shape here)
+    serve_when_no_host,
+)
 
 PROFILE = Path(__file__).resolve().parent.parent / "profiles" / "scenario_surge.toml"
 serve_when_no_host(PROFILE)

@@ -11,7 +11,7 @@ from locust_mlstress.codecs import (
     Codec,
     make_codec,
 )
-from locust_mlstress.profile.model import Feature, Output, Target
+from locust_mlstress.domain.schema import Feature, Output, Target
 
 V2_DATATYPE_NAMES = {
     "BOOL",

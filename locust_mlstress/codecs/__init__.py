@@ -25,7 +25,7 @@ from locust_mlstress.codecs.generic import JSONCodec
 from locust_mlstress.codecs.mlflow import MLflowCodec
 from locust_mlstress.codecs.v1 import KServeV1Codec, TFServingCodec
 from locust_mlstress.codecs.v2 import V2Codec
-from locust_mlstress.profile.model import Feature, Output, Target
+from locust_mlstress.domain.schema import Feature, Output, Target
 
 _REGISTRY: dict[str, type[Codec]] = {
     "kserve_v1": KServeV1Codec,

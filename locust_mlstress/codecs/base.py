@@ -13,9 +13,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from locust_mlstress.domain.schema import Feature, Output, Target
 from locust_mlstress.errors import ProfileError
-from locust_mlstress.framing import shown
-from locust_mlstress.profile.model import Feature, Output, Target
+from locust_mlstress.http.framing import shown
 
 # Structural malformation variants a codec may be asked to produce.
 WRONG_TOP_LEVEL_KEY = "wrong_top_level_key"

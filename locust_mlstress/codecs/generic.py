@@ -22,7 +22,7 @@ from locust_mlstress.codecs.base import (
     matrix,
     option_error,
 )
-from locust_mlstress.profile.model import Feature, Output, Target
+from locust_mlstress.domain.schema import Feature, Output, Target
 
 DEFAULT_TEMPLATE = '{"instances": "$rows"}'
 DEFAULT_RESPONSE_PATH = "predictions"

@@ -20,7 +20,7 @@ from locust_mlstress.codecs.base import (
     matrix,
     option_error,
 )
-from locust_mlstress.profile.model import Feature, Output, Target
+from locust_mlstress.domain.schema import Feature, Output, Target
 
 FORMATS: tuple[str, ...] = ("dataframe_split", "dataframe_records", "inputs")
 

@@ -14,7 +14,7 @@ from locust_mlstress.codecs.base import (
     Row,
     require_key,
 )
-from locust_mlstress.profile.model import Feature, Output, Target
+from locust_mlstress.domain.schema import Feature, Output, Target
 
 
 class KServeV1Codec(Codec):

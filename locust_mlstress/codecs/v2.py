@@ -27,8 +27,8 @@ from locust_mlstress.codecs.base import (
     option_error,
     require_key,
 )
-from locust_mlstress.framing import shown
-from locust_mlstress.profile.model import Feature, Output, Target
+from locust_mlstress.domain.schema import Feature, Output, Target
+from locust_mlstress.http.framing import shown
 
 # Integer datatypes and the values each holds; an output of these (or BOOL) holds class labels.
 INT_RANGES: dict[str, tuple[int, int]] = {

@@ -4,10 +4,9 @@ Pure functions over the summary dict, importable without Locust: the run wiring 
 `--ml-gate` and `[gates]`, calls `evaluate` at quitting, and sets the exit code.
 """
 
-from .expression import KINDS, METRICS, OPERATORS, Gate, GateError, parse_gate
-from .figures import Observation, lookup
-from .spec import GateSpec, parse_gates
-from .verdicts import (
+from locust_mlstress.domain.gates import KINDS, METRICS, OPERATORS, Gate, GateSpec
+from locust_mlstress.gates.figures import Observation, lookup
+from locust_mlstress.gates.verdicts import (
     DEFAULT_MIN_SAMPLES,
     EXIT_GATE_FAILED,
     EXIT_GATE_INCONCLUSIVE,
@@ -19,6 +18,7 @@ from .verdicts import (
     junit_xml,
     minimum_samples,
 )
+from locust_mlstress.profile.gate_expression import GateError, parse_gate, parse_gates
 
 __all__ = [
     "DEFAULT_MIN_SAMPLES",

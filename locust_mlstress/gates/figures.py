@@ -12,9 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .expression import ACCURACY_METRICS, CALIBRATION_METRICS, LATENCY_METRICS, SHIFT_METRICS, TRAFFIC_KINDS
+from locust_mlstress.domain.gates import (
+    ACCURACY_METRICS,
+    CALIBRATION_METRICS,
+    LATENCY_METRICS,
+    SHIFT_METRICS,
+    TRAFFIC_KINDS,
+)
 
-SUCCESS_OUTCOMES = frozenset({"ok", "rejected"})  # as locust_mlstress.outcomes.SUCCESSES
+SUCCESS_OUTCOMES = frozenset({"ok", "rejected"})  # as locust_mlstress.users.outcomes.SUCCESSES
 FIXED_BATCH_WHY = (
     "fixed batch: one batch per variant sent again and again, so its figures are not evidence (docs/metrics.md)"
 )

@@ -13,14 +13,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from .expression import ACCURACY_METRICS, CALIBRATION_METRICS, SHIFT_METRICS, Gate
-from .figures import Observation, lookup
+from locust_mlstress.domain.gates import ACCURACY_METRICS, CALIBRATION_METRICS, POLICIES, SHIFT_METRICS, Gate
+from locust_mlstress.gates.figures import Observation, lookup
 
 Status = Literal["pass", "fail", "inconclusive"]
 PASS: Status = "pass"
 FAIL: Status = "fail"
 INCONCLUSIVE: Status = "inconclusive"
-POLICIES = ("fail", "pass")  # what an inconclusive gate counts as
 
 EXIT_GATE_FAILED = 3
 EXIT_GATE_INCONCLUSIVE = 4

@@ -5,7 +5,7 @@ Every public function takes data first, options keyword-only, and returns plain 
 floats/ints (or small named tuples of them), safe to send through Locust's msgpack messages.
 """
 
-from .binned import (
+from locust_mlstress.metrics.binned import (
     PSI_FLOOR,
     BoundedEstimate,
     Bounds,
@@ -14,8 +14,8 @@ from .binned import (
     psi_from_counts,
     wasserstein_from_counts,
 )
-from .binning import bin_counts, bin_index, coarse_edges, quantile_edges, regroup
-from .calibration import (
+from locust_mlstress.metrics.binning import bin_counts, bin_index, coarse_edges, quantile_edges, regroup
+from locust_mlstress.metrics.calibration import (
     Calibration,
     CalibrationBins,
     TopLabel,
@@ -29,7 +29,7 @@ from .calibration import (
     multiclass_brier_score,
     top_label,
 )
-from .noise import (
+from locust_mlstress.metrics.noise import (
     PSI_MAJOR,
     PSI_MODERATE,
     ece_noise,
@@ -40,8 +40,8 @@ from .noise import (
     psi_threshold,
     verdict,
 )
-from .proportion import wilson_interval
-from .shift import jensen_shannon, ks_statistic, psi, wasserstein
+from locust_mlstress.metrics.proportion import wilson_interval
+from locust_mlstress.metrics.shift import jensen_shannon, ks_statistic, psi, wasserstein
 
 __all__ = [
     "PSI_FLOOR",

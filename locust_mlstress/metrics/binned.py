@@ -14,7 +14,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy.special import rel_entr
 
-from . import _checks
+from locust_mlstress.metrics import _checks
 
 PSI_FLOOR = 1e-4
 """A zero share is replaced by this in PSI (without renormalising), the usual industry practice."""

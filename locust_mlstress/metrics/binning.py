@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _checks
+from locust_mlstress.metrics import _checks
 
 
 def quantile_edges(reference, *, bins: int = 10) -> np.ndarray:

@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import _checks
+from locust_mlstress.metrics import _checks
 
 
 class CalibrationBins(NamedTuple):

@@ -14,7 +14,7 @@ import math
 import numpy as np
 from scipy.stats import chi2
 
-from . import _checks
+from locust_mlstress.metrics import _checks
 
 PSI_MODERATE = 0.1
 """PSI at or above this (and up to ``PSI_MAJOR``) reads "moderate" shift (industry rule of thumb)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from . import _checks
+from locust_mlstress.metrics import _checks
 
 Z95 = 1.959963984540054  # the standard normal's 0.975 quantile
 

@@ -12,9 +12,9 @@ import math
 
 import numpy as np
 
-from . import _checks
-from .binned import js_from_counts, psi_from_counts
-from .binning import bin_counts, quantile_edges
+from locust_mlstress.metrics import _checks
+from locust_mlstress.metrics.binned import js_from_counts, psi_from_counts
+from locust_mlstress.metrics.binning import bin_counts, quantile_edges
 
 
 def _binned(reference, current, edges, bins) -> tuple[np.ndarray, np.ndarray]:

@@ -5,7 +5,7 @@ drift variants, `probe` finds the wire format a live endpoint accepts, `write` r
 and `command` runs them in an order that writes nothing unless everything worked.
 """
 
-from .command import add_arguments, main
-from .errors import InitError
+from locust_mlstress.onboard.command import add_arguments, main
+from locust_mlstress.onboard.errors import InitError
 
 __all__ = ["InitError", "add_arguments", "main"]

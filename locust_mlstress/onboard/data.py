@@ -10,8 +10,8 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from ..readfile import DATASET_MAX_BYTES, InputFileError, display, read_regular, size_text
-from .errors import InitError
+from locust_mlstress.onboard.errors import InitError
+from locust_mlstress.readfile import DATASET_MAX_BYTES, InputFileError, display, read_regular, size_text
 
 # The data set is read whole into memory by every Locust process of a run, and inference reads
 # it once more: past this size a sample serves both better (the figures do not need millions of rows).

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import InitError
+from locust_mlstress.onboard.errors import InitError
 
 # a text column with at most this many distinct values is a category (a label column: classes)
 MAX_CATEGORIES = 50

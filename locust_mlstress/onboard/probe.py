@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from .errors import InitError
+from locust_mlstress.onboard.errors import InitError
 
 PROBE_TIMEOUT = 5.0  # seconds per socket operation (connect, each read)
 REQUEST_LIMIT = 15.0  # seconds of wall clock per request, however the server trickles its answer

@@ -11,7 +11,7 @@ import json
 import re
 from dataclasses import fields as dataclass_fields
 
-from .infer import FeatureGuess, Inference
+from locust_mlstress.onboard.infer import FeatureGuess, Inference
 
 SEED = 1
 MIX = {"clean": 0.7, "drifted": 0.15, "malformed": 0.1, "oversized": 0.05}

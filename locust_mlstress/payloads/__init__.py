@@ -1,6 +1,6 @@
 """Payloads: clean, drifted, malformed and oversized request bodies from a profile."""
 
-from .factory import Payload, PayloadFactory
-from .kit import PayloadKit, kit_for
+from locust_mlstress.payloads.factory import Payload, PayloadFactory
+from locust_mlstress.payloads.kit import PayloadKit, kit_for
 
 __all__ = ["Payload", "PayloadFactory", "PayloadKit", "kit_for"]

@@ -14,8 +14,8 @@ import math
 
 import numpy as np
 
-from ..profile.model import DriftVariant, Feature, Schedule
-from .clean import CleanBatch, CleanSampler, clip_to_domain, draw_labels, label_probabilities
+from locust_mlstress.domain.schema import DriftVariant, Feature, Schedule
+from locust_mlstress.payloads.clean import CleanBatch, CleanSampler, clip_to_domain, draw_labels, label_probabilities
 
 
 def strength(schedule: Schedule, t: float) -> float:

@@ -9,22 +9,23 @@ codec encode.
 from __future__ import annotations
 
 import time
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import cast
 
 import numpy as np
 
-from ..codecs import Codec
-from ..profile.model import KINDS, Profile
-from .clean import CleanBatch
-from .drift import apply_drift, strength
-from .kit import PayloadKit, kit_for
-from .malformed import JSON, MALFORMED
-from .oversized import build_oversized
-from .rows import columns_of
-from .templates import dtype_kinds
+from locust_mlstress.codecs import Codec
+from locust_mlstress.domain.plan import LoadPlan
+from locust_mlstress.domain.schema import KINDS, Profile
+from locust_mlstress.payloads.clean import CleanBatch
+from locust_mlstress.payloads.drift import apply_drift, strength
+from locust_mlstress.payloads.kit import PayloadKit, kit_for
+from locust_mlstress.payloads.malformed import JSON, MALFORMED
+from locust_mlstress.payloads.oversized import build_oversized
+from locust_mlstress.payloads.rows import columns_of
+from locust_mlstress.payloads.templates import dtype_kinds
 
 BLOCK = 256  # payloads drawn per numpy round: amortises call overhead, bounds memory per user
 TEXT_CHUNK = 32  # bodies whose values are JSON-encoded together (_Rows.body)
@@ -212,3 +213,19 @@ def _take(batch: CleanBatch, index: np.ndarray) -> CleanBatch:
 
 def _since(start: float) -> Callable[[], float]:
     return lambda: time.monotonic() - start
+
+
+def mix_for(profile: Profile, plan: LoadPlan | None = None) -> Mix | None:
+    """The kind weights in force at t under the plan; None when no stage changes them."""
+    plan = plan if plan is not None else profile.load
+    if plan is None or all(s.mix is None for s in plan.stages):
+        return None
+    base = cumulative(profile.kind_weights)
+    per_stage = [cumulative(s.mix) if s.mix is not None else base for s in plan.stages]
+    ends, last = plan.ends, len(per_stage) - 1
+
+    def mix(t: float) -> list[float]:
+        # the stage in force as plan.stage_at finds it; the last one's after the plan ends
+        return per_stage[min(bisect_right(ends, t), last)]
+
+    return mix

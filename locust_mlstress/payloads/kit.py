@@ -10,11 +10,11 @@ from functools import cached_property
 
 import numpy as np
 
-from ..codecs import Codec, make_codec
-from ..profile.model import Feature, Profile
-from .clean import CleanBatch, CleanSampler
-from .rows import columns_of
-from .templates import BodyTemplate, dtype_kinds
+from locust_mlstress.codecs import Codec, make_codec
+from locust_mlstress.domain.schema import Feature, Profile
+from locust_mlstress.payloads.clean import CleanBatch, CleanSampler
+from locust_mlstress.payloads.rows import columns_of
+from locust_mlstress.payloads.templates import BodyTemplate, dtype_kinds
 
 TEMPLATE_CHECK_ROWS = 64  # rows per source (clean, each drift variant) a template must reproduce
 
@@ -48,7 +48,7 @@ class PayloadKit:
         """The body template of each column set the profile's rows come in (clean, each drift
         variant's), or None where it did not reproduce the codec's own bodies (templates.py).
         Decided once per process, from a sample drawn with the profile seed: the same everywhere."""
-        from .drift import apply_drift
+        from locust_mlstress.payloads.drift import apply_drift
 
         bs = self.profile.target.batch_size
         n = TEMPLATE_CHECK_ROWS * bs

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from .kit import PayloadKit
+from locust_mlstress.payloads.kit import PayloadKit
 
 JSON = "application/json"
 Rows = list[dict[str, object]]

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..profile.model import Variant
-from .kit import PayloadKit
-from .rows import to_rows
+from locust_mlstress.domain.schema import Variant
+from locust_mlstress.payloads.kit import PayloadKit
+from locust_mlstress.payloads.rows import to_rows
 
 JSON = "application/json"
 BODY_SLACK = 0.001  # body_bytes: a body may pass its size by this share (or by one row)

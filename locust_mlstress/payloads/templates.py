@@ -21,8 +21,8 @@ from json.encoder import encode_basestring_ascii
 
 import numpy as np
 
-from ..codecs import Codec
-from ..codecs.base import ENCODER
+from locust_mlstress.codecs import Codec
+from locust_mlstress.codecs.base import ENCODER
 
 _MARK = "\x00mls{}.{}\x00"  # never in real data; the JSON encoder escapes the NULs predictably
 _MARKED = re.compile(r'"\\u0000mls(\d+)\.(\d+)\\u0000"')

@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ..errors import ProfileError
-from .limits import MAX_LIST, MAX_NAME, size_text
+from locust_mlstress.errors import ProfileError
+from locust_mlstress.profile.limits import MAX_LIST, MAX_NAME, size_text
 
 MISSING: Any = object()
 # TOML integers are 64-bit (the spec asks parsers to reject others, tomllib does not), and a larger

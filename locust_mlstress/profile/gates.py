@@ -6,10 +6,9 @@ message, so it stops the run before any traffic like every other profile mistake
 
 from __future__ import annotations
 
-from ..gates.expression import Gate, GateError, parse_gate
-from ..gates.spec import GateSpec
-from ..gates.verdicts import POLICIES
-from .fields import Table
+from locust_mlstress.domain.gates import POLICIES, Gate, GateSpec
+from locust_mlstress.profile.fields import Table
+from locust_mlstress.profile.gate_expression import GateError, parse_gate
 
 _ABSENT = object()  # not None: a key whose value is None is still checked as a list of strings
 

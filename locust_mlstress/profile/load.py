@@ -8,16 +8,10 @@ import re
 import tomllib
 from pathlib import Path
 
-from ..errors import ProfileError
-from ..readfile import PROFILE_MAX_BYTES, InputFileError, read_regular
-from .fields import Table, printable
-from .gates import read_gates
-from .limits import MAX_BATCH_SIZE, MAX_CLASSES, MAX_FEATURES, MAX_VALUES_PER_REQUEST
-from .model import (
+from locust_mlstress.domain.schema import (
     KINDS,
     V2_DATATYPE_NAMES,
     DatasetSource,
-    Expectation,
     Feature,
     Header,
     Output,
@@ -26,21 +20,20 @@ from .model import (
     Source,
     Target,
 )
-from .plan import read_plan
-from .sources import DATATYPES_FOR, name_problem, read_features, read_label_model
-from .variants import read_drift, read_variants
+from locust_mlstress.errors import ProfileError
+from locust_mlstress.profile.expectations import read_expectations
+from locust_mlstress.profile.fields import Table, printable
+from locust_mlstress.profile.gates import read_gates
+from locust_mlstress.profile.limits import MAX_BATCH_SIZE, MAX_CLASSES, MAX_FEATURES, MAX_VALUES_PER_REQUEST
+from locust_mlstress.profile.plan import read_plan
+from locust_mlstress.profile.sources import DATATYPES_FOR, name_problem, read_features, read_label_model
+from locust_mlstress.profile.variants import read_drift, read_variants
+from locust_mlstress.readfile import PROFILE_MAX_BYTES, InputFileError, read_regular
 
 CODECS = ("kserve_v1", "tfserving", "v2", "mlflow", "json")
-DEFAULT_EXPECT = {
-    "clean": Expectation(("2xx",), True),
-    "drifted": Expectation(("2xx",), True),
-    "malformed": Expectation(("4xx",), False),
-    "oversized": Expectation(("2xx", "413"), True),
-}
 # The deepest profile nests 4 tables ([drift.NAME.schedule], a label model's class weights); a
 # fault file fewer. Anything past this is an attack on the parser or on a repr, not a profile.
 MAX_NESTING = 32
-_STATUS = re.compile(r"^[1-5](xx|\d\d)$")
 
 
 def load_profile(path: str | os.PathLike[str]) -> Profile:
@@ -104,7 +97,7 @@ def parse_profile(data: dict, path: Path, sha256: str = "") -> Profile:
     _check_codec(target, features, output, path)
     source = _source(source_table, source_type, features, output, path)
     # read before the variants: a per-variant `expect` inherits its kind's `decodable` from here
-    expect = _expectations(top.table("expect"))
+    expect = read_expectations(top.table("expect"))
     partial = Profile(
         name=name, path=path, sha256=sha256, seed=seed, target=target, features=features,
         output=output, source=source, kind_weights={}, drift=(), malformed=(), oversized=(),
@@ -231,7 +224,7 @@ def _check_tensor_datatype(t: Table, datatype: str, features: tuple[Feature, ...
 
 def _check_codec(target: Target, features: tuple[Feature, ...], output: Output, path: Path) -> None:
     """Codec options that only the codec can judge (a template's placeholders, say)."""
-    from ..codecs import make_codec
+    from locust_mlstress.codecs import make_codec
 
     try:
         make_codec(target, features, output)
@@ -317,9 +310,9 @@ def _source(t: Table, kind: str, features: tuple[Feature, ...], output: Output, 
             raise t.error("format", f"cannot tell the format of {file!r}; set format = csv, parquet or jsonl")
         source = DatasetSource(resolved, fmt, t.str("label_column", None))
         t.finish()
-        from .dataset import read_dataset_file
+        from locust_mlstress.payloads.dataset import read_dataset_file
 
-        read_dataset_file(source, features, output, t)  # validates columns now, before any traffic
+        read_dataset_file(source, features, output, t.file)  # validates columns now, before any traffic
         return source
     has_model = t.raw("label_model") is not None  # marked read, so a misspelt label_model gets a suggestion
     label_model = read_label_model(t.table("label_model"), features, output) if has_model else None
@@ -347,26 +340,3 @@ def _mix(t: Table, drift, malformed, oversized) -> dict[str, float]:
     if sum(weights.values()) <= 0:
         raise t.error("", f"needs a positive weight for at least one kind: {', '.join(KINDS)}")
     return weights
-
-
-def _expectations(t: Table) -> dict[str, Expectation]:
-    expect = dict(DEFAULT_EXPECT)
-    for kind in KINDS:  # each kind is read (an absent one as {}), so a misspelt kind gets a suggestion
-        expect[kind] = read_expectation(t.table(kind), DEFAULT_EXPECT[kind])
-    t.finish()
-    return expect
-
-
-def read_expectation(t: Table, default: Expectation) -> Expectation:
-    statuses = read_statuses(t, "status", default.statuses)
-    decodable = t.boolean("decodable", default.decodable)
-    t.finish()
-    return Expectation(statuses, decodable)
-
-
-def read_statuses(t: Table, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
-    statuses = t.strings(key, default, nonempty=True)
-    for s in statuses:
-        if not _STATUS.match(s):
-            raise t.error(key, f"{s!r} is not a status pattern; use a code like '413' or a class like '4xx'")
-    return statuses

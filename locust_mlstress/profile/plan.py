@@ -16,78 +16,18 @@ count, each worker's payload factories read the stage's mix, with no message bet
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
-from dataclasses import dataclass
-from functools import cached_property, lru_cache
-from itertools import accumulate
+from functools import lru_cache
 
-from .fields import Table
-from .gates import read_gate_list
-from .limits import MAX_USERS
-from .model import KINDS
+from locust_mlstress.domain.plan import LoadPlan, Stage
+from locust_mlstress.domain.schema import KINDS
+from locust_mlstress.profile.fields import Table
+from locust_mlstress.profile.gates import read_gate_list
+from locust_mlstress.profile.limits import MAX_USERS
 
 SHAPES = ("ramp", "spike", "soak", "seasonal", "stages", "step")
 # A plan is a handful of stages; thousands are a typo (a step of 1 up to a million users), and
 # building them would stall the run before its first request.
 MAX_STAGES = 10_000
-
-
-@dataclass(frozen=True)
-class Stage:
-    name: str
-    duration: float
-    users: int
-    spawn_rate: float
-    mix: dict[str, float] | None = None  # None: the profile's [mix]
-    ramp_from: int | None = None  # users at the stage's start when it ramps linearly
-    gates: tuple = ()  # Gate objects judged on this stage's own figures when it ends
-    rate: float | None = None  # open-model arrivals per second per dispatcher (arrivals.py)
-
-
-@dataclass(frozen=True)
-class LoadPlan:
-    shape: str
-    stages: tuple[Stage, ...]
-
-    @cached_property
-    def ends(self) -> tuple[float, ...]:
-        """Each stage's end, seconds into the test: the durations summed in order from 0.0 (none
-        is negative, so the ends never decrease and `stage_at` can bisect them)."""
-        return tuple(accumulate((s.duration for s in self.stages), initial=0.0))[1:]
-
-    @cached_property
-    def starts(self) -> tuple[float, ...]:
-        """Each stage's start: 0.0, then the previous stage's end."""
-        return ((0.0,) + self.ends)[:-1]
-
-    @property
-    def duration(self) -> float:
-        return self.ends[-1] if self.ends else 0
-
-    def stage_at(self, t: float) -> tuple[int, Stage] | None:
-        """(index, stage) in force t seconds into the test: the first stage with t < its end;
-        None once the plan is over."""
-        i = bisect_right(self.ends, t)
-        return (i, self.stages[i]) if i < len(self.stages) else None
-
-    def users_at(self, t: float) -> tuple[int, float] | None:
-        """(users, spawn rate) at t: what a LoadTestShape's tick() returns; None to stop."""
-        found = self.stage_at(t)
-        if found is None:
-            return None
-        i, stage = found
-        if stage.ramp_from is None:
-            return stage.users, stage.spawn_rate
-        into = t - self.starts[i]
-        users = stage.ramp_from + (stage.users - stage.ramp_from) * into / stage.duration
-        return max(0, round(users)), stage.spawn_rate
-
-    def timeline(self) -> list[dict]:
-        """The planned stages with their start and end, for the run record."""
-        return [
-            {"name": s.name, "start_s": start, "end_s": end, "users": s.users, "mix": s.mix}
-            for s, start, end in zip(self.stages, self.starts, self.ends, strict=True)
-        ]
 
 
 def read_plan(t: Table, kind_weights_ok, default_gates: tuple = ()) -> LoadPlan | None:
@@ -203,7 +143,7 @@ def plan_from_option(text: str, default_gates: tuple = ()) -> LoadPlan:
 
     Cached: every user spawn and shape tick asks for the run's plan, which is frozen (a bad text
     raises each time, as exceptions are not cached)."""
-    from ..errors import ProfileError
+    from locust_mlstress.errors import ProfileError
 
     words = text.split()
     if not words:

@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import unicodedata
 
-from .fields import Table
-from .limits import MAX_CATEGORIES, MAX_CLASSES, MAX_FEATURES, MAX_VOCABULARY, MAX_WORDS
-from .model import V2_DATATYPE_NAMES, Distribution, Feature, LabelModel, LinearPredictor, LinearTerm, Output, V2Datatype
+from locust_mlstress.domain.schema import (
+    V2_DATATYPE_NAMES,
+    Distribution,
+    Feature,
+    LabelModel,
+    LinearPredictor,
+    LinearTerm,
+    Output,
+    V2Datatype,
+)
+from locust_mlstress.profile.fields import Table
+from locust_mlstress.profile.limits import MAX_CATEGORIES, MAX_CLASSES, MAX_FEATURES, MAX_VOCABULARY, MAX_WORDS
 
 FEATURE_TYPES = ("float", "int", "bool", "category", "text")
 # which distribution kinds can draw which feature type

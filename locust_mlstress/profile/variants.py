@@ -5,9 +5,18 @@ from __future__ import annotations
 import difflib
 from typing import get_args
 
-from .fields import Table
-from .limits import MAX_DRIFT_VARIANTS, MAX_FEATURES, MAX_OVERSIZED_SIZE
-from .model import DatasetSource, DriftType, DriftVariant, Expectation, Profile, Schedule, Variant
+from locust_mlstress.domain.schema import (
+    DatasetSource,
+    DriftType,
+    DriftVariant,
+    Expectation,
+    Profile,
+    Schedule,
+    Variant,
+)
+from locust_mlstress.profile.expectations import read_expectation, read_statuses
+from locust_mlstress.profile.fields import Table
+from locust_mlstress.profile.limits import MAX_DRIFT_VARIANTS, MAX_FEATURES, MAX_OVERSIZED_SIZE
 
 DRIFT_TYPES: tuple[str, ...] = get_args(DriftType)
 NUMERIC_DRIFT = ("mean_shift", "scale", "unit_change", "outliers")
@@ -125,8 +134,7 @@ def _schedule(t: Table) -> Schedule:
 
 def read_variants(t: Table, kind: str, profile: Profile) -> tuple[Variant, ...]:
     """Malformed or oversized variants: all that apply by default, or the ones listed."""
-    from ..payloads.registry import variant_specs
-    from .load import read_expectation, read_statuses
+    from locust_mlstress.payloads.registry import variant_specs
 
     specs = variant_specs(kind)
     exclude = t.strings("exclude", ())

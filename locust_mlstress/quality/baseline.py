@@ -12,10 +12,10 @@ import json
 import time
 from pathlib import Path
 
-from ..errors import ProfileError
-from ..profile.model import Profile
-from ..readfile import BASELINE_MAX_BYTES, InputFileError, read_regular
-from .kindstats import KindStats
+from locust_mlstress.domain.schema import Profile
+from locust_mlstress.errors import ProfileError
+from locust_mlstress.quality.kindstats import KindStats
+from locust_mlstress.readfile import BASELINE_MAX_BYTES, InputFileError, read_regular
 
 FORMAT = "locust-mlstress-baseline"
 VERSION = 1

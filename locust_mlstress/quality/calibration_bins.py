@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from .histograms import unit_bin
+from locust_mlstress.quality.histograms import unit_bin
 
 SCALE = 1 << 32
 CALIBRATION_BINS = 10

@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from .. import metrics
-from .histograms import LinearHistogram, LogHistogram
-from .kindstats import KindStats
+from locust_mlstress import metrics
+from locust_mlstress.quality.histograms import LinearHistogram, LogHistogram
+from locust_mlstress.quality.kindstats import KindStats
 
 SHIFT_BINS = 10
 MIN_SHIFT_SAMPLES = 20  # below this on either side a shift figure is not computed at all

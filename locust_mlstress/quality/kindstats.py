@@ -15,8 +15,8 @@ from typing import cast
 
 import numpy as np
 
-from .calibration_bins import CalibrationBins, fixed
-from .histograms import LinearHistogram, LogHistogram
+from locust_mlstress.quality.calibration_bins import CalibrationBins, fixed
+from locust_mlstress.quality.histograms import LinearHistogram, LogHistogram
 
 
 class Consistency:

@@ -15,10 +15,10 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import cast
 
-from ..profile.model import Profile
-from . import figures
-from .histograms import LogHistogram
-from .kindstats import KindStats
+from locust_mlstress.domain.schema import Profile
+from locust_mlstress.quality import figures
+from locust_mlstress.quality.histograms import LogHistogram
+from locust_mlstress.quality.kindstats import KindStats
 
 HEAD_WINDOWS = 64
 

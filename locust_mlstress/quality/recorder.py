@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..outcomes import Outcome
-from ..profile.model import Output
-from .kindstats import KindStats
+from locust_mlstress.domain.outcomes import Outcome
+from locust_mlstress.domain.schema import Output
+from locust_mlstress.quality.kindstats import KindStats
 
 PROBE = "probe"  # the pseudo-kind of consistency probes: resent payloads, kept out of the mix
 

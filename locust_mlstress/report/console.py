@@ -15,7 +15,7 @@ from __future__ import annotations
 import textwrap
 from dataclasses import dataclass
 
-from ..outcomes import OUTCOMES, SUCCESSES
+from locust_mlstress.domain.outcomes import OUTCOMES, SUCCESSES
 
 WIDTH = 120  # the widest line format_summary prints
 NOISE_PSI = 0.1  # PSI from this up reads as a shift; "stable (noise)" says it is within the noise

@@ -16,8 +16,8 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import overload
 from urllib.parse import urlsplit
 
-from ..profile.model import Profile
-from ..quality.baseline import profile_identity
+from locust_mlstress.domain.schema import Profile
+from locust_mlstress.quality.baseline import profile_identity
 
 REDACTED = "***"
 _SECRET_FLAG = re.compile(r"^--?[\w-]*(key|token|secret|passw|auth|header)[\w-]*", re.IGNORECASE)

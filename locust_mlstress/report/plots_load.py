@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import math
 
-from ..outcomes import OUTCOMES
-from .plots import (
+from locust_mlstress.domain.outcomes import OUTCOMES
+from locust_mlstress.report.plots import (
     OUTCOME_COLOURS,
     PERCENTILE_STYLES,
     NoData,

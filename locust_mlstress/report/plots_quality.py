@@ -6,9 +6,9 @@ Each `draw_*` takes the summary (docs/reports.md), returns a matplotlib Figure, 
 
 from __future__ import annotations
 
-from ..metrics.noise import PSI_MAJOR, PSI_MODERATE
-from ..quality.calibration_bins import CALIBRATION_BINS
-from .plots import (
+from locust_mlstress.metrics.noise import PSI_MAJOR, PSI_MODERATE
+from locust_mlstress.quality.calibration_bins import CALIBRATION_BINS
+from locust_mlstress.report.plots import (
     NoData,
     draw_load,
     end_of,

@@ -3,7 +3,7 @@ make, run against real processes, servers and files on 127.0.0.1 (docs/reliabili
 
 import pytest
 
-from locust_mlstress.target.process import ReferenceServer
+from locust_mlstress.servers.reference.process import ReferenceServer
 from tests.integration.conftest import QUICKSTART
 
 

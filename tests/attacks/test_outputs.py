@@ -17,8 +17,8 @@ from urllib.parse import quote
 
 import pytest
 
-from locust_mlstress.artifacts import EXIT_OUTPUT_FAILED, check_outputs
 from locust_mlstress.errors import ProfileError
+from locust_mlstress.plugin.outputs import EXIT_OUTPUT_FAILED, check_outputs
 from tests.attacks._outputs import (
     distributed,
     files_under,

@@ -14,9 +14,9 @@ import psutil
 import pytest
 from locust.contrib.fasthttp import insecure_ssl_context_factory
 
-from locust_mlstress.bodies import MAX_RESPONSE_BYTES, decompressed
 from locust_mlstress.codecs import DecodeError
-from locust_mlstress.transport import Origin, Pool, post, request_head
+from locust_mlstress.http.bodies import MAX_RESPONSE_BYTES, decompressed
+from locust_mlstress.http.client import Origin, Pool, post, request_head
 from tests.attacks._transport import Server, self_signed
 from tests.conftest import PROFILES
 from tests.integration.harness import LOCUST, LOCUSTFILES, ROOT, locust_env

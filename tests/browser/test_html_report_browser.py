@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from locust_mlstress.report.html import PLOT_IDS
-from locust_mlstress.target.process import ReferenceServer
+from locust_mlstress.servers.reference.process import ReferenceServer
 from tests.integration.conftest import QUICKSTART
 from tests.integration.test_html_report import run_with_report
 

@@ -5,8 +5,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from locust_mlstress.target.knobs import ServerKnobs
-from locust_mlstress.target.process import ReferenceServer
+from locust_mlstress.servers.reference.knobs import ServerKnobs
+from locust_mlstress.servers.reference.process import ReferenceServer
 from tests.conftest import PROFILES
 
 QUICKSTART = PROFILES / "quickstart.toml"

@@ -17,9 +17,9 @@ import re
 
 import pytest
 
-from locust_mlstress.target.chaos import mode_for
-from locust_mlstress.target.knobs import CHAOS_MODES, ServerKnobs
-from locust_mlstress.target.process import ReferenceServer
+from locust_mlstress.servers.reference.chaos import mode_for
+from locust_mlstress.servers.reference.knobs import CHAOS_MODES, ServerKnobs
+from locust_mlstress.servers.reference.process import ReferenceServer
 from tests.integration.conftest import QUICKSTART
 from tests.integration.harness import run_local
 

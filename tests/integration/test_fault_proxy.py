@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from locust_mlstress.proxy.process import FaultProxyError, FaultProxyProcess
+from locust_mlstress.servers.faultproxy.process import FaultProxyError, FaultProxyProcess
 from tests.integration.conftest import QUICKSTART
 from tests.integration.harness import run_local
 

@@ -1,7 +1,7 @@
 """MLHttpUser (requests) classifies answers exactly as MLUser (its own transport) does."""
 
-from locust_mlstress.target.knobs import ServerKnobs
-from locust_mlstress.target.process import ReferenceServer
+from locust_mlstress.servers.reference.knobs import ServerKnobs
+from locust_mlstress.servers.reference.process import ReferenceServer
 from tests.integration.conftest import QUICKSTART
 from tests.integration.harness import free_port, run_local
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from locust_mlstress.target.process import ReferenceServer
+from locust_mlstress.servers.reference.process import ReferenceServer
 from tests.integration.harness import ROOT
 
 SERVER_PROFILE = """

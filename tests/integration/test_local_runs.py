@@ -127,8 +127,8 @@ def test_a_server_that_is_down_gives_classified_connection_errors(tmp_path):
 
 
 def test_a_slow_server_gives_classified_timeouts(tmp_path):
-    from locust_mlstress.target.knobs import ServerKnobs
-    from locust_mlstress.target.process import ReferenceServer
+    from locust_mlstress.servers.reference.knobs import ServerKnobs
+    from locust_mlstress.servers.reference.process import ReferenceServer
 
     profile = tmp_path / "slow.toml"
     profile.write_text(re.sub(r"timeout = 10.0", "timeout = 0.3", QUICKSTART.read_text()))

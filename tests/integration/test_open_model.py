@@ -1,8 +1,8 @@
 """Open-model arrivals: the requested rate is kept, and latency is measured from the schedule, so
 a slow server shows the queue a closed loop hides (coordinated omission)."""
 
-from locust_mlstress.target.knobs import ServerKnobs
-from locust_mlstress.target.process import ReferenceServer
+from locust_mlstress.servers.reference.knobs import ServerKnobs
+from locust_mlstress.servers.reference.process import ReferenceServer
 from tests.integration.conftest import QUICKSTART
 from tests.integration.harness import run_local
 

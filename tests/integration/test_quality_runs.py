@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from locust_mlstress.target.knobs import ServerKnobs
-from locust_mlstress.target.process import ReferenceServer
+from locust_mlstress.servers.reference.knobs import ServerKnobs
+from locust_mlstress.servers.reference.process import ReferenceServer
 from tests.integration.conftest import QUICKSTART
 from tests.integration.harness import run_local
 

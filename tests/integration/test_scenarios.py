@@ -100,8 +100,8 @@ users = 6
 
 def test_step_to_failure_finds_the_breaking_point(tmp_path):
     """Latency grows with concurrency on this server: a step of users breaks the p95 SLO."""
-    from locust_mlstress.target.knobs import ServerKnobs
-    from locust_mlstress.target.process import ReferenceServer
+    from locust_mlstress.servers.reference.knobs import ServerKnobs
+    from locust_mlstress.servers.reference.process import ReferenceServer
 
     with ReferenceServer(QUICKSTART, ServerKnobs(concurrency_latency_ms=5)) as slow:
         run = _run(tmp_path, slow, STEP)

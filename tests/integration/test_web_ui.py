@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from locust_mlstress.report.files import WINDOW_COLUMNS
+from locust_mlstress.report.formats import WINDOW_COLUMNS
 from tests.integration.harness import LOCUST, ROOT, free_port, locust_env
 
 # Plain urllib here: importing requests/urllib3 into the test process before a later test module

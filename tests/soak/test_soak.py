@@ -30,7 +30,7 @@ from collections import Counter
 import psutil
 import pytest
 
-from locust_mlstress.target.process import ReferenceServer
+from locust_mlstress.servers.reference.process import ReferenceServer
 from tests.conftest import ARTIFACTS, PROFILES
 from tests.integration.harness import finish_distributed, outcome_counts, start_distributed
 

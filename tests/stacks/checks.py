@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 
 from locust_mlstress.metrics.calibration import calibration
-from locust_mlstress.outcomes import classify
 from locust_mlstress.payloads import PayloadFactory
 from locust_mlstress.payloads.kit import kit_for
 from locust_mlstress.profile import load_profile
+from locust_mlstress.users.outcomes import classify
 
 from .harness import LocustRun, bootstrap, offline, post
 

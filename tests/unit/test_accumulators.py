@@ -9,12 +9,12 @@ import pytest
 from locust.rpc.protocol import Message
 
 from locust_mlstress import metrics
-from locust_mlstress.events import MLResult
-from locust_mlstress.outcomes import Outcome
+from locust_mlstress.domain.outcomes import Outcome
+from locust_mlstress.domain.schema import Output
 from locust_mlstress.payloads import Payload
-from locust_mlstress.profile.model import Output
 from locust_mlstress.quality import KindStats, QualityMonitor, QualityRecorder
 from locust_mlstress.quality.histograms import LinearHistogram, LogHistogram, key_bounds, key_value, log_key
+from locust_mlstress.users.events import MLResult
 
 OUTCOMES = [Outcome.OK] * 8 + [Outcome.REJECTED, Outcome.TIMEOUT]
 

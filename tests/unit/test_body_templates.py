@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from locust_mlstress.domain.schema import Feature
 from locust_mlstress.payloads import factory
 from locust_mlstress.payloads.kit import kit_for
 from locust_mlstress.payloads.templates import BodyTemplate, column_texts
 from locust_mlstress.profile import load_profile
-from locust_mlstress.profile.model import Feature
 from tests.codec_helpers import codec
 
 PROFILES = sorted((Path(__file__).parents[2] / "profiles").glob("*.toml"))

@@ -13,16 +13,17 @@ import re
 
 import pytest
 
-from locust_mlstress.outcomes import Outcome, classify
+from locust_mlstress.domain.outcomes import Outcome
 from locust_mlstress.payloads.factory import PayloadFactory
 from locust_mlstress.payloads.kit import kit_for
 from locust_mlstress.profile import load_profile
-from locust_mlstress.target.app import ReferenceApp
-from locust_mlstress.target.chaos import HEADER, mode_for
-from locust_mlstress.target.cli import build_parser, knobs_from_args, knobs_to_argv, main
-from locust_mlstress.target.knobs import CHAOS_MODES, ServerKnobs
-from locust_mlstress.target.testing import call
-from locust_mlstress.target.training import model_for_profile
+from locust_mlstress.servers.reference.app import ReferenceApp
+from locust_mlstress.servers.reference.chaos import HEADER, mode_for
+from locust_mlstress.servers.reference.cli import build_parser, knobs_from_args, knobs_to_argv, main
+from locust_mlstress.servers.reference.knobs import CHAOS_MODES, ServerKnobs
+from locust_mlstress.servers.reference.testing import call
+from locust_mlstress.servers.reference.training import model_for_profile
+from locust_mlstress.users.outcomes import classify
 from tests.conftest import PROFILES
 
 QUICKSTART = PROFILES / "quickstart.toml"

@@ -19,9 +19,9 @@ from locust import constant
 from locust.env import Environment
 
 from locust_mlstress import MLHttpUser, MLUser, ml_events
-from locust_mlstress.target import ReferenceApp, ServerKnobs, start_server
-from locust_mlstress.target.chaos import mode_for
-from locust_mlstress.target.training import model_for_profile
+from locust_mlstress.servers.reference import ReferenceApp, ServerKnobs, start_server
+from locust_mlstress.servers.reference.chaos import mode_for
+from locust_mlstress.servers.reference.training import model_for_profile
 
 TIMEOUT = 0.5
 CAP = 64 * 1024

@@ -5,9 +5,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from locust_mlstress.domain.schema import Schedule
 from locust_mlstress.payloads.clean import CleanSampler
 from locust_mlstress.payloads.drift import apply_drift, strength
-from locust_mlstress.profile.model import Schedule
 
 N = 20_000
 

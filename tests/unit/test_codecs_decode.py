@@ -16,7 +16,7 @@ from locust_mlstress.codecs import (
     make_codec,
 )
 from locust_mlstress.codecs.base import parse_body
-from locust_mlstress.profile.model import Output, Target
+from locust_mlstress.domain.schema import Output, Target
 from tests.codec_helpers import (
     MIXED,
     OUTPUTS,

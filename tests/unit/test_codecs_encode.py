@@ -12,8 +12,8 @@ from locust_mlstress.codecs import (
     DecodeError,
     NotApplicable,
 )
+from locust_mlstress.domain.schema import Feature
 from locust_mlstress.errors import ProfileError
-from locust_mlstress.profile.model import Feature
 from tests.codec_helpers import (
     MIXED,
     NUMERIC,

@@ -10,9 +10,9 @@ import re
 
 import pytest
 
-from locust_mlstress import monitoring
+from locust_mlstress.plugin import console as monitoring
+from locust_mlstress.plugin.webui import TABLE, table_rows
 from locust_mlstress.report.console import DETAIL, MAIN, WIDTH, format_summary, kind_cells
-from locust_mlstress.webui import TABLE, table_rows
 
 REASON = (
     "every answer was a class label, not probabilities: ECE and Brier of 0/1 answers equal the error rate and would "

@@ -25,14 +25,14 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from locust_mlstress.events import MLResult
-from locust_mlstress.outcomes import Outcome
+from locust_mlstress.domain.outcomes import Outcome
+from locust_mlstress.domain.schema import Output
 from locust_mlstress.payloads import Payload
-from locust_mlstress.profile.model import Output
 from locust_mlstress.quality import KindStats, QualityMonitor
 from locust_mlstress.quality.calibration_bins import CalibrationBins
 from locust_mlstress.quality.histograms import LinearHistogram, LogHistogram
 from locust_mlstress.quality.kindstats import Consistency
+from locust_mlstress.users.events import MLResult
 from tests.unit.test_accumulators import _over_the_wire, _record
 from tests.unit.test_fuzz_gates import fuzz
 

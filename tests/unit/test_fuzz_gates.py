@@ -25,8 +25,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from locust_mlstress.domain.gates import ACCURACY_METRICS, CALIBRATION_METRICS, SHIFT_METRICS
 from locust_mlstress.gates import KINDS, METRICS, OPERATORS, Gate, GateError, parse_gate, parse_gates
-from locust_mlstress.gates.expression import ACCURACY_METRICS, CALIBRATION_METRICS, SHIFT_METRICS
 
 SCALE = float(os.environ.get("MLSTRESS_FUZZ_SCALE", "1"))
 SPACE = st.text(" \t", max_size=2)

@@ -35,13 +35,13 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from locust_mlstress.cli import main
+from locust_mlstress.domain.schema import KINDS, Profile
 from locust_mlstress.errors import ProfileError
 from locust_mlstress.gates import KINDS as GATE_KINDS
 from locust_mlstress.gates import METRICS
 from locust_mlstress.payloads.registry import variant_specs
 from locust_mlstress.profile import load_profile
 from locust_mlstress.profile.load import CODECS
-from locust_mlstress.profile.model import KINDS, Profile
 from locust_mlstress.profile.plan import SHAPES, LoadPlan, plan_from_option
 from locust_mlstress.profile.sources import DISTRIBUTIONS, FEATURE_TYPES
 from locust_mlstress.profile.variants import DRIFT_TYPES

@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from locust_mlstress.domain.schema import KINDS as PROFILE_KINDS
 from locust_mlstress.gates import KINDS, METRICS, Gate, GateError, parse_gate
-from locust_mlstress.profile.model import KINDS as PROFILE_KINDS
 
 GOOD = [
     # text, metric, kind, op, threshold, percent

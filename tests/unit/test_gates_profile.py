@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from locust_mlstress.domain.schema import Profile
 from locust_mlstress.errors import ProfileError
 from locust_mlstress.gates import KINDS, METRICS, GateSpec, parse_gate, parse_gates
 from locust_mlstress.profile import load_profile
-from locust_mlstress.profile.model import Profile
 from tests.samples import PARAM
 
 FULL = """

@@ -305,7 +305,7 @@ def test_a_missing_directory_is_named(tmp_path, capsys):
 def test_runs_without_an_html_report_never_import_matplotlib():
     code = (
         "import sys\n"
-        "import locust_mlstress.monitoring, locust_mlstress.artifacts, locust_mlstress.cli\n"
+        "import locust_mlstress.plugin.lifecycle, locust_mlstress.plugin.outputs, locust_mlstress.cli\n"
         "import locust_mlstress.report.html\n"
         "assert 'matplotlib' not in sys.modules, 'matplotlib imported'\n"
     )

@@ -51,8 +51,8 @@ def test_a_failed_write_keeps_the_previous_file_and_leaves_no_partial_one(tmp_pa
     """`--ml-baseline b.json --ml-save-baseline b.json`: a write that fails before the file is
     opened (a value JSON cannot hold, a second Ctrl-C while rendering) or half way through
     leaves the previous file whole; only a whole write replaces it."""
-    from locust_mlstress.artifacts import attempt
-    from locust_mlstress.report.files import write_json
+    from locust_mlstress.plugin.outputs import attempt
+    from locust_mlstress.report.formats import write_json
 
     path = tmp_path / "b.json"
     path.write_text('{"intact": true}\n')

@@ -6,8 +6,8 @@ import pytest
 from locust.env import Environment
 
 from locust_mlstress.errors import ProfileError
+from locust_mlstress.plugin.options import check_options, option
 from locust_mlstress.quality import Warmup
-from locust_mlstress.runtime import check_options, option
 
 
 def _env(**options) -> Environment:
@@ -57,7 +57,7 @@ def test_warmup_forms():
 @pytest.mark.parametrize("host", ["127.0.0.1:8080", "ftp://127.0.0.1", "http://"])
 def test_a_host_that_is_not_an_http_url_is_refused_before_traffic(quickstart, host):
     from locust_mlstress import MLUser
-    from locust_mlstress.runtime import check_run
+    from locust_mlstress.plugin.checks import check_run
 
     user_class = type("Model", (MLUser,), {"profile": quickstart})
     env = Environment(user_classes=[user_class], host=host, parsed_options=argparse.Namespace())
@@ -71,7 +71,7 @@ def test_a_host_that_is_not_an_http_url_is_refused_before_traffic(quickstart, ho
 def test_the_web_form_reads_only_its_folders_and_says_the_same_of_every_other_path(tmp_path, monkeypatch):
     from pathlib import Path
 
-    from locust_mlstress.webui import form_path_problem, form_roots
+    from locust_mlstress.plugin.webui import form_path_problem, form_roots
 
     (tmp_path / "here").mkdir()
     (tmp_path / "here" / "run.py").write_text("")

@@ -3,8 +3,9 @@
 import pytest
 
 from locust_mlstress.codecs import make_codec
-from locust_mlstress.outcomes import SUCCESSES, Outcome, classify
+from locust_mlstress.domain.outcomes import SUCCESSES, Outcome
 from locust_mlstress.profile import load_profile
+from locust_mlstress.users.outcomes import classify
 from tests.conftest import PROFILES
 
 
@@ -63,7 +64,7 @@ def test_a_variant_expectation_overrides_its_kind(tmp_path):
 
 
 def test_failure_messages_fold_numbers_so_locusts_error_table_stays_small():
-    from locust_mlstress.outcomes import failure_message
+    from locust_mlstress.users.outcomes import failure_message
 
     a = failure_message("undecodable", "prediction 0 is 1.7, outside [0, 1]")
     b = failure_message("undecodable", "prediction 3 is -2.5e-3, outside [0, 1]")
@@ -97,13 +98,13 @@ def test_failure_messages_fold_numbers_so_locusts_error_table_stays_small():
     ],
 )  # fmt: skip
 def test_failure_messages_keep_bounded_values(reason, text):
-    from locust_mlstress.outcomes import failure_message
+    from locust_mlstress.users.outcomes import failure_message
 
     assert failure_message("x", reason) == f"x: {text}"
 
 
 def test_every_status_keeps_its_own_failure_row():
-    from locust_mlstress.outcomes import failure_message
+    from locust_mlstress.users.outcomes import failure_message
 
     texts = {failure_message("server_error", f"server error {s}") for s in range(500, 600)}
     assert len(texts) == 100
@@ -124,8 +125,8 @@ def test_every_status_keeps_its_own_failure_row():
 )
 def test_server_text_is_folded_out_of_locusts_table(template):
     """Issue 13: a server choosing a different text each time made one row per answer."""
-    from locust_mlstress.framing import shown
-    from locust_mlstress.outcomes import failure_message
+    from locust_mlstress.http.framing import shown
+    from locust_mlstress.users.outcomes import failure_message
 
     texts = {failure_message("x", template.format(shown(f"value-{i}" * i))) for i in range(50)}
     assert len(texts) == 1
@@ -135,7 +136,7 @@ def test_server_text_is_folded_out_of_locusts_table(template):
 def test_foreign_texts_quoting_the_server_keep_a_few_then_fold():
     """A client library's exception quoting the server (requests' BadStatusLine) is not ours to
     mark: the first few distinct texts of a shape stay, later ones are folded."""
-    from locust_mlstress.outcomes import KEEP_QUOTED, failure_message
+    from locust_mlstress.users.outcomes import KEEP_QUOTED, failure_message
 
     texts = [failure_message("c", f"ConnectionError: ('aborted', BadStatusLine('zq{i}'))") for i in range(40)]
     assert len(set(texts)) == KEEP_QUOTED + 1
@@ -144,7 +145,7 @@ def test_foreign_texts_quoting_the_server_keep_a_few_then_fold():
 
 
 def test_failure_texts_are_short_and_printable():
-    from locust_mlstress.outcomes import MAX_FAILURE_TEXT, failure_message
+    from locust_mlstress.users.outcomes import MAX_FAILURE_TEXT, failure_message
 
     text = failure_message("x", "\x1b[31mred\r\nforged line " + "w" * 100_000)
     assert text.isprintable() and text.isascii()

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from locust_mlstress.cli import describe
+from locust_mlstress.domain.schema import DatasetSource, Expectation, ParametricSource
 from locust_mlstress.payloads.malformed import MALFORMED
 from locust_mlstress.payloads.oversized import OVERSIZED
 from locust_mlstress.profile import KINDS, load_profile
-from locust_mlstress.profile.model import DatasetSource, Expectation, ParametricSource
 from tests.samples import MINIMAL
 
 PROFILES = Path(__file__).resolve().parents[2] / "profiles"
@@ -212,7 +212,7 @@ def test_dataset_source(tmp_path):
     profile = load_profile(tmp_path / "p.toml")
     assert profile.source == DatasetSource((tmp_path / "data" / "rows.csv").resolve(), "csv", "y")
 
-    from locust_mlstress.profile.dataset import read_dataset
+    from locust_mlstress.payloads.dataset import read_dataset
 
     columns, labels = read_dataset(profile)
     assert labels.tolist() == [1, 0]
@@ -245,7 +245,7 @@ def test_a_dataset_source_reads_each_format_alike(tmp_path, fmt):
     """The same rows as CSV, Parquet or JSON lines give the same typed columns and labels."""
     import pandas as pd
 
-    from locust_mlstress.profile.dataset import read_dataset
+    from locust_mlstress.payloads.dataset import read_dataset
 
     frame = pd.read_csv(PROFILES / "data" / "loans.csv")
     data = tmp_path / f"loans.{fmt}"

@@ -20,9 +20,10 @@ from locust.env import Environment
 from locust_mlstress import MLHttpUser, MLUser, ml_events
 from locust_mlstress.codecs import Decoded, DecodeError, make_codec
 from locust_mlstress.codecs.base import MAX_VERSION_CHARS
-from locust_mlstress.monitoring import ml_run
-from locust_mlstress.outcomes import Outcome, classify, classify_answer
-from locust_mlstress.profile.model import Expectation, Feature, Output, Target
+from locust_mlstress.domain.outcomes import Outcome
+from locust_mlstress.domain.schema import Expectation, Feature, Output, Target
+from locust_mlstress.users.context import context_of
+from locust_mlstress.users.outcomes import classify, classify_answer
 
 FEATURES = (Feature("x", "float"), Feature("k", "int"))
 CLASSES = ("low", "mid", "high")
@@ -327,7 +328,7 @@ def test_a_user_records_labels_only_and_the_body_version(quickstart, base) -> No
         ("ok", [1.0], True, "7"),
         ("ok", [1.0], True, "7"),
     ]
-    assert ml_run(environment).model_version == "7"
+    assert context_of(environment).model_version == "7"
 
 
 @pytest.mark.parametrize("base", [MLUser, MLHttpUser], ids=["fast", "http"])
@@ -335,4 +336,4 @@ def test_the_configured_header_wins_over_the_body(quickstart, base) -> None:
     answer = body({"predictions": [0.25], "model_version": "7"})
     seen, environment = run_user(base, quickstart, answer, [("X-Model-Version", "8")], "X-Model-Version")
     assert [(r.labels_only, r.model_version) for r in seen] == [(False, "7"), (False, "7")]
-    assert ml_run(environment).model_version == "8"
+    assert context_of(environment).model_version == "8"

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from locust_mlstress.domain.schema import Target
 from locust_mlstress.errors import ProfileError
 from locust_mlstress.payloads import PayloadFactory
 from locust_mlstress.profile import load_profile
-from locust_mlstress.profile.model import Target
 
 SPACED = """\
 seed = 3

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from locust_mlstress.codecs import WRONG_DATATYPE, WRONG_RANK, WRONG_SHAPE, WRONG_TOP_LEVEL_KEY, make_codec
+from locust_mlstress.domain.schema import Feature, Output, Target
 from locust_mlstress.payloads import PayloadFactory
 from locust_mlstress.profile import load_profile
-from locust_mlstress.profile.model import Feature, Output, Target
 
 TYPED = (
     Feature("mean radius", "float", wire="mean_radius", datatype="FP32"),

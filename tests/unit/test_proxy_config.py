@@ -5,8 +5,8 @@ import pytest
 
 from locust_mlstress.cli import main as mlstress
 from locust_mlstress.errors import ProfileError
-from locust_mlstress.proxy.config import load_plan, parse_listen, parse_upstream
-from locust_mlstress.proxy.faults import AFTER_PLAN, FaultSet
+from locust_mlstress.servers.faultproxy.config import load_plan, parse_listen, parse_upstream
+from locust_mlstress.servers.faultproxy.faults import AFTER_PLAN, FaultSet
 from tests.samples import MINIMAL
 
 LOAD = """

@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from locust_mlstress.proxy.faults import AFTER_PLAN, WHOLE_RUN, FaultPlan, FaultSet, FaultStage, decide
+from locust_mlstress.servers.faultproxy.faults import AFTER_PLAN, WHOLE_RUN, FaultPlan, FaultSet, FaultStage, decide
 
 N = 20_000
 

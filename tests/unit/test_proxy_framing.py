@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from locust_mlstress.framing import (
+from locust_mlstress.http.framing import (
     ConnectionClosed,
     HttpError,
     Reader,
@@ -136,7 +136,7 @@ def test_a_message_cut_short_raises_connection_closed():
 
 def test_server_text_in_an_error_is_short_printable_and_quoted_once():
     """Issue 13: a header line of 60 KB with control characters came back whole in the error."""
-    from locust_mlstress.framing import SHOWN, shown
+    from locust_mlstress.http.framing import SHOWN, shown
 
     line = "X-Evil" + "\x1b[2J'\"`" * 8000
     with pytest.raises(HttpError) as caught:

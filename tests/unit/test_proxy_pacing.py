@@ -5,7 +5,7 @@ import socket
 
 import pytest
 
-from locust_mlstress.proxy.server import MAX_PACED_S, _send
+from locust_mlstress.servers.faultproxy.server import MAX_PACED_S, _send
 
 
 def _received(pieces: list[bytes], rate: float | None) -> bytes:

@@ -10,13 +10,13 @@ from locust.rpc.protocol import Message
 from scipy.stats import binomtest, ks_2samp, wasserstein_distance
 
 from locust_mlstress import metrics
-from locust_mlstress.events import MLResult
+from locust_mlstress.domain.outcomes import Outcome
+from locust_mlstress.domain.schema import Output
 from locust_mlstress.gates import evaluate, parse_gate
-from locust_mlstress.outcomes import Outcome
 from locust_mlstress.payloads import Payload
-from locust_mlstress.profile.model import Output
 from locust_mlstress.quality import KindStats, QualityMonitor, QualityRecorder, Warmup, figures
 from locust_mlstress.quality.traces import TraceSampler
+from locust_mlstress.users.events import MLResult
 
 BINARY = Output("binary", ("0", "1"))
 MULTI = Output("multiclass", ("a", "b", "c"))
@@ -252,7 +252,7 @@ def test_label_answers_have_exact_ks_and_wasserstein(output):
 def decoded_traffic(codec_name: str, n: int, answer_of, *, seed: int = 0, kind: str = "clean"):
     """Traffic whose predictions went through the real codec, as a run records them."""
     from locust_mlstress.codecs import make_codec
-    from locust_mlstress.profile.model import Feature, Target
+    from locust_mlstress.domain.schema import Feature, Target
 
     codec = make_codec(Target(path="/p", codec=codec_name), (Feature("x", "float"),), BINARY)
     rng = random.Random(seed)

@@ -2,9 +2,8 @@
 
 import pytest
 
-from locust_mlstress.payloads.factory import cumulative
+from locust_mlstress.payloads.factory import cumulative, mix_for
 from locust_mlstress.profile import load_profile
-from locust_mlstress.shapes import mix_for
 from tests.conftest import PROFILES
 from tests.samples import MINIMAL
 

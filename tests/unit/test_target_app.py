@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 from locust_mlstress.profile import load_profile
-from locust_mlstress.target.app import ReferenceApp
-from locust_mlstress.target.knobs import ServerKnobs
-from locust_mlstress.target.model import sigmoid
-from locust_mlstress.target.testing import call
-from locust_mlstress.target.training import model_for_profile
+from locust_mlstress.servers.reference.app import ReferenceApp
+from locust_mlstress.servers.reference.knobs import ServerKnobs
+from locust_mlstress.servers.reference.model import sigmoid
+from locust_mlstress.servers.reference.testing import call
+from locust_mlstress.servers.reference.training import model_for_profile
 from tests.samples import QUICKSTART_V2_TYPES
 
 from .test_target_validation import MLFLOW, ROW, V1, V2, tensor, v2_columns, with_

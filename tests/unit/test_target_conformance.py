@@ -13,10 +13,10 @@ import pytest
 
 from locust_mlstress.payloads.factory import PayloadFactory
 from locust_mlstress.payloads.kit import kit_for
-from locust_mlstress.target.app import ReferenceApp
-from locust_mlstress.target.knobs import ServerKnobs
-from locust_mlstress.target.testing import call
-from locust_mlstress.target.training import model_for_profile
+from locust_mlstress.servers.reference.app import ReferenceApp
+from locust_mlstress.servers.reference.knobs import ServerKnobs
+from locust_mlstress.servers.reference.testing import call
+from locust_mlstress.servers.reference.training import model_for_profile
 
 
 def unexpected_answers(profile, payloads: int = 1500) -> Counter:

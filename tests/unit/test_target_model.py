@@ -8,11 +8,11 @@ import zlib
 import numpy as np
 import pytest
 
+from locust_mlstress.domain.schema import Feature, Output
 from locust_mlstress.payloads.clean import CleanSampler
-from locust_mlstress.profile.model import Feature, Output
-from locust_mlstress.target.features import TEXT_BUCKETS, text_buckets
-from locust_mlstress.target.model import fit_model, sigmoid
-from locust_mlstress.target.training import model_for_profile
+from locust_mlstress.servers.reference.features import TEXT_BUCKETS, text_buckets
+from locust_mlstress.servers.reference.model import fit_model, sigmoid
+from locust_mlstress.servers.reference.training import model_for_profile
 
 FEATURES = (
     Feature("x", "float", min=-100.0, max=100.0),

@@ -11,8 +11,8 @@ import gevent.socket
 import pytest
 import requests
 
-from locust_mlstress.target import ReferenceServer, ReferenceServerError, ServerKnobs, serve, start_server
-from locust_mlstress.target.cli import build_parser, knobs_from_args, knobs_to_argv, main
+from locust_mlstress.servers.reference import ReferenceServer, ReferenceServerError, ServerKnobs, serve, start_server
+from locust_mlstress.servers.reference.cli import build_parser, knobs_from_args, knobs_to_argv, main
 
 from .test_target_validation import ROW
 

@@ -9,10 +9,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from locust_mlstress.target.app import ReferenceApp
-from locust_mlstress.target.knobs import ServerKnobs
-from locust_mlstress.target.testing import call
-from locust_mlstress.target.training import model_for_profile
+from locust_mlstress.servers.reference.app import ReferenceApp
+from locust_mlstress.servers.reference.knobs import ServerKnobs
+from locust_mlstress.servers.reference.testing import call
+from locust_mlstress.servers.reference.training import model_for_profile
 from tests.samples import QUICKSTART_V2_TYPES
 
 V1 = "/v1/models/churn:predict"

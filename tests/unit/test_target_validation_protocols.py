@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from locust_mlstress.target.app import ReferenceApp
-from locust_mlstress.target.knobs import ServerKnobs
-from locust_mlstress.target.testing import call
-from locust_mlstress.target.training import model_for_profile
+from locust_mlstress.servers.reference.app import ReferenceApp
+from locust_mlstress.servers.reference.knobs import ServerKnobs
+from locust_mlstress.servers.reference.testing import call
+from locust_mlstress.servers.reference.training import model_for_profile
 
 from .test_target_validation import MLFLOW, ROW, V2, expect, tensor, v2_columns, with_
 

@@ -11,10 +11,10 @@ import dataclasses
 import pytest
 
 from locust_mlstress.payloads import PayloadFactory
-from locust_mlstress.target.app import ReferenceApp
-from locust_mlstress.target.knobs import ServerKnobs
-from locust_mlstress.target.testing import call
-from locust_mlstress.target.training import model_for_profile
+from locust_mlstress.servers.reference.app import ReferenceApp
+from locust_mlstress.servers.reference.knobs import ServerKnobs
+from locust_mlstress.servers.reference.testing import call
+from locust_mlstress.servers.reference.training import model_for_profile
 
 WIRE = {"age": "Age (years)", "income_k": "income.k", "plan": "plan name"}
 

@@ -26,10 +26,10 @@ from locust.contrib.fasthttp import insecure_ssl_context_factory
 from locust.env import Environment
 from locust.exception import StopUser
 
-from locust_mlstress import MLUser, ml_events, transport
-from locust_mlstress.arrivals import MLArrivalUser
-from locust_mlstress.framing import HttpError, Reader, parse_head, request_framing
-from locust_mlstress.transport import JOIN_BELOW, Origin, Pool
+from locust_mlstress import MLArrivalUser, MLUser, ml_events
+from locust_mlstress.http import client as transport
+from locust_mlstress.http.client import JOIN_BELOW, Origin, Pool
+from locust_mlstress.http.framing import HttpError, Reader, parse_head, request_framing
 
 JSON_OK = b'{"predictions": [0.25]}'
 

@@ -2,7 +2,7 @@
 
 from fast import *  # noqa: F403  (the recording listeners; its closed-loop Model is replaced below)
 
-from locust_mlstress.arrivals import MLArrivalUser
+from locust_mlstress import MLArrivalUser
 
 
 class Model(MLArrivalUser):  # noqa: F811  (this file's only user class)

@@ -16,6 +16,7 @@ from pathlib import Path
 from locust import constant, events
 
 from locust_mlstress import MLHttpUser, MLUser, ml_events
+from locust_mlstress.plugin import state_of
 
 OUT = os.environ.get("MLSTRESS_TEST_OUT")
 BASE = MLHttpUser if os.environ.get("MLSTRESS_TEST_USER") == "http" else MLUser
@@ -50,7 +51,7 @@ def _track(environment, **_kwargs):
 def _dump(environment, **_kwargs):
     if not OUT:
         return
-    run = getattr(environment, "mlstress_run", None)
+    run = state_of(environment).run
     record = {
         "role": type(environment.runner).__name__,
         "client_id": getattr(environment.runner, "client_id", None),
@@ -62,6 +63,6 @@ def _dump(environment, **_kwargs):
             name: [entry.num_requests, entry.num_failures]
             for (name, _method), entry in environment.runner.stats.entries.items()
         },
-        "summary": run.summary if run is not None else None,
+        "summary": run.summary,
     }
     Path(OUT, f"{os.getpid()}.json").write_text(json.dumps(record))

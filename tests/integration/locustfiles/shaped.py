@@ -2,4 +2,4 @@
 
 from fast import *  # noqa: F403  (users and the recording listeners)
 
-from locust_mlstress.shapes import ProfileShape  # noqa: F401  (Locust finds the shape here)
+from locust_mlstress import ProfileShape  # noqa: F401  (Locust finds the shape here)

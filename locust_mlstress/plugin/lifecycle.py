@@ -1,0 +1,210 @@
+"""A run's life: a fresh recorder and monitor at each test start, final figures and files at the end.
+
+- `start` (test start): every process with users records their requests (`ml_request`) into a
+  `QualityRecorder`; a local runner or master holds the `QualityMonitor` the figures come from
+  (a worker's recorder is emptied into the master's by plugin/distributed.py).
+- `finish` (`quitting`): on a headless master `test_stop` fires before the workers' last
+  reports arrive; by `quitting` they are in. Not so after Ctrl-C or SIGTERM on a master: Locust
+  fires `quitting` while the workers still run, so `finish` first waits, bounded, for their
+  final reports (`await_final_reports`); those that never answer are named in the summary's
+  `workers.missing` and make the gates inconclusive. Gates are judged there too: Locust reads
+  `environment.process_exit_code` right after `quitting`.
+- What that prints (the summary, gate and stage verdicts) is held back and printed at `quit`,
+  which Locust fires after its own final tables: the ML summary is the last thing a run prints.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+from collections.abc import Callable
+
+import gevent
+from locust.env import Environment
+from locust.runners import STATE_MISSING, STATE_RUNNING, STATE_SPAWNING, MasterRunner, WorkerRunner
+
+from locust_mlstress.domain.gates import GateSpec
+from locust_mlstress.domain.plan import stage_of
+from locust_mlstress.domain.schema import Profile
+from locust_mlstress.plugin.console import HeldConsole, console
+from locust_mlstress.plugin.distributed import await_final_reports
+from locust_mlstress.plugin.gating import conclude, conclude_stages, gate_spec, watch
+from locust_mlstress.plugin.outputs import attempt, finish_code, write_outputs
+from locust_mlstress.plugin.state import MLRun, state_of
+from locust_mlstress.quality import QualityMonitor, QualityRecorder, Warmup
+from locust_mlstress.quality.baseline import load_baseline, profile_identity, save_baseline
+from locust_mlstress.quality.traces import TraceFile, TraceSampler
+from locust_mlstress.report.console import format_summary
+from locust_mlstress.report.manifest import mask_host
+from locust_mlstress.users.behaviour import ml_user_classes
+from locust_mlstress.users.context import option, plan_for, resolve_profile
+
+logger = logging.getLogger("locust_mlstress")
+
+
+def finish_held(environment: Environment) -> HeldConsole:
+    """`finish`, its console lines held back: what `quitting` runs. They are printed by the
+    `quit` listener, or at interpreter exit when `quit` never fires (a library caller that only
+    fires `quitting`); whichever comes first prints them, the other finds nothing left."""
+    held = state_of(environment).held = HeldConsole()
+    atexit.register(held.release)  # first: what was held before an error in `finish` still prints
+    console.addFilter(held)
+    try:
+        finish(environment)
+    except KeyboardInterrupt:  # a second Ctrl-C outside the file writes, which catch their own
+        logger.error("interrupted again while finishing the run; the ML summary may be incomplete")
+    finally:
+        console.removeFilter(held)
+    return held
+
+
+def release_held(environment: Environment) -> None:
+    held = state_of(environment).held
+    if held is not None:
+        held.release()
+
+
+def run_profile(environment: Environment) -> Profile | None:
+    """The profile of the run's ML users (the first ML user class's); None without one."""
+    classes = ml_user_classes(environment)
+    return resolve_profile(classes[0], environment, quiet=True) if classes else None
+
+
+def start(environment: Environment) -> MLRun:
+    """A fresh clock, recorder (and, on a local runner or master, monitor) for a new test."""
+    state = state_of(environment)
+    state.begin()
+    old = state.run
+    old.stop()
+    run = state.run = MLRun()
+    run.profile = profile = run_profile(environment)
+    if profile is None:
+        return old if old.profile is None else run
+    window = float(option(environment, "ml_window", 10.0))
+    artifacts = option(environment, "ml_artifacts")
+    if not isinstance(environment.runner, WorkerRunner):
+        baseline = None
+        path = option(environment, "ml_baseline")
+        if path:
+            baseline, run.baseline_header = load_baseline(path, profile)
+        run.monitor = QualityMonitor(
+            profile,
+            window_s=window,
+            warmup=Warmup.parse(option(environment, "ml_warmup", "10s")),
+            baseline=baseline,
+        )
+        run.counter = gevent.spawn(_count_users, environment, run.monitor)
+        run.gates = gate_spec(environment, profile)
+        if run.gates.abort_on_fail and run.gates.checks:
+            run.watcher = watch(environment, run.gates, lambda: gate_summary(environment), run)
+        if artifacts:
+            run.trace_file = TraceFile(f"{artifacts}/traces.jsonl")
+    if not isinstance(environment.runner, MasterRunner):
+        sink = run.monitor.absorb if run.monitor is not None else None
+        plan = plan_for(environment, profile)
+        run.recorder = QualityRecorder(profile.output, window, state.clock(), sink, stage_of(plan))
+        if artifacts:
+            run.traces = TraceSampler(float(option(environment, "ml_trace_rate", 0.01)))
+    return run
+
+
+def _count_users(environment: Environment, monitor: QualityMonitor) -> None:
+    """Runs until the test finishes (killed in `finish` or by the next start)."""
+    clock = state_of(environment).clock()
+    while True:
+        if environment.runner is not None and environment.runner.state in (STATE_SPAWNING, STATE_RUNNING):
+            monitor.note_users(clock(), environment.runner.user_count)
+        gevent.sleep(1.0)
+
+
+def current_monitor(environment: Environment) -> QualityMonitor | None:
+    """The run's monitor holding everything recorded so far (a local recorder hands over its
+    open window first); None on a worker, or without a profile."""
+    run = state_of(environment).run
+    if run.monitor is not None and run.recorder is not None:
+        run.recorder.flush()
+    return run.monitor
+
+
+def _so_far(environment: Environment, figures: Callable[[QualityMonitor, float], dict]) -> dict | None:
+    """`figures` of the monitor now, with the run's `duration_s`; None before any data."""
+    monitor = current_monitor(environment)
+    if monitor is None or not monitor.totals:
+        return None
+    now = state_of(environment).clock()()
+    summary = figures(monitor, now)
+    summary["duration_s"] = round(now, 3)
+    return summary
+
+
+def live_summary(environment: Environment) -> dict | None:
+    """The figures so far; None before any data."""
+    return _so_far(environment, lambda monitor, now: monitor.summary(now))
+
+
+def gate_summary(environment: Environment) -> dict | None:
+    """What gates read of the figures so far (`kinds`, `all`, `duration_s`): the live summary
+    without its per-window figures, for judging gates during the run; None before any data."""
+    return _so_far(environment, lambda monitor, _now: monitor.gate_figures())
+
+
+def finish(environment: Environment) -> dict | None:
+    """Final figures, printed and written where the options say; None if nothing ran."""
+    state = state_of(environment)
+    run = state.run
+    run.stop()
+    unreported = await_final_reports(environment) if run.monitor is not None else []
+    if run.traces is not None and run.trace_file is not None:
+        run.trace_file.add(*run.traces.take())
+    summary = live_summary(environment)
+    if summary is None:
+        return None
+    # a summary comes from run.monitor, which start() makes only for a run with a profile
+    assert run.monitor is not None and run.profile is not None
+    summary["run"] = {
+        "profile": profile_identity(run.profile),
+        "host": mask_host(environment.host),
+        "model_version": state.model_version,
+    }
+    if run.baseline_header is not None:
+        summary["baseline"] |= {"path": str(option(environment, "ml_baseline")), **run.baseline_header}
+    runner = environment.runner
+    if isinstance(runner, MasterRunner):
+        summary["workers"] = {
+            "reported": sorted(summary["received"]),
+            "missing": sorted({c.id for c in runner.clients.values() if c.state == STATE_MISSING} | set(unreported)),
+        }
+    run.summary = summary
+    console.info("\n%s\n", format_summary(summary))
+    failures: list[str] = []
+    verdicts = conclude(environment, run.gates or GateSpec(), summary, run.aborted, failures, unreported)
+    if verdicts:
+        summary["gates"] = verdicts
+        if run.aborted:
+            summary["aborted"] = run.aborted
+    if (figures := state.arrivals.figures()) is not None:
+        summary["arrivals"] = figures
+        console.info(
+            "open-model arrivals: %s scheduled, %s sent, %s late, %s dropped; achieved %.1f/s",
+            figures["scheduled"],
+            figures["sent"],
+            figures["late"],
+            figures["dropped"],
+            figures["achieved_rate"] or 0,
+        )
+    conclude_stages(environment, run.profile, summary)
+    if path := option(environment, "ml_save_baseline"):  # before the slow HTML: a second Ctrl-C spares it
+        clean = run.monitor.totals.get("clean")
+        if clean is None or clean.predictions.n == 0:
+            logger.warning("--ml-save-baseline: no clean predictions were recorded; nothing saved")
+        else:
+            model = {
+                "host": mask_host(environment.host),
+                "path": run.profile.target.path,
+                "version": state.model_version,
+            }
+            save = lambda target: save_baseline(target, run.profile, clean, model)  # noqa: E731
+            attempt(f"--ml-save-baseline {path}", save, failures, path)
+    write_outputs(environment, state, summary, gates=verdicts, failures=failures)
+    finish_code(environment, failures)
+    return summary

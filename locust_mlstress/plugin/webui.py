@@ -1,0 +1,309 @@
+"""Locust's web UI, ML-aware: an "ML quality" tab, two CSV downloads, and checked form fields.
+
+- The tab: Locust's React UI (2.47) adds a tab per `template_args["extended_tabs"]` entry and fills
+  its table (`extended_tables`: the columns) with the rows under the tab's key in
+  `extended_stats` of the `/stats/requests` JSON, which it polls every 2 s while a test runs; an
+  `after_request` hook adds them. No JavaScript of ours.
+- The figures are the run's live summary (`lifecycle.live_summary`: a local runner hands over its
+  open window; a master has what the workers reported). A summary computes Monte Carlo ECE
+  thresholds and every window's shift: the tab takes only the per-kind figures, and each is
+  computed at most once per `REFRESH_S` per process, however many browsers poll.
+- Downloads (the Download Data tab, `extended_csv_files`): the per-window rows (report/files.py's
+  writer, the columns of `--ml-csv`) and the gate verdicts judged on the live figures.
+- The form's file fields (`--ml-profile`, `--ml-baseline`) name files only in the working directory
+  or the locustfile's folder (anyone who reaches the page can type a path, and without
+  `--web-login` anyone may): any other path is refused with the same words whether it exists
+  or not, before anything opens it. Reading itself goes through `readfile.py` (a FIFO or device
+  is refused without blocking the process).
+- The form: Locust's `/swarm` copies form fields into `parsed_options` unchecked, so a bad
+  `--ml-profile` would start a run whose users send nothing. The `/swarm` view is wrapped: the ML
+  fields are first judged by `checks.check_run` (the same checks as at start-up) on a copy of the
+  options, and a bad value answers `{"success": false, "message": ...}`, which the UI shows in red
+  under the form, leaving it usable. `--ml-gate` is one text field there: several gates are
+  separated by `;` (or `,`, which Locust itself splits list options on, or newlines).
+
+Every route of ours is behind Locust's `--web-login` when that is on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import io
+import json
+import logging
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import SimpleNamespace
+
+from flask import Blueprint, Response, jsonify, make_response, request
+from locust.env import Environment
+from locust.runners import WorkerRunner
+
+from locust_mlstress.errors import ProfileError
+from locust_mlstress.gates import GateSpec
+from locust_mlstress.plugin.checks import check_run
+from locust_mlstress.plugin.gating import judge_spec
+from locust_mlstress.plugin.lifecycle import current_monitor, gate_summary, live_summary
+from locust_mlstress.plugin.options import OPTIONS
+from locust_mlstress.plugin.state import state_of
+from locust_mlstress.profile.fields import printable
+from locust_mlstress.report.console import kind_cells
+from locust_mlstress.report.formats import write_rows, write_window_csv
+
+logger = logging.getLogger("locust_mlstress")
+
+TAB_KEY = "ml-quality"
+REFRESH_S = 2.0  # the UI polls /stats/requests every 2 s
+# (console column, JSON key): keys without underscores or digits after one, because the UI
+# camel-cases both the table's keys and the polled rows' keys
+TABLE = (
+    ("kind", "kind"), ("requests", "requests"), ("ok", "ok"), ("rejected", "rejected"), ("failed", "failed"),
+    ("PSI", "psi"), ("JS", "js"), ("KS", "ks"), ("ECE", "ece"), ("accuracy", "accuracy"), ("p95 ms", "p95"),
+    ("p99 ms", "p99"), ("verdict", "verdict"), ("note", "note"),
+)  # fmt: skip
+TITLES = {"ok": "ok %", "rejected": "rejected %", "failed": "failure %", "KS": "KS (lower bound)",
+          "ECE": "ECE (* above noise)"}  # fmt: skip
+GATE_COLUMNS = ("gate", "metric", "kind", "op", "threshold", "value", "n", "status", "counts_as", "detail", "message")
+FORM_FIELDS = tuple(flag[2:].replace("-", "_") for flag, kwargs in OPTIONS if kwargs.get("include_in_web_ui"))
+# form fields that name a file the Locust process reads
+FILE_FIELDS = ("ml_profile", "ml_baseline")
+OUTSIDE = (
+    "the form reads files only in the working directory and the locustfile's folder (docs/webui.md); "
+    "put the file there, or pass it on the command line"
+)
+_SEPARATORS = re.compile(r"[;,\n]")
+
+
+class LiveFigures:
+    """The run's figures so far, each computed at most every `max_age_s`, and afresh for a new run.
+
+    The tab needs only the per-kind figures (a few ms); the full summary adds every window's shift
+    and calibration (tens of ms on a long run, on the event loop the users share), so only the
+    per-window download asks for it; the gate verdicts need only the per-kind figures and `all`.
+    """
+
+    def __init__(self, environment: Environment, max_age_s: float = REFRESH_S):
+        self.environment = environment
+        self.max_age_s = max_age_s
+        self._cache: dict[str, tuple[object, float, dict | None]] = {}
+
+    def _cached(self, name: str, compute: Callable[[], dict | None]) -> dict | None:
+        run, now = state_of(self.environment).run, time.monotonic()
+        hit = self._cache.get(name)
+        if hit is None or hit[0] is not run or now - hit[1] >= self.max_age_s:
+            hit = self._cache[name] = (run, now, compute())
+        return hit[2]
+
+    def summary(self) -> dict | None:
+        """`lifecycle.live_summary`: None before any data."""
+        return self._cached("summary", lambda: live_summary(self.environment))
+
+    def kinds(self) -> dict | None:
+        """The summary's `kinds` alone: the same figures, without the windows."""
+        return self._cached("kinds", self._kinds)
+
+    def gates(self) -> dict | None:
+        """`lifecycle.gate_summary`: what gates read of the summary, without the windows."""
+        return self._cached("gates", lambda: gate_summary(self.environment))
+
+    def _kinds(self) -> dict | None:
+        monitor = current_monitor(self.environment)
+        return None if monitor is None else monitor.kinds()
+
+
+def table_rows(kinds: dict | None) -> list[dict]:
+    """One row per payload kind (a summary's `kinds`), the console table's text for the tab's
+    columns; none without data."""
+    rows = []
+    for kind, figures in sorted((kinds or {}).items()):
+        cells = kind_cells(kind, figures)
+        row = {key: cells[name] for name, key in TABLE}
+        row["requests"] = figures["requests"]  # a number, so the column sorts as one
+        rows.append(row)
+    return rows
+
+
+def gate_rows(spec: GateSpec | None, summary: dict | None) -> list[dict]:
+    """Each gate judged on the figures so far; with no figures yet, every gate is inconclusive."""
+    if spec is None or not spec.checks:
+        return []
+    return [
+        {
+            "gate": r.gate.text,
+            "metric": r.gate.metric,
+            "kind": r.gate.kind,
+            "op": r.gate.op,
+            "threshold": r.gate.threshold,
+            "value": r.value,
+            "n": r.n,
+            "status": r.status,
+            "counts_as": "pass" if r.passed else "fail",
+            "detail": r.reason,
+            "message": r.message,
+        }  # fmt: skip
+        for r in judge_spec(spec, summary or {})
+    ]
+
+
+def gates_csv(rows: list[dict]) -> str:
+    stream = io.StringIO()
+    write_rows(stream, GATE_COLUMNS, rows)
+    return stream.getvalue()
+
+
+def windows_csv(summary: dict | None) -> str:
+    stream = io.StringIO()
+    write_window_csv(stream, summary or {"windows": []})
+    return stream.getvalue()
+
+
+def split_gates(value: str | list[str] | None) -> list[str]:
+    """The `ml_gate` form field (text, or the list Locust made of it) as one gate per item."""
+    items = [value] if isinstance(value, str) else value or []
+    return [g.strip() for item in items for g in _SEPARATORS.split(item) if g.strip()]
+
+
+def form_options(parsed: argparse.Namespace | None, form) -> argparse.Namespace:
+    """The options a start from this form would run with (`parsed` itself is left alone)."""
+    values = dict(vars(parsed)) if parsed is not None else {}
+    for dest in FORM_FIELDS:
+        if dest in form:
+            values[dest] = split_gates(form.getlist(dest)) if dest == "ml_gate" else form[dest]
+    return argparse.Namespace(**values)
+
+
+def form_message(exc: ProfileError, options: argparse.Namespace) -> str:
+    """One line for the form's error box (the UI collapses newlines, so a gate's caret line goes)
+    that names the field: a profile's own errors name the file, not the option that chose it.
+    Escaped: a form value may hold an ESC or a CR, and the line is also written to Locust's log."""
+    line = str(exc).splitlines()[0] if str(exc) else ""
+    profile = getattr(options, "ml_profile", None)
+    if "--ml-" not in line and profile and exc.file == str(profile):
+        line = f"--ml-profile: {line}"
+    return printable(line)
+
+
+def form_roots(parsed: argparse.Namespace | None) -> tuple[Path, ...]:
+    """The folders a form's file fields may name files in: the working directory and each
+    locustfile's folder (or the folder given as -f), resolved (symlinks followed)."""
+    roots = [Path.cwd().resolve()]
+    for entry in str(getattr(parsed, "locustfile", "") or "").split(","):
+        if entry.strip():
+            p = Path(entry.strip()).resolve()
+            roots.append(p if p.is_dir() else p.parent)
+    return tuple(dict.fromkeys(roots))
+
+
+def form_path_problem(dest: str, value: object, allowed: object, roots: tuple[Path, ...]) -> str | None:
+    """Why the form may not read the file a field names, or None. The form is open to anyone who
+    reaches the page (Locust has no login by default), so it reads only files in `roots` (or the
+    value the command line gave, `allowed`). Every path outside them, existing or not, gets the
+    same words, decided without opening it: an error must not tell whether a path exists, nor
+    what its first line looks like. Inside the roots the usual errors follow (file not found, not
+    TOML, ...), as on the command line."""
+    if not isinstance(value, str) or not value.strip() or value == allowed:
+        return None
+    try:
+        resolved = Path(value).resolve()  # symlinks followed: a link out of the roots is outside
+    except (OSError, ValueError, RuntimeError):  # a NUL in it, a symlink loop
+        resolved = None
+    if resolved is None or not any(resolved.is_relative_to(root) for root in roots):
+        return f"--{dest.replace('_', '-')}: {OUTSIDE}"
+    return None
+
+
+def _csv_response(text: str, name: str) -> Response:
+    response = make_response(text)
+    response.headers["Content-Type"] = "text/csv; charset=utf-8"
+    response.headers["Content-Disposition"] = f"attachment; filename={name}"
+    return response
+
+
+def _checked_swarm(environment: Environment, original):
+    """The /swarm view, judging the ML fields before Locust's own view starts anything."""
+    web_ui = environment.web_ui
+    assert web_ui is not None  # called by extend, which runs only where there is a web UI
+    startup = {dest: getattr(environment.parsed_options, dest, None) for dest in FILE_FIELDS}
+    roots = form_roots(environment.parsed_options)
+
+    @web_ui.auth_required_if_enabled
+    @functools.wraps(original)
+    def swarm(*args, **kwargs):
+        for dest in FILE_FIELDS:
+            if problem := form_path_problem(dest, request.form.get(dest), startup[dest], roots):
+                logger.error("web UI start refused: %s", problem)
+                return jsonify({"success": False, "message": problem, "host": environment.host})
+        options = form_options(environment.parsed_options, request.form)
+        candidate = SimpleNamespace(
+            parsed_options=options, user_classes=environment.user_classes, shape_class=environment.shape_class,
+            host=request.form.get("host", "").strip() or environment.host,
+        )  # fmt: skip
+        try:
+            check_run(candidate)
+        except ProfileError as exc:
+            message = form_message(exc, options)
+            logger.error("web UI start refused: %s", message)
+            return jsonify({"success": False, "message": message, "host": environment.host})
+        response = original(*args, **kwargs)
+        # Locust stored the field as typed (a string, or split on ','): make it the list the
+        # command line gives. No greenlet ran since the view spawned the run: it reads this list.
+        if "ml_gate" in request.form and environment.parsed_options is not None:
+            environment.parsed_options.ml_gate = options.ml_gate
+        return response
+
+    return swarm
+
+
+def extend(environment: Environment) -> LiveFigures:
+    """Add the tab, the downloads, and the form checks to `environment.web_ui`."""
+    web_ui = environment.web_ui
+    # on_init calls this only where there is a web UI, and Locust's WebUI builds its app at once
+    assert web_ui is not None and web_ui.app is not None
+    figures = LiveFigures(environment)
+    base = getattr(environment.parsed_options, "web_base_path", None) or None
+    web_ui.template_args["extended_tabs"] = [{"title": "ML quality", "key": TAB_KEY}]
+    web_ui.template_args["extended_tables"] = [
+        {"key": TAB_KEY, "structure": [{"key": key, "title": TITLES.get(name, name)} for name, key in TABLE]}
+    ]
+    web_ui.template_args["extended_csv_files"] = [
+        {"href": "./ml/windows.csv", "title": "Download ML quality per window CSV"},
+        {"href": "./ml/gates.csv", "title": "Download ML gate verdicts CSV"},
+    ]
+
+    routes = Blueprint("mlstress", __name__, url_prefix=base)
+
+    @routes.route("/ml/windows.csv")
+    @web_ui.auth_required_if_enabled
+    def ml_windows_csv() -> Response:
+        return _csv_response(windows_csv(figures.summary()), "ml_windows.csv")
+
+    @routes.route("/ml/gates.csv")
+    @web_ui.auth_required_if_enabled
+    def ml_gates_csv() -> Response:
+        summary = figures.gates()
+        return _csv_response(gates_csv(gate_rows(state_of(environment).run.gates, summary)), "ml_gates.csv")
+
+    web_ui.app.register_blueprint(routes)
+    web_ui.app.view_functions["locust.swarm"] = _checked_swarm(environment, web_ui.app.view_functions["locust.swarm"])
+
+    @web_ui.app.after_request
+    def add_ml_table(response: Response) -> Response:
+        if request.endpoint != "locust.request_stats" or response.status_code != 200 or not response.is_json:
+            return response
+        try:
+            rows = table_rows(figures.kinds())
+        except Exception as exc:  # the figures must never take Locust's own statistics down with them
+            state_of(environment).log_once(f"the web UI's ML quality table could not be computed: {exc!r}")
+            rows = []
+        response.set_data(json.dumps(response.get_json() | {"extended_stats": [{"key": TAB_KEY, "data": rows}]}))
+        return response
+
+    return figures
+
+
+def on_init(environment: Environment, **_kwargs) -> None:
+    if environment.web_ui is not None and not isinstance(environment.runner, WorkerRunner):
+        extend(environment)

@@ -1,8 +1,0 @@
-"""`python -m locust_mlstress.proxy --upstream http://127.0.0.1:PORT ...`: run the fault proxy."""
-
-import sys
-
-from locust_mlstress.proxy.cli import main
-
-if __name__ == "__main__":
-    sys.exit(main(prog="python -m locust_mlstress.proxy"))

@@ -1,0 +1,53 @@
+"""Open-model arrival counts (users/arrivals.py): per process, sent to the master as deltas."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+
+
+class ArrivalCounts:
+    """Scheduled, sent, late and dropped arrivals; msgpack-safe deltas for worker reports."""
+
+    FIELDS = ("scheduled", "sent", "late", "dropped")
+
+    def __init__(self) -> None:
+        self.total: Counter[str] = Counter()
+        self.unsent: Counter[str] = Counter()
+        self.first: float | None = None  # wall time of the first and last send, across processes
+        self.last: float | None = None
+
+    def count(self, field: str) -> None:
+        self.total[field] += 1
+        self.unsent[field] += 1
+        if field == "sent":
+            now = time.time()
+            self.first = now if self.first is None else self.first
+            self.last = now
+
+    def take_delta(self) -> dict:
+        delta: dict[str, float | None] = {k: int(v) for k, v in self.unsent.items()}
+        self.unsent.clear()
+        if self.first is not None:
+            delta |= {"first": self.first, "last": self.last}
+        return delta
+
+    def add(self, delta: dict) -> None:
+        delta = dict(delta)
+        first, last = delta.pop("first", None), delta.pop("last", None)
+        self.total.update(delta)
+        if first is not None:
+            self.first = first if self.first is None else min(self.first, first)
+            self.last = last if self.last is None else max(self.last, last)
+
+    def figures(self) -> dict | None:
+        """Counts, and the achieved rate: sends per second between the first and the last."""
+        t = self.total
+        if not t["scheduled"]:
+            return None
+        span = (self.last - self.first) if self.first is not None and self.last is not None else 0.0
+        return {
+            "achieved_rate": (t["sent"] - 1) / span if span > 0 else None,
+            "active_s": round(span, 3),
+            **{k: int(t[k]) for k in self.FIELDS},
+        }
