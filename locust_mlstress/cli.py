@@ -70,7 +70,7 @@ def oversized_memory(profile: Profile) -> list[tuple[str, int]]:
         return []
     import numpy as np
 
-    from locust_mlstress.payloads.kit import kit_for
+    from locust_mlstress.payloads.kit import kit_for  # each subcommand loads only its own modules
     from locust_mlstress.payloads.rows import to_rows
 
     kit = kit_for(profile)
@@ -118,7 +118,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace, rest: list[str]) -> int:
-    from locust_mlstress.servers.reference.cli import main as serve_main
+    from locust_mlstress.servers.reference.cli import main as serve_main  # only `serve` needs the server
 
     return serve_main(rest, prog="mlstress serve")
 
@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     i = sub.add_parser("init", help="write a profile for your model from a data file (and probe its URL)")
-    from locust_mlstress.onboard import add_arguments
+    from locust_mlstress.onboard import add_arguments  # after the cheap parsers: `validate` stays light
 
     add_arguments(i)
     v = sub.add_parser("validate", help="check a profile and print its traffic mix")
@@ -141,17 +141,17 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("-o", "--output", help="where to write the page (default: DIR/report.html)")
     args, rest = parser.parse_known_args(argv)
     if args.command == "proxy":
-        from locust_mlstress.servers.faultproxy.cli import main as proxy_main
+        from locust_mlstress.servers.faultproxy.cli import main as proxy_main  # only `proxy` needs it
 
         return proxy_main(rest)
     if args.command == "report":
-        from locust_mlstress.report.html import report_command
+        from locust_mlstress.report.html import report_command  # only `report` needs it
 
         if rest:
             parser.error(f"unrecognised arguments: {' '.join(rest)}")
         return report_command(args.dir, args.output)
     if args.command == "init":
-        from locust_mlstress.onboard import main as init_main
+        from locust_mlstress.onboard import main as init_main  # only `init` runs it
 
         if rest:
             parser.error(f"unrecognised arguments: {' '.join(rest)}")

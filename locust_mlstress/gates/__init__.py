@@ -5,7 +5,7 @@ Pure functions over the summary dict, importable without Locust: the run wiring 
 """
 
 from locust_mlstress.domain.gates import KINDS, METRICS, OPERATORS, Gate, GateSpec
-from locust_mlstress.gates.figures import Observation, lookup
+from locust_mlstress.gates.observations import Observation, lookup
 from locust_mlstress.gates.verdicts import (
     DEFAULT_MIN_SAMPLES,
     EXIT_GATE_FAILED,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from locust_mlstress.domain.gates import ACCURACY_METRICS, CALIBRATION_METRICS, POLICIES, SHIFT_METRICS, Gate
-from locust_mlstress.gates.figures import Observation, lookup
+from locust_mlstress.gates.observations import Observation, lookup
 
 Status = Literal["pass", "fail", "inconclusive"]
 PASS: Status = "pass"

@@ -16,10 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
+from locust_mlstress.codecs import CODEC_NAMES, make_codec
+from locust_mlstress.codecs.base import V2_DATATYPES, DecodeError, parse_body
+from locust_mlstress.domain.schema import Feature, Target
 from locust_mlstress.errors import ProfileError
 from locust_mlstress.onboard.data import read_frame
 from locust_mlstress.onboard.errors import InitError
-from locust_mlstress.onboard.infer import Inference, infer
+from locust_mlstress.onboard.infer import Inference, drift_variants, infer
 from locust_mlstress.onboard.probe import (
     V2_PATH,
     Attempt,
@@ -35,6 +38,11 @@ from locust_mlstress.onboard.probe import (
     snippet,
 )
 from locust_mlstress.onboard.write import document, feature_tables, feature_why, loader_supports, render
+from locust_mlstress.payloads.dataset import read_dataset
+from locust_mlstress.payloads.rows import to_rows
+from locust_mlstress.profile import parse_profile
+from locust_mlstress.profile.fields import Table
+from locust_mlstress.profile.sources import read_features
 
 PROBE_ROWS = 5
 DEFAULT_PATHS = {
@@ -75,8 +83,6 @@ def _say(out, text: str = "") -> None:
 
 
 def _init(args: argparse.Namespace, out, err) -> int:
-    from locust_mlstress.codecs import CODEC_NAMES
-
     output = Path(args.output)
     if args.codec is not None and args.codec not in CODEC_NAMES:
         raise InitError(f"--codec {args.codec}: unknown codec; choose one of: {', '.join(CODEC_NAMES)}")
@@ -152,9 +158,6 @@ def _wire_names(inf: Inference) -> dict[str, str]:
     data under another name yet: init says which column and how to fix it instead of writing a
     profile that does not load. (Once the dataset source reads columns by `wire`, this map is
     where those names go.)"""
-    from locust_mlstress.profile.fields import Table
-    from locust_mlstress.profile.sources import read_features
-
     for f in inf.features:
         try:
             read_features([Table({"name": f.name, "type": "float"}, "features[0]", None)], parametric=False)
@@ -167,8 +170,6 @@ def _wire_names(inf: Inference) -> dict[str, str]:
 
 def _datatype_keys(datatypes: dict[str, str], inf: Inference) -> dict[str, dict]:
     """Per-feature `datatype` keys, only where the model's datatype differs from the type's default."""
-    from locust_mlstress.codecs.base import V2_DATATYPES
-
     out = {}
     for f in inf.features:
         dt = datatypes.get(f.name)
@@ -179,8 +180,6 @@ def _datatype_keys(datatypes: dict[str, str], inf: Inference) -> dict[str, dict]
 
 def _check_loads(text: str, output: Path):
     """The text through the real loader; a profile init cannot load is a bug, reported, not written."""
-    from locust_mlstress.profile import parse_profile
-
     try:
         return parse_profile(tomllib.loads(text), output.resolve())
     except ProfileError as exc:
@@ -212,8 +211,6 @@ def _probe(args, endpoint: Endpoint, inf: Inference, wire: dict[str, str], data_
            name: str, out, err) -> tuple[dict, dict[str, str], Inference, list[str]]:  # fmt: skip
     """Try the candidates against the endpoint; the chosen [target], datatypes, the (possibly
     narrowed) inference and the header lines saying what was tried and why this was chosen."""
-    from locust_mlstress.codecs import make_codec
-
     client = Client(endpoint)
     header: list[str] = []
     v2 = V2_PATH.match(endpoint.path)
@@ -300,16 +297,12 @@ def _narrow_to_inputs(inf: Inference, meta: Metadata | None, out) -> Inference:
     dropped = [f.name for f in inf.features if f.name not in names]
     _say(out, f"the model's inputs leave out {len(dropped)} data column(s), not sent: {', '.join(dropped)}")
     narrowed = Inference(inf.rows, inf.label, kept, inf.output, notes=list(inf.notes))
-    from locust_mlstress.onboard.infer import drift_variants
-
     narrowed.drift = drift_variants(narrowed)
     return narrowed
 
 
 def _supported(cand: Candidate) -> str | None:
     """Why this version cannot send the candidate (a Target/Feature field it does not have), or None."""
-    from locust_mlstress.domain.schema import Feature, Target
-
     if cand.needs == "datatype" and not loader_supports(Feature, "datatype"):
         return "this version cannot set per-input v2 datatypes"
     if cand.needs and cand.needs != "datatype" and not loader_supports(Target, cand.needs):
@@ -319,9 +312,6 @@ def _supported(cand: Candidate) -> str | None:
 
 def _probe_rows(profile) -> list[dict]:
     """A handful of clean rows spread over the data file, as the run will send them."""
-    from locust_mlstress.payloads.dataset import read_dataset
-    from locust_mlstress.payloads.rows import to_rows
-
     columns, _labels = read_dataset(profile)
     n = len(next(iter(columns.values())))
     index = np.unique(np.linspace(0, n - 1, min(PROBE_ROWS, n)).round().astype(int))
@@ -329,9 +319,6 @@ def _probe_rows(profile) -> list[dict]:
 
 
 def _try(cand: Candidate, inf: Inference, wire, data_path, output, name, client: Client, make_codec) -> Attempt:
-    from locust_mlstress.codecs.base import DecodeError, parse_body
-    from locust_mlstress.profile import parse_profile
-
     if reason := _supported(cand):
         return Attempt(cand, "skipped", reason)
     target = dict(cand.target)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from locust_mlstress.domain.schema import DatasetSource, Feature, LabelModel, Profile
+from locust_mlstress.payloads.dataset import read_dataset
 
 REFERENCE_ROWS = 4096
 
@@ -129,8 +130,6 @@ class CleanSampler:
         self._labels: np.ndarray | None = None
         self.label_model: LabelModel | None = None
         if isinstance(source, DatasetSource):
-            from locust_mlstress.payloads.dataset import read_dataset
-
             self._data, self._labels = data if data is not None else read_dataset(profile)
         else:
             self.label_model = source.label_model

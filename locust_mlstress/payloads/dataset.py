@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from locust_mlstress.domain.schema import DatasetSource, Feature, Output, Profile
+from locust_mlstress.errors import ProfileError
 from locust_mlstress.readfile import DATASET_MAX_BYTES, InputFileError, display, read_regular
 
 Columns = dict[str, np.ndarray]
@@ -40,8 +41,6 @@ def read_dataset_file(
 @lru_cache(maxsize=8)
 def _read(source: DatasetSource, version, features, output: Output, file) -> tuple[Columns, np.ndarray | None]:
     import pandas as pd
-
-    from locust_mlstress.errors import ProfileError
 
     def fail(field: str, message: str) -> ProfileError:
         return ProfileError(file, f"source.{field}", message)

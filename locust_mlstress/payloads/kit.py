@@ -13,6 +13,7 @@ import numpy as np
 from locust_mlstress.codecs import Codec, make_codec
 from locust_mlstress.domain.schema import Feature, Profile
 from locust_mlstress.payloads.clean import CleanBatch, CleanSampler
+from locust_mlstress.payloads.drift import apply_drift
 from locust_mlstress.payloads.rows import columns_of
 from locust_mlstress.payloads.templates import BodyTemplate, dtype_kinds
 
@@ -48,8 +49,6 @@ class PayloadKit:
         """The body template of each column set the profile's rows come in (clean, each drift
         variant's), or None where it did not reproduce the codec's own bodies (templates.py).
         Decided once per process, from a sample drawn with the profile seed: the same everywhere."""
-        from locust_mlstress.payloads.drift import apply_drift
-
         bs = self.profile.target.batch_size
         n = TEMPLATE_CHECK_ROWS * bs
         rng = np.random.default_rng([self.profile.seed, 0x7E3])  # its own stream: users' stay put

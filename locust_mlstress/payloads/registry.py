@@ -6,6 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from locust_mlstress.domain.schema import Profile
+from locust_mlstress.payloads.kit import kit_for
+from locust_mlstress.payloads.malformed import MALFORMED
+from locust_mlstress.payloads.oversized import OVERSIZED
 
 
 @dataclass(frozen=True)
@@ -17,16 +20,10 @@ class VariantSpec:
     def unavailable(self, profile: Profile) -> str | None:
         if self.check is None:
             return None
-        from locust_mlstress.payloads.kit import kit_for
-
         return self.check(kit_for(profile))
 
 
 def variant_specs(kind: str) -> dict[str, VariantSpec]:
     if kind == "malformed":
-        from locust_mlstress.payloads.malformed import MALFORMED
-
         return {name: VariantSpec(name, check) for name, (_, check) in MALFORMED.items()}
-    from locust_mlstress.payloads.oversized import OVERSIZED
-
     return {name: VariantSpec(name, check, size) for name, (_, check, size) in OVERSIZED.items()}

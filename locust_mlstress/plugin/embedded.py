@@ -14,6 +14,8 @@ from locust import events
 from locust.env import Environment
 from locust.runners import WorkerRunner
 
+from locust_mlstress.servers.reference.process import ReferenceServer
+
 logger = logging.getLogger("locust_mlstress")
 
 
@@ -22,8 +24,6 @@ def serve_when_no_host(profile: str | os.PathLike[str] | None = None, knobs=None
 
     The server fits its model to `profile`, or to the run's `--ml-profile` when it is None.
     """
-    from locust_mlstress.servers.reference.process import ReferenceServer
-
     servers: list[ReferenceServer] = []
 
     @events.init.add_listener

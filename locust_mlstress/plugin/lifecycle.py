@@ -28,7 +28,7 @@ from locust_mlstress.domain.plan import stage_of
 from locust_mlstress.domain.schema import Profile
 from locust_mlstress.plugin.console import HeldConsole, console
 from locust_mlstress.plugin.distributed import await_final_reports
-from locust_mlstress.plugin.gating import conclude, conclude_stages, gate_spec, watch
+from locust_mlstress.plugin.gates import conclude, conclude_stages, gate_spec, watch
 from locust_mlstress.plugin.outputs import attempt, finish_code, write_outputs
 from locust_mlstress.plugin.state import MLRun, state_of
 from locust_mlstress.quality import QualityMonitor, QualityRecorder, Warmup

@@ -36,6 +36,7 @@ from locust.stats import PERCENTILES_TO_REPORT, StatsCSV
 from locust_mlstress.errors import ProfileError
 from locust_mlstress.plugin.state import MLState
 from locust_mlstress.report.formats import write_csv, write_json
+from locust_mlstress.report.html import render_html, write_page
 from locust_mlstress.report.manifest import REDACTED, build_manifest, current_argv, host_password, mask_host
 from locust_mlstress.users.context import extra_headers, option
 
@@ -332,16 +333,12 @@ def _write_html(paths: list[Path], summary: dict, manifest: dict, failures: list
     rendered: list[str] = []
 
     def render() -> None:
-        from locust_mlstress.report.html import render_html
-
         logger.info("rendering the HTML report")
         rendered.append(render_html(summary, manifest))
 
     if not attempt("the HTML report (" + ", ".join(map(str, paths)) + ")", render, failures):
         manifest["files"].pop("ml_html", None)
         return
-    from locust_mlstress.report.html import write_page
-
     done = [path for path in paths if attempt(f"HTML report {path}", partial(write_page, text=rendered[0]),
                                                failures, path)]  # fmt: skip
     for path in done:

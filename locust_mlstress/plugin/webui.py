@@ -45,7 +45,7 @@ from locust.runners import WorkerRunner
 from locust_mlstress.errors import ProfileError
 from locust_mlstress.gates import GateSpec
 from locust_mlstress.plugin.checks import check_run
-from locust_mlstress.plugin.gating import judge_spec
+from locust_mlstress.plugin.gates import judge_spec
 from locust_mlstress.plugin.lifecycle import current_monitor, gate_summary, live_summary
 from locust_mlstress.plugin.options import OPTIONS
 from locust_mlstress.plugin.state import state_of

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import math
 import os
 import re
 import tomllib
 from pathlib import Path
 
+from locust_mlstress.codecs import make_codec
 from locust_mlstress.domain.schema import (
     KINDS,
     V2_DATATYPE_NAMES,
@@ -21,6 +24,7 @@ from locust_mlstress.domain.schema import (
     Target,
 )
 from locust_mlstress.errors import ProfileError
+from locust_mlstress.payloads.dataset import read_dataset_file
 from locust_mlstress.profile.expectations import read_expectations
 from locust_mlstress.profile.fields import Table, printable
 from locust_mlstress.profile.gates import read_gates
@@ -135,8 +139,6 @@ def _target(t: Table, features: tuple[Feature, ...]) -> Target:
         raise t.error("v2_layout", "'tensor' packs numbers only; this schema has category or text features")
     template = t.str("body_template", None, multiline=True)
     if template is not None:
-        import json
-
         try:
             json.loads(template)
         except ValueError as exc:
@@ -196,8 +198,6 @@ def _check_request_size(t: Table, batch_size: int, features: tuple[Feature, ...]
 
 def _v2_parameters(t: Table) -> tuple[tuple[str, str | int | float | bool], ...]:
     """Request-level v2 parameters: JSON scalars only (the protocol's parameter values)."""
-    import math
-
     out = []
     for key in t.names():
         value = t.raw(key)
@@ -224,8 +224,6 @@ def _check_tensor_datatype(t: Table, datatype: str, features: tuple[Feature, ...
 
 def _check_codec(target: Target, features: tuple[Feature, ...], output: Output, path: Path) -> None:
     """Codec options that only the codec can judge (a template's placeholders, say)."""
-    from locust_mlstress.codecs import make_codec
-
     try:
         make_codec(target, features, output)
     except ProfileError as exc:
@@ -310,8 +308,6 @@ def _source(t: Table, kind: str, features: tuple[Feature, ...], output: Output, 
             raise t.error("format", f"cannot tell the format of {file!r}; set format = csv, parquet or jsonl")
         source = DatasetSource(resolved, fmt, t.str("label_column", None))
         t.finish()
-        from locust_mlstress.payloads.dataset import read_dataset_file
-
         read_dataset_file(source, features, output, t.file)  # validates columns now, before any traffic
         return source
     has_model = t.raw("label_model") is not None  # marked read, so a misspelt label_model gets a suggestion

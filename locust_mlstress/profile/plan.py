@@ -20,6 +20,7 @@ from functools import lru_cache
 
 from locust_mlstress.domain.plan import LoadPlan, Stage
 from locust_mlstress.domain.schema import KINDS
+from locust_mlstress.errors import ProfileError
 from locust_mlstress.profile.fields import Table
 from locust_mlstress.profile.gates import read_gate_list
 from locust_mlstress.profile.limits import MAX_USERS
@@ -143,8 +144,6 @@ def plan_from_option(text: str, default_gates: tuple = ()) -> LoadPlan:
 
     Cached: every user spawn and shape tick asks for the run's plan, which is frozen (a bad text
     raises each time, as exceptions are not cached)."""
-    from locust_mlstress.errors import ProfileError
-
     words = text.split()
     if not words:
         raise ProfileError(None, "--ml-shape", f"needs a shape name first: one of {', '.join(SHAPES)}")

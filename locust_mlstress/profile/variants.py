@@ -14,6 +14,7 @@ from locust_mlstress.domain.schema import (
     Schedule,
     Variant,
 )
+from locust_mlstress.payloads.registry import variant_specs
 from locust_mlstress.profile.expectations import read_expectation, read_statuses
 from locust_mlstress.profile.fields import Table
 from locust_mlstress.profile.limits import MAX_DRIFT_VARIANTS, MAX_FEATURES, MAX_OVERSIZED_SIZE
@@ -134,8 +135,6 @@ def _schedule(t: Table) -> Schedule:
 
 def read_variants(t: Table, kind: str, profile: Profile) -> tuple[Variant, ...]:
     """Malformed or oversized variants: all that apply by default, or the ones listed."""
-    from locust_mlstress.payloads.registry import variant_specs
-
     specs = variant_specs(kind)
     exclude = t.strings("exclude", ())
     for name in exclude:

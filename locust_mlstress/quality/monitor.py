@@ -206,7 +206,7 @@ class QualityMonitor:
         return {kind: self.kind_figures(kind, stats, refs.get(kind)) for kind, stats in sorted(self.totals.items())}
 
     def gate_figures(self) -> dict:
-        """The part of the summary gates read (gates/figures.py: `kinds` and `all`), without the
+        """The part of the summary gates read (gates/observations.py: `kinds` and `all`), without the
         per-window figures and traffic rows: what judging gates during the run needs."""
         return {"kinds": self.kinds(), "all": _all_figures(self.totals)}
 

@@ -15,6 +15,10 @@ from html import escape
 from pathlib import Path
 
 from locust_mlstress.domain.outcomes import SUCCESSES
+from locust_mlstress.report.console import table_notes
+from locust_mlstress.report.plots import ordered_kinds, render
+from locust_mlstress.report.plots_load import draw_latency_over_time, draw_latency_vs_size, draw_stages, draw_variants
+from locust_mlstress.report.plots_quality import draw_histograms, draw_psi_over_time, draw_reliability
 
 PLOT_IDS = (
     "plot-reliability",
@@ -235,8 +239,6 @@ def kind_notes(summary: dict) -> list[str]:
 
 def _kinds_section(summary: dict) -> str:
     """The per-kind figures and the notes to read them by (the console's, then this page's own)."""
-    from locust_mlstress.report.console import table_notes
-    from locust_mlstress.report.plots import ordered_kinds
 
     rows = [_kind_row(kind, summary["kinds"][kind]) for kind in ordered_kinds(summary["kinds"])]
     table = f'<div class="wide">{_table(list(KIND_COLUMNS), rows, numeric=set(NUMERIC_COLUMNS))}</div>'
@@ -297,15 +299,7 @@ def _figure(plot) -> str:
 
 
 def plots(summary: dict, manifest: dict | None) -> dict:
-    """Every plot of the page, by id (matplotlib is imported here, on first use)."""
-    from locust_mlstress.report.plots import render
-    from locust_mlstress.report.plots_load import (
-        draw_latency_over_time,
-        draw_latency_vs_size,
-        draw_stages,
-        draw_variants,
-    )
-    from locust_mlstress.report.plots_quality import draw_histograms, draw_psi_over_time, draw_reliability
+    """Every plot of the page, by id (matplotlib is imported by report/plots.py, on first use)."""
 
     drawn = [
         render("plot-reliability", "Reliability diagram: clean against drifted", draw_reliability, summary),

@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None, prog: str = "mlstress proxy") -> int:
     import gevent
     import gevent.event
 
-    from locust_mlstress.servers.faultproxy.server import FaultProxy, format_counts, write_counts
+    from locust_mlstress.servers.faultproxy.server import FaultProxy, format_counts, write_counts  # after the checks
 
     proxy = FaultProxy(upstream, plan, listen)
     try:

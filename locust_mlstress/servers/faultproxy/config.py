@@ -20,6 +20,7 @@ import difflib
 import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from locust_mlstress.errors import ProfileError
 from locust_mlstress.profile.fields import Table
@@ -118,7 +119,7 @@ def load_plan(
 
 def _read_toml(file: Path) -> dict:
     """The fault file as TOML: a regular file under a cap (readfile.py), parsed as profiles are."""
-    from locust_mlstress.profile.load import parse_toml
+    from locust_mlstress.profile.load import parse_toml  # the profile reader (numpy) only for a fault file
 
     try:
         raw = read_regular(file, FAULTS_MAX_BYTES)
@@ -151,7 +152,7 @@ def _timeline(top: Table, file: Path | None, profile: str | os.PathLike[str] | N
 
 
 def _profile_stages(path: Path, field: str) -> list[tuple[str, float]]:
-    from locust_mlstress.profile import load_profile
+    from locust_mlstress.profile import load_profile  # only a fault file that names a profile
 
     plan = load_profile(path).load
     if plan is None:
@@ -172,8 +173,6 @@ def parse_listen(text: str) -> tuple[str, int]:
 
 def parse_upstream(url: str) -> tuple[str, int]:
     """`http://127.0.0.1:PORT` -> (host, port); the proxy only ever sends to loopback."""
-    from urllib.parse import urlsplit
-
     try:
         parts = urlsplit(url)
         port = parts.port

@@ -170,7 +170,7 @@ def knobs_to_argv(knobs: ServerKnobs) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     """Load the profile, fit its model and serve forever; bad input is a message and exit status 2."""
     from locust_mlstress.profile import ProfileError, load_profile
-    from locust_mlstress.servers.reference.server import serve
+    from locust_mlstress.servers.reference.server import serve  # ReferenceServer imports this module for argv
     from locust_mlstress.servers.reference.training import model_for_profile
 
     if problems := option_problems(args):
