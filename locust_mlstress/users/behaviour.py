@@ -19,12 +19,26 @@ from locust_mlstress.errors import ProfileError
 from locust_mlstress.http.bodies import MAX_RESPONSE_BYTES
 from locust_mlstress.payloads import Payload, PayloadFactory
 from locust_mlstress.payloads.factory import mix_for
-from locust_mlstress.users.context import context_of, extra_headers, next_user_id, option, plan_for, resolve_profile
+from locust_mlstress.users.context import (
+    RunContext,
+    context_of,
+    extra_headers,
+    next_user_id,
+    option,
+    plan_for,
+    resolve_profile,
+)
 from locust_mlstress.users.events import MLResult, ml_events
 from locust_mlstress.users.outcomes import classify_answer, failure_message
 
 if TYPE_CHECKING:
     from locust.env import Environment
+
+UNREGISTERED = (
+    "locust-mlstress is not registered: import the user classes from the package, "
+    "`from locust_mlstress import MLUser` (a deep import such as locust_mlstress.users.mluser skips it), "
+    "or call locust_mlstress.plugin.register(); without it no ML figures are recorded"
+)
 
 
 class _MLBehaviour:
@@ -42,12 +56,15 @@ class _MLBehaviour:
         ) -> None: ...
 
     def _setup(self) -> None:
+        context = context_of(self.environment)
+        if type(context) is RunContext:  # the plugin's register() never ran: nothing would record
+            context.log_once(UNREGISTERED)
         try:
             profile = resolve_profile(type(self), self.environment)
         except ProfileError as exc:
             # Local runs and masters stop at init on a bad profile; this is a worker whose copy
             # of the file differs, or a web UI form: send nothing, say why once.
-            context_of(self.environment).log_once(str(exc))
+            context.log_once(str(exc))
             raise StopUser() from None
         user_id = next_user_id(self.environment, type(self))
         mix = mix_for(profile, plan_for(self.environment, profile))
