@@ -14,8 +14,7 @@ import psutil
 import pytest
 from locust.contrib.fasthttp import insecure_ssl_context_factory
 
-from locust_mlstress.codecs import DecodeError
-from locust_mlstress.http.bodies import MAX_RESPONSE_BYTES, decompressed
+from locust_mlstress.http.bodies import MAX_RESPONSE_BYTES, BodyTooLarge, decompressed
 from locust_mlstress.http.client import Origin, Pool, post, request_head
 from tests.attacks._transport import Server, self_signed
 from tests.conftest import PROFILES
@@ -203,7 +202,7 @@ def test_a_decode_peaks_near_the_cap():
                            ("br", brotli.compress(zeros))):  # fmt: skip
         tracemalloc.start()
         try:
-            with pytest.raises(DecodeError, match=f"limit of {MAX_RESPONSE_BYTES} bytes"):
+            with pytest.raises(BodyTooLarge, match=f"limit of {MAX_RESPONSE_BYTES} bytes"):
                 decompressed(data, encoding, MAX_RESPONSE_BYTES)
             peak = tracemalloc.get_traced_memory()[1]
         finally:
