@@ -14,7 +14,7 @@ import requests
 from locust_mlstress.servers.reference import ReferenceServer, ReferenceServerError, ServerKnobs, serve, start_server
 from locust_mlstress.servers.reference.cli import build_parser, knobs_from_args, knobs_to_argv, main
 
-from .test_target_validation import ROW
+from .test_reference_validation import ROW
 
 PROFILES = Path(__file__).resolve().parents[2] / "profiles"
 QUICKSTART = PROFILES / "quickstart.toml"

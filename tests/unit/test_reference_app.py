@@ -18,7 +18,7 @@ from locust_mlstress.servers.reference.testing import call
 from locust_mlstress.servers.reference.training import model_for_profile
 from tests.samples import QUICKSTART_V2_TYPES
 
-from .test_target_validation import MLFLOW, ROW, V1, V2, tensor, v2_columns, with_
+from .test_reference_validation import MLFLOW, ROW, V1, V2, tensor, v2_columns, with_
 
 PROFILES = Path(__file__).resolve().parents[2] / "profiles"
 ROWS = [ROW, with_(age=70, plan="premium", autopay=False, support_tickets=None, last_note=...)]

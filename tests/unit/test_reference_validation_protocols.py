@@ -9,7 +9,7 @@ from locust_mlstress.servers.reference.knobs import ServerKnobs
 from locust_mlstress.servers.reference.testing import call
 from locust_mlstress.servers.reference.training import model_for_profile
 
-from .test_target_validation import MLFLOW, ROW, V2, expect, tensor, v2_columns, with_
+from .test_reference_validation import MLFLOW, ROW, V2, expect, tensor, v2_columns, with_
 
 
 @pytest.fixture(scope="module")

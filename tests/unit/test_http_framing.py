@@ -1,4 +1,4 @@
-"""HTTP/1.1 message boundaries as the fault proxy finds them, read from real socket pairs."""
+"""HTTP/1.1 message boundaries as the fault proxy and the ML user's client find them, read from real socket pairs."""
 
 import socket
 import threading
