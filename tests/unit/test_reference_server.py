@@ -92,9 +92,24 @@ def test_knobs_reach_the_subprocess():
 
 
 def test_a_server_that_dies_says_why(tmp_path):
+    dead = ReferenceServer(tmp_path / "missing.toml", startup_timeout=30)
     with pytest.raises(ReferenceServerError, match="status 2") as caught:
-        ReferenceServer(tmp_path / "missing.toml", startup_timeout=30).start()
+        dead.start()
     assert "missing.toml" in str(caught.value)
+    assert dead.returncode == 2 and "missing.toml" in dead.stderr()  # kept once its files are gone
+
+
+def test_a_server_not_listening_in_time_is_stopped_and_says_so():
+    late = ReferenceServer(QUICKSTART, startup_timeout=0.001)  # no Python starts and fits a model in 1 ms
+    with pytest.raises(ReferenceServerError, match=r"^reference server did not listen within 0\.001 s:"):
+        late.start()
+    assert late.process is None and late.port is None and late.returncode is not None
+
+
+def test_a_running_server_is_not_started_twice(server):
+    with pytest.raises(RuntimeError, match="already started"):
+        server.start()
+    assert requests.get(f"{server.url}/v2/health/ready", timeout=10).status_code == 200
 
 
 def test_serve_in_process_reports_the_bound_port(quickstart, capsys):
