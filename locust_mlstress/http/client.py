@@ -2,13 +2,15 @@
 
 Why its own: a plain FastHttpUser spends most of its CPU per request in layers the ML user does
 not need — Locust's FastHttpSession (a request-metadata dict, URL building, a response wrapper),
-geventhttpclient's UserAgent (redirect and retry bookkeeping, header objects) and HTTPClient.
-Measured on the 2-core reference VM (benchmarks/README.md): ~110 CPU-µs per plain request, of
-which the exchange itself (send, wait in gevent's loop, receive, frame, Locust's request event)
-is ~25. The ML work per request fits in the difference. What the ML user does need is here: the
-request's bytes come ready-made (users.py builds the head once per user), the answer is framed by
-the same rules as the fault proxy's (`framing`), within a size cap and one deadline for the
-whole exchange, and nothing it does raises: every failure comes back in `Answer.error`.
+geventhttpclient's UserAgent (redirect and retry bookkeeping, header objects) and HTTPClient —
+and only a small part in the exchange itself (send, wait in gevent's loop, receive, frame,
+Locust's request event). Leaving those layers out is what makes room for the ML work per request
+within a plain user's CPU budget (figures: benchmarks/README.md, "What the figures say", and the
+overhead benchmark's latest run in benchmarks/RESULTS.md). What the ML user does need is here:
+the request's bytes come ready-made (users/mluser.py builds the head once per user with
+`request_head`), the answer is framed by the same rules as the fault proxy's (`framing`), within
+a size cap and one deadline for the whole exchange, and nothing it does raises: every failure
+comes back in `Answer.error`.
 
 A request is sent once. An idle connection the server has closed is noticed before it is reused
 (a readable idle socket is either closed or out of step) and replaced; a request that reached the

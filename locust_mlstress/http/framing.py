@@ -1,9 +1,9 @@
-"""HTTP/1.1 message boundaries, for the fault proxy and the ML user's transport.
+"""HTTP/1.1 message boundaries, for the fault proxy and the ML user's client (`client`).
 
 Both need only what tells where one message ends on a keep-alive connection: the head (up to
 the blank line), then a body framed by Content-Length, chunked transfer coding, or (responses
 only) the connection's close. The proxy forwards the bytes unchanged (`Reader.body`); the
-transport wants the body itself (`Reader.content`). Not handled: pipelined requests (a request
+client wants the body itself (`Reader.content`). Not handled: pipelined requests (a request
 is read only after the previous answer came back, which is what keep-alive clients do),
 protocol upgrades, HTTP/2.
 """
