@@ -125,7 +125,7 @@ class ReferenceApp:
         try:
             status, payload, headers = self.answer(environ)
             mode = environ.get(MODE_KEY)
-            if mode is not None:  # a valid prediction, to be answered badly (target/chaos.py)
+            if mode is not None:  # a valid prediction, to be answered badly (chaos.py)
                 extra = [self._version, *headers]
                 return self.chaos.respond(mode, payload, extra, environ, start_response)  # type: ignore[union-attr]
             body = json.dumps(payload, separators=(",", ":"), allow_nan=False).encode()

@@ -14,7 +14,7 @@ from typing import Literal
 
 LaxMode = Literal["off", "accept", "crash"]
 LAX_MODES: tuple[str, ...] = ("off", "accept", "crash")
-# Chaos modes: ways to answer a valid prediction request badly (target/chaos.py, docs/server.md)
+# Chaos modes: ways to answer a valid prediction request badly (servers/reference/chaos.py, docs/server.md)
 CHAOS_MODES: tuple[str, ...] = (
     "not_json", "truncated", "wrong_shape", "nan", "inf", "out_of_range", "empty",
     "content_type", "huge", "drip", "reset", "hang",
