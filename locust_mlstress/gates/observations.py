@@ -9,6 +9,7 @@ inconclusive, not a crash at the end of a long run.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,7 @@ from locust_mlstress.domain.gates import (
     SHIFT_METRICS,
     TRAFFIC_KINDS,
 )
+from locust_mlstress.domain.summary import Figures
 
 SUCCESS_OUTCOMES = frozenset({"ok", "rejected"})  # as locust_mlstress.users.outcomes.SUCCESSES
 FIXED_BATCH_WHY = (
@@ -36,8 +38,13 @@ class Observation:
     why: str = ""
 
 
-def lookup(summary: dict, metric: str, kind: str | None) -> Observation:
-    """The value of `metric` for `kind` (None: the metric's default scope) in `summary`."""
+def lookup(summary: Figures, metric: str, kind: str | None) -> Observation:
+    """The value of `metric` for `kind` (None: the metric's default scope) in `summary`. Read
+    defensively, as a plain mapping: a summary read back from a file may lack what it claims."""
+    return _lookup(summary, metric, kind)
+
+
+def _lookup(summary: Mapping[str, Any], metric: str, kind: str | None) -> Observation:
     if metric in LATENCY_METRICS:
         return _latency(summary, metric, kind or "all")
     if metric in SHIFT_METRICS:
@@ -51,7 +58,7 @@ def lookup(summary: dict, metric: str, kind: str | None) -> Observation:
     return _traffic(summary, metric, kind or "all")
 
 
-def _scope(summary: dict, kind: str) -> dict | None:
+def _scope(summary: Mapping[str, Any], kind: str) -> Mapping[str, Any] | None:
     """`summary["all"]` for `all`, else the kind's entry; None when absent or not a table."""
     entry = summary.get("all") if kind == "all" else (summary.get("kinds") or {}).get(kind)
     return entry if isinstance(entry, dict) else None
@@ -71,7 +78,7 @@ def _absent(kind: str) -> Observation:
     return Observation(None, 0, kind, why)
 
 
-def _latency(summary: dict, metric: str, kind: str) -> Observation:
+def _latency(summary: Mapping[str, Any], metric: str, kind: str) -> Observation:
     entry = _scope(summary, kind)
     if entry is None:
         return _absent(kind)
@@ -82,7 +89,7 @@ def _latency(summary: dict, metric: str, kind: str) -> Observation:
     return Observation(value, _count(latency.get("n")), kind)
 
 
-def _traffic(summary: dict, metric: str, kind: str) -> Observation:
+def _traffic(summary: Mapping[str, Any], metric: str, kind: str) -> Observation:
     """requests, rps, error_rate, accepted_malformed: counts from `requests` and `outcomes`."""
     entry = _scope(summary, kind)
     if entry is None:
@@ -105,7 +112,7 @@ def _traffic(summary: dict, metric: str, kind: str) -> Observation:
     return Observation(failed / requests, requests, kind)
 
 
-def _quality(summary: dict, section: str, metric: str, kind: str | None) -> Observation:
+def _quality(summary: Mapping[str, Any], section: str, metric: str, kind: str | None) -> Observation:
     """A shift, calibration or accuracy figure of one kind; for no kind (shift) or `all`, the
     worst over the traffic kinds that have one: the largest, as these are lower-is-better, but
     the smallest accuracy. A fixed batch's figures (oversized) are never read."""
@@ -120,7 +127,7 @@ def _quality(summary: dict, section: str, metric: str, kind: str | None) -> Obse
     return max(found, key=lambda o: o.value or 0.0)
 
 
-def _kind_quality(summary: dict, section: str, metric: str, kind: str) -> Observation:
+def _kind_quality(summary: Mapping[str, Any], section: str, metric: str, kind: str) -> Observation:
     entry = _scope(summary, kind)
     if entry is None:
         return _absent(kind)
@@ -143,7 +150,7 @@ def _kind_quality(summary: dict, section: str, metric: str, kind: str) -> Observ
     return Observation(value, n, kind)
 
 
-def _underpowered_why(shift: dict) -> str:
+def _underpowered_why(shift: Mapping[str, Any]) -> str:
     """Why a PSI or JS the console calls "insufficient" judges no gate: at these counts noise
     alone can cross the bound, so a pass or a fail would be a coin toss (docs/gates.md)."""
     n_ref, n_cur, need = shift.get("n_reference"), shift.get("n"), _count(shift.get("min_n_reference"))
@@ -153,7 +160,7 @@ def _underpowered_why(shift: dict) -> str:
     return f"{why}: run longer with a larger baseline (--ml-warmup)"
 
 
-def _flip_rate(summary: dict) -> Observation:
+def _flip_rate(summary: Mapping[str, Any]) -> Observation:
     entry = _scope(summary, "probe")
     if entry is None:
         return _absent("probe")

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from locust_mlstress.domain.gates import ACCURACY_METRICS, CALIBRATION_METRICS, POLICIES, SHIFT_METRICS, Gate
+from locust_mlstress.domain.summary import Figures
 from locust_mlstress.gates.observations import Observation, lookup
 
 Status = Literal["pass", "fail", "inconclusive"]
@@ -81,7 +82,7 @@ def _check_policy(inconclusive: str) -> None:
 
 
 def evaluate(
-    gates: Iterable[Gate], summary: dict, *, min_samples: int | None = None, inconclusive: str = "fail"
+    gates: Iterable[Gate], summary: Figures, *, min_samples: int | None = None, inconclusive: str = "fail"
 ) -> list[GateResult]:
     """Judge every gate against the ML summary (with its `all` and `duration_s` keys)."""
     _check_policy(inconclusive)

@@ -16,12 +16,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, TypedDict, cast
 
 import gevent
 from locust.env import Environment
 
 from locust_mlstress.domain.schema import Profile
+from locust_mlstress.domain.summary import Aborted, BreakingPoint, Figures, GateVerdict, StageVerdict
 from locust_mlstress.gates import (
     EXIT_GATE_FAILED,
     GateResult,
@@ -49,57 +50,62 @@ def gate_spec(environment: Environment, profile: Profile) -> GateSpec:
     return profile.gates.with_checks(parse_gates(option(environment, "ml_gate", []) or []))
 
 
-def judge_spec(spec: GateSpec, summary: dict) -> list[GateResult]:
+def judge_spec(spec: GateSpec, summary: Figures) -> list[GateResult]:
     return evaluate(list(spec.checks), summary, min_samples=spec.min_samples, inconclusive=spec.inconclusive)
 
 
-def conclude(
-    environment: Environment,
-    spec: GateSpec,
-    summary: dict,
-    aborted: dict | None,
-    failures: list[str] | None = None,
-    unreported: Sequence[str] = (),
-) -> list[dict]:
-    """Judge the final figures, report them, set the exit code; the verdicts as plain dicts.
-    With `unreported` workers (their final reports never came) the figures are partial: a gate
-    that held on them is inconclusive, and counts as failing whatever the profile's policy
-    (exit 4). A --ml-junit that cannot be written is added to `failures` (artifacts.attempt),
-    never raised."""
+def final_results(spec: GateSpec, figures: Figures, unreported: Sequence[str] = ()) -> list[GateResult]:
+    """The gates judged on the final figures. With `unreported` workers (their final reports
+    never came) the figures are partial: a gate that held on them is inconclusive, and counts as
+    failing whatever the profile's policy (exit 4)."""
     if not spec.checks:
         return []
-    results = judge_spec(spec, summary)
-    if unreported:
-        why = f"partial figures: no final report from worker(s) {', '.join(unreported)}"
-        results = [
-            r
-            if r.status == FAIL
-            else replace(
-                r,
-                status=INCONCLUSIVE,
-                inconclusive_passes=False,
-                reason=why,
-                message=f"{r.message.replace(': pass', ': inconclusive')} ({why})",
-            )
-            for r in results
-        ]
-    console.info("\n%s\n", format_verdicts(results))
-    if aborted:
-        console.info("run stopped early at %.1f s: %s", aborted["at_s"], aborted["gate"])
-    if path := option(environment, "ml_junit"):
-        text = junit_xml(results)
-        write = lambda target: Path(target).write_text(text)  # noqa: E731
-        attempt(f"--ml-junit {path}", write, failures if failures is not None else [], path)
-    code = exit_code(results)
-    if code is not None:
-        environment.process_exit_code = code
+    results = judge_spec(spec, figures)
+    if not unreported:
+        return results
+    why = f"partial figures: no final report from worker(s) {', '.join(unreported)}"
+    return [
+        r
+        if r.status == FAIL
+        else replace(
+            r,
+            status=INCONCLUSIVE,
+            inconclusive_passes=False,
+            reason=why,
+            message=f"{r.message.replace(': pass', ': inconclusive')} ({why})",
+        )
+        for r in results
+    ]
+
+
+def verdicts_of(results: Sequence[GateResult]) -> list[GateVerdict]:
+    """The summary's `gates`."""
     return [
         {"gate": r.gate.text, "value": r.value, "n": r.n, "status": r.status, "message": r.message} for r in results
     ]
 
 
+def report_results(
+    environment: Environment, results: Sequence[GateResult], aborted: Aborted | None, failures: list[str]
+) -> None:
+    """Print the verdict table, write --ml-junit, set the exit code. A --ml-junit that cannot be
+    written is added to `failures` (outputs.attempt), never raised."""
+    if not results:
+        return
+    console.info("\n%s\n", format_verdicts(list(results)))
+    if aborted:
+        console.info("run stopped early at %.1f s: %s", aborted["at_s"], aborted["gate"])
+    if path := option(environment, "ml_junit"):
+        text = junit_xml(list(results))
+        write = lambda target: Path(target).write_text(text)  # noqa: E731
+        attempt(f"--ml-junit {path}", write, failures, path)
+    code = exit_code(list(results))
+    if code is not None:
+        environment.process_exit_code = code
+
+
 def watch(
-    environment: Environment, spec: GateSpec, summarise: Callable[[], dict | None], run: MLRun
+    environment: Environment, spec: GateSpec, summarise: Callable[[], Figures | None], run: MLRun
 ) -> gevent.Greenlet:
     """Judge the gates every interval; stop the run once one has failed for `grace_s` in a row."""
 
@@ -129,28 +135,45 @@ def watch(
     return gevent.spawn(loop)
 
 
-def conclude_stages(environment: Environment, profile: Profile, summary: dict) -> None:
-    """Stage verdicts of a load plan: staged validation fails the run (exit 3) at its first
-    failing stage; step-to-failure reports its breaking point (finding one is its purpose)."""
+class StageParts(TypedDict, total=False):
+    """The summary's load-plan keys: `stages`, and `breaking_point` or `stage_failure`."""
+
+    stages: list[StageVerdict]
+    breaking_point: BreakingPoint
+    stage_failure: StageVerdict
+
+
+def stage_parts(environment: Environment, profile: Profile) -> StageParts:
+    """Stage verdicts of a load plan, and for step-to-failure its breaking point (finding one is
+    its purpose) or for staged validation the stage it stopped at; empty without stage gates."""
     shape = cast("ProfileShape", environment.shape_class)  # one with stage verdicts is, below
     verdicts = getattr(shape, "verdicts", None)
     plan = plan_for(environment, profile)
     if not verdicts or plan is None:
+        return {}
+    if plan.shape == "step":
+        return {"stages": verdicts, "breaking_point": shape.breaking_point()}
+    if shape.failure is not None:
+        return {"stages": verdicts, "stage_failure": shape.failure}
+    return {"stages": verdicts}
+
+
+def report_stages(environment: Environment, parts: StageParts) -> None:
+    """Print the stage verdicts; staged validation fails the run (exit 3) at its first failing
+    stage, while a step plan's breaking point is what it was run to find."""
+    if "stages" not in parts:
         return
-    summary["stages"] = verdicts
     lines = ["Stage verdicts"]
-    for v in verdicts:
+    for v in parts["stages"]:
         lines.append(f"  {v['name']:<20} {'pass' if v['passed'] else 'FAIL'}")
         lines += [f"      {g['message']}" for g in v["gates"] if g["status"] != PASS or v["passed"]]
-    if plan.shape == "step":
-        point = shape.breaking_point()
-        summary["breaking_point"] = point
+    if "breaking_point" in parts:
+        point = parts["breaking_point"]
         last = point["last_passing"]["name"] if point["last_passing"] else "none"
         first = point["first_failing"]["name"] if point["first_failing"] else "none within the plan"
         lines.append(f"breaking point: last passing step {last}; first failing step {first}")
         lines += [f"  broke: {message}" for message in point["broken"]]
-    elif shape.failure is not None:
-        summary["stage_failure"] = shape.failure
-        lines.append(f"stopped at stage {shape.failure['name']!r}: its gates failed")
+    elif "stage_failure" in parts:
+        lines.append(f"stopped at stage {parts['stage_failure']['name']!r}: its gates failed")
         environment.process_exit_code = EXIT_GATE_FAILED
     console.info("\n%s\n", "\n".join(lines))

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import atexit
 import logging
-from collections.abc import Callable
 
 import gevent
 from locust.env import Environment
@@ -26,9 +25,18 @@ from locust.runners import STATE_MISSING, STATE_RUNNING, STATE_SPAWNING, MasterR
 from locust_mlstress.domain.gates import GateSpec
 from locust_mlstress.domain.plan import stage_of
 from locust_mlstress.domain.schema import Profile
+from locust_mlstress.domain.summary import SCHEMA_VERSION, Figures, LiveSummary, RunSummary
 from locust_mlstress.plugin.console import HeldConsole, console
 from locust_mlstress.plugin.distributed import await_final_reports
-from locust_mlstress.plugin.gates import conclude, conclude_stages, gate_spec, watch
+from locust_mlstress.plugin.gates import (
+    final_results,
+    gate_spec,
+    report_results,
+    report_stages,
+    stage_parts,
+    verdicts_of,
+    watch,
+)
 from locust_mlstress.plugin.outputs import attempt, finish_code, write_outputs
 from locust_mlstress.plugin.state import MLRun, state_of
 from locust_mlstress.quality import QualityMonitor, QualityRecorder, Warmup
@@ -126,73 +134,87 @@ def current_monitor(environment: Environment) -> QualityMonitor | None:
     return run.monitor
 
 
-def _so_far(environment: Environment, figures: Callable[[QualityMonitor, float], dict]) -> dict | None:
-    """`figures` of the monitor now, with the run's `duration_s`; None before any data."""
-    monitor = current_monitor(environment)
+def _now(environment: Environment, monitor: QualityMonitor | None) -> float | None:
+    """Seconds since the run's start; None before any data (no figures to give)."""
     if monitor is None or not monitor.totals:
         return None
-    now = state_of(environment).clock()()
-    summary = figures(monitor, now)
-    summary["duration_s"] = round(now, 3)
-    return summary
+    return state_of(environment).clock()()
 
 
-def live_summary(environment: Environment) -> dict | None:
+def live_summary(environment: Environment) -> LiveSummary | None:
     """The figures so far; None before any data."""
-    return _so_far(environment, lambda monitor, now: monitor.summary(now))
+    monitor = current_monitor(environment)
+    now = _now(environment, monitor)
+    return None if monitor is None or now is None else monitor.summary(now)
 
 
-def gate_summary(environment: Environment) -> dict | None:
+def gate_summary(environment: Environment) -> Figures | None:
     """What gates read of the figures so far (`kinds`, `all`, `duration_s`): the live summary
     without its per-window figures, for judging gates during the run; None before any data."""
-    return _so_far(environment, lambda monitor, _now: monitor.gate_figures())
+    monitor = current_monitor(environment)
+    now = _now(environment, monitor)
+    return None if monitor is None or now is None else monitor.gate_figures(round(now, 3))
 
 
-def finish(environment: Environment) -> dict | None:
-    """Final figures, printed and written where the options say; None if nothing ran."""
+def finish(environment: Environment) -> RunSummary | None:
+    """Final figures, printed and written where the options say; None if nothing ran. The
+    summary is built whole, once, before anything prints or is written: every output reads the
+    same figures."""
     state = state_of(environment)
     run = state.run
     run.stop()
     unreported = await_final_reports(environment) if run.monitor is not None else []
     if run.traces is not None and run.trace_file is not None:
         run.trace_file.add(*run.traces.take())
-    summary = live_summary(environment)
-    if summary is None:
+    figures = live_summary(environment)
+    if figures is None:
         return None
     # a summary comes from run.monitor, which start() makes only for a run with a profile
     assert run.monitor is not None and run.profile is not None
-    summary["run"] = {
-        "profile": profile_identity(run.profile),
-        "host": mask_host(environment.host),
-        "model_version": state.model_version,
+    results = final_results(run.gates or GateSpec(), figures, unreported)
+    stages = stage_parts(environment, run.profile)
+    summary: RunSummary = {
+        "schema_version": SCHEMA_VERSION,
+        **figures,
+        "run": {
+            "profile": profile_identity(run.profile),
+            "host": mask_host(environment.host),
+            "model_version": state.model_version,
+        },
     }
     if run.baseline_header is not None:
-        summary["baseline"] |= {"path": str(option(environment, "ml_baseline")), **run.baseline_header}
+        summary["baseline"] = figures["baseline"] | {
+            "path": str(option(environment, "ml_baseline")),
+            **run.baseline_header,
+        }
     runner = environment.runner
     if isinstance(runner, MasterRunner):
         summary["workers"] = {
-            "reported": sorted(summary["received"]),
+            "reported": sorted(figures["received"]),
             "missing": sorted({c.id for c in runner.clients.values() if c.state == STATE_MISSING} | set(unreported)),
         }
-    run.summary = summary
-    console.info("\n%s\n", format_summary(summary))
-    failures: list[str] = []
-    verdicts = conclude(environment, run.gates or GateSpec(), summary, run.aborted, failures, unreported)
-    if verdicts:
-        summary["gates"] = verdicts
+    if results:
+        summary["gates"] = verdicts_of(results)
         if run.aborted:
             summary["aborted"] = run.aborted
-    if (figures := state.arrivals.figures()) is not None:
-        summary["arrivals"] = figures
+    if (arrivals := state.arrivals.figures()) is not None:
+        summary["arrivals"] = arrivals
+    summary.update(stages)
+    run.summary = summary
+
+    console.info("\n%s\n", format_summary(summary))
+    failures: list[str] = []
+    report_results(environment, results, run.aborted, failures)
+    if arrivals is not None:
         console.info(
             "open-model arrivals: %s scheduled, %s sent, %s late, %s dropped; achieved %.1f/s",
-            figures["scheduled"],
-            figures["sent"],
-            figures["late"],
-            figures["dropped"],
-            figures["achieved_rate"] or 0,
+            arrivals["scheduled"],
+            arrivals["sent"],
+            arrivals["late"],
+            arrivals["dropped"],
+            arrivals["achieved_rate"] or 0,
         )
-    conclude_stages(environment, run.profile, summary)
+    report_stages(environment, stages)
     if path := option(environment, "ml_save_baseline"):  # before the slow HTML: a second Ctrl-C spares it
         clean = run.monitor.totals.get("clean")
         if clean is None or clean.predictions.n == 0:
@@ -205,6 +227,6 @@ def finish(environment: Environment) -> dict | None:
             }
             save = lambda target: save_baseline(target, run.profile, clean, model)  # noqa: E731
             attempt(f"--ml-save-baseline {path}", save, failures, path)
-    write_outputs(environment, state, summary, gates=verdicts, failures=failures)
+    write_outputs(environment, state, summary, failures=failures)
     finish_code(environment, failures)
     return summary

@@ -33,6 +33,7 @@ from urllib.parse import quote
 from locust.env import Environment
 from locust.stats import PERCENTILES_TO_REPORT, StatsCSV
 
+from locust_mlstress.domain.summary import RunSummary
 from locust_mlstress.errors import ProfileError
 from locust_mlstress.plugin.state import MLState
 from locust_mlstress.report.formats import write_csv, write_json
@@ -237,9 +238,7 @@ def _locust_html(environment: Environment, path: Path, secrets: list[str]) -> No
     path.write_text(masked(text, environment, secrets), encoding="utf-8")
 
 
-def write_outputs(
-    environment: Environment, state: MLState, summary: dict, gates: list[dict], failures: list[str]
-) -> None:
+def write_outputs(environment: Environment, state: MLState, summary: RunSummary, failures: list[str]) -> None:
     """Every file the options ask for, each on its own (`attempt`). Small files first and the
     large HTML pages last, so that on a disk running full the run record survives: the manifest
     is written before the pages, then replaced (never truncated) to name what came of them."""
@@ -267,7 +266,7 @@ def write_outputs(
     manifest_path = option(environment, "ml_manifest") or (directory / "manifest.json" if directory else None)
     if not (manifest_path or html_paths):
         return
-    manifest = _manifest(environment, state, summary, gates, files, secrets)  # shown by the HTML report too
+    manifest = _manifest(environment, state, summary, files, secrets)  # shown by the HTML report too
     written = _write_manifest(Path(manifest_path), manifest, failures) if manifest_path else False  # the record first
     if directory:
         html = getattr(environment.parsed_options, "html_file", None)
@@ -290,8 +289,7 @@ def write_outputs(
             failures[:] = [f for f in failures if f != label]  # the second try made it
 
 
-def _manifest(environment: Environment, state: MLState, summary: dict, gates: list[dict], files: dict,
-              secrets: list[str]) -> dict:  # fmt: skip
+def _manifest(environment: Environment, state: MLState, summary: RunSummary, files: dict, secrets: list[str]) -> dict:
     """The run record (report/manifest.py); its `files` is the dict the writes above fill."""
     run = state.run
     assert run.profile is not None  # a summary, and so outputs, come only from a run with a profile
@@ -302,9 +300,9 @@ def _manifest(environment: Environment, state: MLState, summary: dict, gates: li
         host=environment.host,
         started=state.started,
         ended=time.time(),
-        workers=len(summary.get("workers", {}).get("reported", [])),  # who sent data (0: local run)
+        workers=len(summary["workers"]["reported"]) if "workers" in summary else 0,  # who sent data (0: local run)
         stages=list(getattr(environment.shape_class, "timeline", [])),
-        gates=gates,
+        gates=summary.get("gates", []),
         model_version=state.model_version,
         files=files,
     )
@@ -328,7 +326,7 @@ def _write_manifest(path: Path, manifest: dict, failures: list[str]) -> bool:
     return attempt(f"manifest {path}", lambda target: target.write_text(text), failures, path)
 
 
-def _write_html(paths: list[Path], summary: dict, manifest: dict, failures: list[str], directory) -> None:
+def _write_html(paths: list[Path], summary: RunSummary, manifest: dict, failures: list[str], directory) -> None:
     """The HTML report (matplotlib is imported only here), rendered once for every path."""
     rendered: list[str] = []
 

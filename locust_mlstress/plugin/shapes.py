@@ -15,6 +15,7 @@ from locust.runners import MasterRunner
 
 from locust_mlstress.domain.plan import LoadPlan
 from locust_mlstress.domain.schema import Profile
+from locust_mlstress.domain.summary import BreakingPoint, StageVerdict, no_figures
 from locust_mlstress.gates import evaluate
 from locust_mlstress.plugin.lifecycle import current_monitor, run_profile
 from locust_mlstress.users.context import plan_for
@@ -37,8 +38,8 @@ class ProfileShape(LoadTestShape):
         super().reset_time()
         self._stage = -1
         self.timeline: list[dict] = []  # stages as they began, for the run record
-        self.verdicts: list[dict] = []  # stages whose gates were judged, in order
-        self.failure: dict | None = None  # the first stage whose gates failed
+        self.verdicts: list[StageVerdict] = []  # stages whose gates were judged, in order
+        self.failure: StageVerdict | None = None  # the first stage whose gates failed
 
     def tick(self) -> tuple[int, float] | None:
         assert self.runner is not None  # Locust gives a shape its runner before it asks for ticks
@@ -72,10 +73,10 @@ class ProfileShape(LoadTestShape):
             monitor = current_monitor(self.runner.environment)
             if monitor is None:
                 return
-            summary = monitor.stage_summary(index, stage.duration) or {"kinds": {}, "duration_s": stage.duration}
+            summary = monitor.stage_summary(index, stage.duration) or no_figures(stage.duration)
             results = evaluate(list(stage.gates), summary, min_samples=profile.gates.min_samples,
                                inconclusive=profile.gates.inconclusive)  # fmt: skip
-            verdict = {
+            verdict: StageVerdict = {
                 "index": index, "name": stage.name, "users": stage.users,
                 "passed": all(r.passed for r in results),
                 "gates": [{"gate": r.gate.text, "status": r.status, "message": r.message} for r in results],
@@ -85,7 +86,7 @@ class ProfileShape(LoadTestShape):
                 self.failure = verdict
                 return
 
-    def breaking_point(self) -> dict:
+    def breaking_point(self) -> BreakingPoint:
         """Step-to-failure: the last step whose SLOs held, the first that broke, and how."""
         passed = [v for v in self.verdicts if v["passed"]]
         return {

@@ -16,6 +16,7 @@ from locust.env import Environment
 
 from locust_mlstress.domain.gates import GateSpec
 from locust_mlstress.domain.schema import Profile
+from locust_mlstress.domain.summary import Aborted, BaselineHeader, RunSummary
 from locust_mlstress.quality import QualityMonitor, QualityRecorder
 from locust_mlstress.quality.traces import TraceFile, TraceSampler
 from locust_mlstress.users.context import ATTRIBUTE, RunContext, context_of
@@ -32,14 +33,14 @@ class MLRun:
     profile: Profile | None = None
     recorder: QualityRecorder | None = None
     monitor: QualityMonitor | None = None
-    baseline_header: dict | None = None
-    summary: dict | None = None
+    baseline_header: BaselineHeader | None = None
+    summary: RunSummary | None = None
     traces: TraceSampler | None = None  # processes with users, when --ml-artifacts is given
     trace_file: TraceFile | None = None  # the local runner or master
     gates: GateSpec | None = None  # the local runner or master
     watcher: gevent.Greenlet | None = None  # judges the gates during the run (abort_on_fail)
     counter: gevent.Greenlet | None = None  # notes the running user count each second
-    aborted: dict | None = None
+    aborted: Aborted | None = None
 
     def record(self, **kwargs) -> None:
         if self.recorder is not None:

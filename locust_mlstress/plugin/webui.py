@@ -37,11 +37,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any, TypeVar
 
 from flask import Blueprint, Response, jsonify, make_response, request
 from locust.env import Environment
 from locust.runners import WorkerRunner
 
+from locust_mlstress.domain.summary import Figures, KindFigures, LiveSummary, no_figures
 from locust_mlstress.errors import ProfileError
 from locust_mlstress.gates import GateSpec
 from locust_mlstress.plugin.checks import check_run
@@ -51,9 +53,10 @@ from locust_mlstress.plugin.options import OPTIONS
 from locust_mlstress.plugin.state import state_of
 from locust_mlstress.profile.fields import printable
 from locust_mlstress.report.console import kind_cells
-from locust_mlstress.report.formats import write_rows, write_window_csv
+from locust_mlstress.report.formats import WINDOW_COLUMNS, write_rows, write_window_csv
 
 logger = logging.getLogger("locust_mlstress")
+T = TypeVar("T")
 
 TAB_KEY = "ml-quality"
 REFRESH_S = 2.0  # the UI polls /stats/requests every 2 s
@@ -88,45 +91,45 @@ class LiveFigures:
     def __init__(self, environment: Environment, max_age_s: float = REFRESH_S):
         self.environment = environment
         self.max_age_s = max_age_s
-        self._cache: dict[str, tuple[object, float, dict | None]] = {}
+        self._cache: dict[str, tuple[object, float, Any]] = {}
 
-    def _cached(self, name: str, compute: Callable[[], dict | None]) -> dict | None:
+    def _cached(self, name: str, compute: Callable[[], T | None]) -> T | None:
         run, now = state_of(self.environment).run, time.monotonic()
         hit = self._cache.get(name)
         if hit is None or hit[0] is not run or now - hit[1] >= self.max_age_s:
             hit = self._cache[name] = (run, now, compute())
         return hit[2]
 
-    def summary(self) -> dict | None:
+    def summary(self) -> LiveSummary | None:
         """`lifecycle.live_summary`: None before any data."""
         return self._cached("summary", lambda: live_summary(self.environment))
 
-    def kinds(self) -> dict | None:
+    def kinds(self) -> dict[str, KindFigures] | None:
         """The summary's `kinds` alone: the same figures, without the windows."""
         return self._cached("kinds", self._kinds)
 
-    def gates(self) -> dict | None:
+    def gates(self) -> Figures | None:
         """`lifecycle.gate_summary`: what gates read of the summary, without the windows."""
         return self._cached("gates", lambda: gate_summary(self.environment))
 
-    def _kinds(self) -> dict | None:
+    def _kinds(self) -> dict[str, KindFigures] | None:
         monitor = current_monitor(self.environment)
         return None if monitor is None else monitor.kinds()
 
 
-def table_rows(kinds: dict | None) -> list[dict]:
+def table_rows(kinds: dict[str, KindFigures] | None) -> list[dict]:
     """One row per payload kind (a summary's `kinds`), the console table's text for the tab's
     columns; none without data."""
     rows = []
     for kind, figures in sorted((kinds or {}).items()):
         cells = kind_cells(kind, figures)
-        row = {key: cells[name] for name, key in TABLE}
+        row: dict[str, str | int] = {key: cells[name] for name, key in TABLE}
         row["requests"] = figures["requests"]  # a number, so the column sorts as one
         rows.append(row)
     return rows
 
 
-def gate_rows(spec: GateSpec | None, summary: dict | None) -> list[dict]:
+def gate_rows(spec: GateSpec | None, summary: Figures | None) -> list[dict]:
     """Each gate judged on the figures so far; with no figures yet, every gate is inconclusive."""
     if spec is None or not spec.checks:
         return []
@@ -144,7 +147,7 @@ def gate_rows(spec: GateSpec | None, summary: dict | None) -> list[dict]:
             "detail": r.reason,
             "message": r.message,
         }  # fmt: skip
-        for r in judge_spec(spec, summary or {})
+        for r in judge_spec(spec, summary or no_figures(0.0))
     ]
 
 
@@ -154,9 +157,12 @@ def gates_csv(rows: list[dict]) -> str:
     return stream.getvalue()
 
 
-def windows_csv(summary: dict | None) -> str:
+def windows_csv(summary: LiveSummary | None) -> str:
     stream = io.StringIO()
-    write_window_csv(stream, summary or {"windows": []})
+    if summary is not None:
+        write_window_csv(stream, summary)
+    else:
+        write_rows(stream, WINDOW_COLUMNS, [])
     return stream.getvalue()
 
 

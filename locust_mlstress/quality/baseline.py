@@ -11,8 +11,10 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import cast
 
 from locust_mlstress.domain.schema import Profile
+from locust_mlstress.domain.summary import BaselineHeader, ProfileIdentity
 from locust_mlstress.errors import ProfileError
 from locust_mlstress.quality.kindstats import KindStats
 from locust_mlstress.readfile import BASELINE_MAX_BYTES, InputFileError, read_regular
@@ -21,7 +23,7 @@ FORMAT = "locust-mlstress-baseline"
 VERSION = 1
 
 
-def profile_identity(profile: Profile) -> dict:
+def profile_identity(profile: Profile) -> ProfileIdentity:
     """Which profile a record came from, as the baseline, the manifest and the summary write it."""
     return {"name": profile.name, "path": str(profile.path), "sha256": profile.sha256}
 
@@ -39,7 +41,7 @@ def save_baseline(path: str | Path, profile: Profile, clean: KindStats, model: d
     Path(path).write_text(json.dumps(record, indent=1))
 
 
-def load_baseline(path: str | Path, profile: Profile) -> tuple[KindStats, dict]:
+def load_baseline(path: str | Path, profile: Profile) -> tuple[KindStats, BaselineHeader]:
     """The baseline's clean stats and its header; ProfileError naming --ml-baseline otherwise."""
 
     def fail(message: str) -> ProfileError:
@@ -72,4 +74,4 @@ def load_baseline(path: str | Path, profile: Profile) -> tuple[KindStats, dict]:
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise fail(f"is damaged: {exc!r}") from None
     header = {k: record.get(k) for k in ("created", "profile", "model")}
-    return clean, header
+    return clean, cast(BaselineHeader, header)  # as written by save_baseline; shown, never computed on

@@ -8,11 +8,22 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
 
 import numpy as np
 
 from locust_mlstress import metrics
+from locust_mlstress.domain.summary import (
+    Accuracy,
+    Calibration,
+    Classes,
+    Consistency,
+    Histogram,
+    KindFigures,
+    Latency,
+    PayloadSizes,
+    Shift,
+    WindowRow,
+)
 from locust_mlstress.quality.histograms import LinearHistogram, LogHistogram
 from locust_mlstress.quality.kindstats import KindStats
 
@@ -58,7 +69,7 @@ def _aligned(reference: KindStats, current: KindStats) -> tuple[np.ndarray, np.n
     return edges, ref_counts, cur_counts
 
 
-def shift(reference: KindStats, current: KindStats, *, alpha: float = 0.01) -> dict | None:
+def shift(reference: KindStats, current: KindStats, *, alpha: float = 0.01) -> Shift | None:
     """PSI and JS over the reference's deciles, KS and Wasserstein over the fine bins; None when
     `current` holds no predictions, figures of None when either side has too few to mean much."""
     n_ref, n_cur = reference.predictions.n, current.predictions.n
@@ -153,7 +164,7 @@ def _exact_for_labels(ref_counts: np.ndarray, cur_counts: np.ndarray) -> tuple[m
     return metrics.Bounds(gap, gap), metrics.BoundedEstimate(gap, gap, gap)
 
 
-def calibration(stats: KindStats, *, alpha: float = 0.01, detail: bool = True) -> dict | None:
+def calibration(stats: KindStats, *, alpha: float = 0.01, detail: bool = True) -> Calibration | None:
     """ECE, MCE, Brier; with `detail`, the Monte Carlo significance test and the reliability bins
     (left out for per-window rows, where hundreds of Monte Carlo runs would cost seconds). None
     when any answer was a class label (`calibration_reason` says why): the figures of the
@@ -164,7 +175,7 @@ def calibration(stats: KindStats, *, alpha: float = 0.01, detail: bool = True) -
         return None
     count, sum_p, sum_y, sum_sq, sum_p2 = stats.calibration.arrays()
     c = metrics.calibration_from_bins(count, sum_p, sum_y, sum_sq)
-    brief = {
+    brief: Calibration = {
         "ece": _finite(c.ece),
         "mce": _finite(c.mce),
         "brier": _finite(c.brier),
@@ -219,7 +230,7 @@ def calibration_reason(stats: KindStats, codec: str | None = None) -> str | None
     return f"{why} — {fix}"
 
 
-def accuracy(stats: KindStats, *, fixed_batch: bool = False) -> dict | None:
+def accuracy(stats: KindStats, *, fixed_batch: bool = False) -> Accuracy | None:
     """Accuracy against the payloads' labels (binary: p >= 0.5 is the positive class; multiclass:
     the argmax), from probability and label answers alike, with a Wilson 95% interval; None
     without labels. A fixed batch's instances repeat, so no interval is given for it."""
@@ -230,15 +241,19 @@ def accuracy(stats: KindStats, *, fixed_batch: bool = False) -> dict | None:
     return {"accuracy": correct / n, "error_rate": (n - correct) / n, "n": n, "interval": interval}
 
 
-def mark_fixed_batch(figures: dict) -> dict:
+def mark_fixed_batch(figures: KindFigures | WindowRow) -> None:
     """Keep a fixed batch's figures out of significance and verdicts (FIXED_BATCH_KINDS)."""
-    for key in ("shift", "calibration"):
-        if isinstance(figures.get(key), dict):
-            figures[key] = figures[key] | {"significant": False, "verdict": FIXED_BATCH}
-    return figures
+    if (found := figures["shift"]) is not None:
+        shifted = found.copy()
+        shifted["significant"], shifted["verdict"] = False, FIXED_BATCH
+        figures["shift"] = shifted
+    if (measured := figures["calibration"]) is not None:
+        calibrated = measured.copy()
+        calibrated["significant"], calibrated["verdict"] = False, FIXED_BATCH
+        figures["calibration"] = calibrated
 
 
-def histogram(reference: KindStats | None, current: KindStats, *, bins: int = 20) -> dict | None:
+def histogram(reference: KindStats | None, current: KindStats, *, bins: int = 20) -> Histogram | None:
     """Prediction counts of `current` and its `reference` on shared coarse bins, for plotting one
     over the other: equal-width on [0, 1] for probabilities, equal steps of log bins (one axis for
     any sign and size) for regression values. None when `current` holds no predictions."""
@@ -255,22 +270,29 @@ def histogram(reference: KindStats | None, current: KindStats, *, bins: int = 20
         return None if counts is None else [int(c) for c in np.add.reduceat(counts, starts)]
 
     scale = "linear" if isinstance(current.predictions, LinearHistogram) else "log"
-    return {"scale": scale, "edges": coarse, "reference": group(ref_counts), "current": group(cur_counts)}
+    counts = group(cur_counts)
+    assert counts is not None  # cur_counts is an array
+    return {"scale": scale, "edges": coarse, "reference": group(ref_counts), "current": counts}
 
 
-def latency(stats: KindStats) -> dict:
+def latency(stats: KindStats) -> Latency:
     return percentiles(stats.latency)
 
 
-def percentiles(h: LogHistogram) -> dict:
-    return {f"p{q}": _finite(h.quantile(q / 100)) for q in (50, 95, 99)} | {"n": h.n}
+def percentiles(h: LogHistogram) -> Latency:
+    return {
+        "p50": _finite(h.quantile(0.5)),
+        "p95": _finite(h.quantile(0.95)),
+        "p99": _finite(h.quantile(0.99)),
+        "n": h.n,
+    }
 
 
-def payloads(stats: KindStats) -> dict[str, dict]:
+def payloads(stats: KindStats) -> dict[str, PayloadSizes]:
     """Per variant: requests and body sizes (and latency, where recorded per variant)."""
     rows = {}
     for variant, (n, total, top) in sorted(stats.sizes.items()):
-        row: dict[str, Any] = {"requests": n, "mean_bytes": total / n if n else None, "max_bytes": top}
+        row: PayloadSizes = {"requests": n, "mean_bytes": total / n if n else None, "max_bytes": top}
         if variant in stats.variant_latency:
             row["latency_ms"] = percentiles(stats.variant_latency[variant])
         rows[variant] = row
@@ -293,7 +315,7 @@ def outcome_totals(counts: Mapping[tuple[str, str], int]) -> dict[str, int]:
     return total
 
 
-def consistency(stats: KindStats) -> dict | None:
+def consistency(stats: KindStats) -> Consistency | None:
     c = stats.consistency
     if c.probes == 0:
         return None
@@ -306,7 +328,7 @@ def consistency(stats: KindStats) -> dict | None:
     }
 
 
-def classes(stats: KindStats, names: tuple[str, ...]) -> dict | None:
+def classes(stats: KindStats, names: tuple[str, ...]) -> Classes | None:
     """Multiclass: the predicted-class shares and the mean probability of each class."""
     n = sum(stats.classes)
     if not stats.n_classes or n == 0:

@@ -16,6 +16,16 @@ from dataclasses import dataclass
 from typing import cast
 
 from locust_mlstress.domain.schema import Profile
+from locust_mlstress.domain.summary import (
+    AllFigures,
+    Baseline,
+    Figures,
+    KindFigures,
+    LiveSummary,
+    Shift,
+    TrafficRow,
+    WindowRow,
+)
 from locust_mlstress.quality import figures
 from locust_mlstress.quality.histograms import LogHistogram
 from locust_mlstress.quality.kindstats import KindStats
@@ -130,12 +140,12 @@ class QualityMonitor:
             stats.merge(self.clean_head[w])
         return stats, chosen
 
-    def references(self) -> tuple[dict[str, KindStats], dict]:
+    def references(self) -> tuple[dict[str, KindStats], Baseline]:
         """Per kind, the stats its predictions are compared with, and a description of them."""
         clean = self.totals.get("clean", self._new())
         if self.file_baseline is not None:
             refs = dict.fromkeys(self.totals, self.file_baseline)
-            return refs, {"mode": "file", "n": self.file_baseline.predictions.n}
+            return refs, {"mode": "file", "n": self.file_baseline.predictions.n, "too_small": None, "min_n": None}
         warm, windows = self.warmup_stats()
         refs = {kind: clean for kind in self.totals if kind != "clean"}
         refs["clean"] = warm
@@ -144,9 +154,13 @@ class QualityMonitor:
             "clean_n": clean.predictions.n,
             "warmup": {"seconds": self.warmup.seconds, "predictions": self.warmup.predictions,
                        "windows": windows, "n": warm.predictions.n},
+            "too_small": None,
+            "min_n": None,
         }  # fmt: skip
 
-    def kind_figures(self, kind: str, stats: KindStats, reference: KindStats | None, *, whole_run: bool = True) -> dict:
+    def kind_figures(
+        self, kind: str, stats: KindStats, reference: KindStats | None, *, whole_run: bool = True
+    ) -> KindFigures:
         """One kind's figures; `whole_run` False for a stage alone, whose clean traffic is compared
         with the whole warm-up (it holds none of it, bar the first stage, which has no reference)."""
         total, by_variant = figures.outcomes(stats)
@@ -154,7 +168,7 @@ class QualityMonitor:
         if whole_run and kind == "clean" and self.file_baseline is None and reference is not None:
             current = figures.minus(stats, reference)  # clean after warm-up vs the warm-up
         fixed_batch = kind in figures.FIXED_BATCH_KINDS
-        result = {
+        result: KindFigures = {
             "requests": stats.requests,
             "outcomes": total,
             "variants": by_variant,
@@ -170,9 +184,11 @@ class QualityMonitor:
             "consistency": figures.consistency(stats),
             "classes": figures.classes(stats, self.profile.output.classes),
         }
-        return figures.mark_fixed_batch(result) if fixed_batch else result
+        if fixed_batch:
+            figures.mark_fixed_batch(result)
+        return result
 
-    def stage_summary(self, stage: int, duration_s: float) -> dict | None:
+    def stage_summary(self, stage: int, duration_s: float) -> Figures | None:
         """Figures of one load-plan stage alone (what its gates are judged on); None if no data."""
         totals = self.stages.get(stage)
         if not totals:
@@ -186,11 +202,15 @@ class QualityMonitor:
             kinds[kind] = self.kind_figures(kind, stats, ref, whole_run=False)
         return {"kinds": kinds, "all": _all_figures(totals), "duration_s": duration_s}
 
-    def traffic(self, now: float | None = None) -> list[dict]:
+    def _end_of_windows(self) -> float:
+        seen = set(self.windows) | set(self.users)
+        return (max(seen) + 1) * self.window_s * self.factor if seen else 0.0
+
+    def traffic(self, now: float | None = None) -> list[TrafficRow]:
         """Per window, all kinds together: requests, requests per second and users running; the
         open window's rate is over the time it has been open (`now`), not its full length."""
         span = self.window_s * self.factor
-        rows = []
+        rows: list[TrafficRow] = []
         for w in sorted(set(self.windows) | set(self.users)):
             requests = sum(s.requests for s in self.windows.get(w, {}).values())
             start, end = w * span, (w + 1) * span
@@ -199,26 +219,28 @@ class QualityMonitor:
                          "requests": requests, "rps": requests / seconds if seconds > 0 else None})  # fmt: skip
         return rows
 
-    def kinds(self, refs: dict[str, KindStats] | None = None) -> dict:
+    def kinds(self, refs: dict[str, KindStats] | None = None) -> dict[str, KindFigures]:
         """Per kind, the run-total figures: the summary's `kinds`, also on their own (the web UI's
         live table, which has no use for the windows)."""
         refs = self.references()[0] if refs is None else refs
         return {kind: self.kind_figures(kind, stats, refs.get(kind)) for kind, stats in sorted(self.totals.items())}
 
-    def gate_figures(self) -> dict:
+    def gate_figures(self, duration_s: float) -> Figures:
         """The part of the summary gates read (gates/observations.py: `kinds` and `all`), without the
         per-window figures and traffic rows: what judging gates during the run needs."""
-        return {"kinds": self.kinds(), "all": _all_figures(self.totals)}
+        return {"kinds": self.kinds(), "all": _all_figures(self.totals), "duration_s": duration_s}
 
-    def summary(self, now: float | None = None) -> dict:
+    def summary(self, now: float | None = None) -> LiveSummary:
+        """Every figure so far; `duration_s` is `now` (seconds since the run's start), or without
+        it (a finished record read back) the end of the last window."""
         refs, baseline = self.references()
         kinds = self.kinds(refs)
-        window_rows = []
+        window_rows: list[WindowRow] = []
         span = self.window_s * self.factor
         for w in sorted(self.windows):
             for kind, stats in sorted(self.windows[w].items()):
                 ref = refs.get(kind)
-                row = {
+                row: WindowRow = {
                     "window": w,
                     "start_s": w * span,
                     "end_s": (w + 1) * span,
@@ -229,29 +251,34 @@ class QualityMonitor:
                     "calibration": figures.calibration(stats, detail=False),
                     "latency_ms": figures.latency(stats),
                 }
-                window_rows.append(figures.mark_fixed_batch(row) if kind in figures.FIXED_BATCH_KINDS else row)
+                if kind in figures.FIXED_BATCH_KINDS:
+                    figures.mark_fixed_batch(row)
+                window_rows.append(row)
+        clean = kinds.get("clean")
+        baseline["too_small"], baseline["min_n"] = baseline_size(clean["shift"] if clean is not None else None)
         return {
             "kinds": kinds,
             "all": _all_figures(self.totals),
+            "duration_s": round(now if now is not None else self._end_of_windows(), 3),
             "windows": window_rows,
             "traffic": self.traffic(now),
-            "baseline": baseline | baseline_size((kinds.get("clean") or {}).get("shift")),
+            "baseline": baseline,
             "window_s": span,
             "received": dict(self.received),
         }
 
 
-def baseline_size(clean_shift: dict | None) -> dict:
+def baseline_size(clean_shift: Shift | None) -> tuple[bool | None, int | None]:
     """Whether clean traffic's baseline (the warm-up, or a saved file) is too small to call clean
     traffic stable, and the smallest that would do (docs/metrics.md, "Too small a baseline"):
-    `too_small` is None without a clean shift figure, `min_n` None when no baseline size would do
-    (clean traffic after it is too short as well)."""
+    (`too_small`, `min_n`); `too_small` is None without a clean shift figure, `min_n` None when
+    no baseline size would do (clean traffic after it is too short as well)."""
     if not clean_shift:
-        return {"too_small": None, "min_n": None}
-    return {"too_small": bool(clean_shift.get("underpowered")), "min_n": clean_shift.get("min_n_reference")}
+        return None, None
+    return clean_shift["underpowered"], clean_shift["min_n_reference"]
 
 
-def _all_figures(totals: dict[str, KindStats]) -> dict:
+def _all_figures(totals: dict[str, KindStats]) -> AllFigures:
     """Requests, outcomes and latency over every kind but the probes."""
     outcomes: Counter[tuple[str, str]] = Counter()
     latency = LogHistogram()

@@ -13,9 +13,12 @@ baseline's `too_small`) are read with .get(): an older summary prints without th
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any, Literal
 
 from locust_mlstress.domain.outcomes import OUTCOMES, SUCCESSES
+from locust_mlstress.domain.summary import KindFigures, RunSummary
 
 WIDTH = 120  # the widest line format_summary prints
 NOISE_PSI = 0.1  # PSI from this up reads as a shift; "stable (noise)" says it is within the noise
@@ -68,12 +71,19 @@ def _cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def _verdict(k: dict) -> str:
+def figure(k: KindFigures, key: Literal["shift", "calibration", "accuracy", "latency_ms"]) -> Mapping[str, Any]:
+    """One of a kind's figures, empty where it is None (not computed), to read cell by cell with
+    `.get`: a table shows "-" for what is missing rather than failing on it."""
+    found = k.get(key)
+    return found if found is not None else {}
+
+
+def _verdict(k: KindFigures) -> str:
     """The shift verdict; "(noise)" added when the PSI alone would read as a shift but is within
     the noise of its counts; "fixed batch" for figures of one batch resent."""
     if k.get("fixed_batch"):
         return "fixed batch"
-    shift = k.get("shift") or {}
+    shift = figure(k, "shift")
     verdict = shift.get("verdict") or "-"
     psi = shift.get("psi")
     if verdict == "stable" and psi is not None and psi >= NOISE_PSI and not shift.get("significant"):
@@ -81,14 +91,14 @@ def _verdict(k: dict) -> str:
     return verdict
 
 
-def _ece(k: dict) -> str:
+def _ece(k: KindFigures) -> str:
     """ECE, starred when above the noise of a calibrated model; "labels" (or "mixed") when the
     answers were class labels and calibration was left out (the notes say why)."""
     cal = k.get("calibration")
     if cal is None and k.get("calibration_reason"):
         return "mixed" if k.get("answers") == "mixed" else "labels"
-    cal = cal or {}
-    return _fit_number(cal.get("ece"), WIDTHS["ECE"] - 1) + ("*" if cal.get("significant") else "")
+    found = figure(k, "calibration")
+    return _fit_number(found.get("ece"), WIDTHS["ECE"] - 1) + ("*" if found.get("significant") else "")
 
 
 def _range(lo: float | None, hi: float | None, width: int) -> str:
@@ -100,14 +110,14 @@ def _range(lo: float | None, hi: float | None, width: int) -> str:
     return f"{_fit_number(lo, half)}–{_fit_number(hi, half)}"
 
 
-def kind_cells(kind: str, k: dict) -> dict[str, str]:
+def kind_cells(kind: str, k: KindFigures) -> dict[str, str]:
     """One kind's figures as text, keyed by column name (both tables' columns, and `note`, the web
     UI's): the console tables and the web UI's ML tab show the same numbers the same way."""
     outcomes, n = k.get("outcomes") or {}, k.get("requests", 0)
     failed = sum(c for o, c in outcomes.items() if o not in SUCCESSES)
-    shift, cal, lat = k.get("shift") or {}, k.get("calibration") or {}, k.get("latency_ms") or {}
-    accuracy = k.get("accuracy") or {}
-    interval: tuple[float | None, float | None] = accuracy.get("interval") or (None, None)  # (lo, hi)
+    shift, cal, lat = figure(k, "shift"), figure(k, "calibration"), figure(k, "latency_ms")
+    accuracy = figure(k, "accuracy")
+    interval: tuple[float | None, float | None] = tuple(accuracy.get("interval") or (None, None))
     ks = shift.get("ks")
     w = WIDTHS
     return {
@@ -136,15 +146,15 @@ def kind_cells(kind: str, k: dict) -> dict[str, str]:
     }
 
 
-def kind_note(kind: str, k: dict) -> str:
+def kind_note(kind: str, k: KindFigures) -> str:
     """What one kind's row needs said beside it, in one line (the web UI's `note` column; the
     console says the same in its notes): calibration left out for label answers, with the fix; a
     fixed batch; a shift too underpowered to judge, with the baseline size that would do."""
     notes = []
-    if k.get("calibration") is None and k.get("calibration_reason"):
-        why, _, fix = k["calibration_reason"].partition(" — ")
+    if k.get("calibration") is None and (reason := k.get("calibration_reason")):
+        why, _, fix = reason.partition(" — ")
         notes.append(f"ECE not computed: {why}" + (f". Fix: {fix}" if fix else ""))
-    shift = k.get("shift") or {}
+    shift = figure(k, "shift")
     if k.get("fixed_batch"):
         notes.append("one fixed batch per variant, resent: no significance, no verdict")
     elif shift.get("underpowered"):
@@ -164,7 +174,7 @@ def _row(columns: tuple[Column, ...], cells: dict[str, str]) -> str:
     return "".join(parts).rstrip()
 
 
-def _table(title: str, columns: tuple[Column, ...], kinds: dict) -> list[str]:
+def _table(title: str, columns: tuple[Column, ...], kinds: dict[str, KindFigures]) -> list[str]:
     header = _row(columns, {c.name: c.name for c in columns})
     lines = [title, header, "-" * len(header)]
     lines += [_row(columns, kind_cells(kind, k)) for kind, k in kinds.items()]
@@ -176,7 +186,7 @@ def _wrap(text: str, indent: str = "  ") -> list[str]:
     return textwrap.wrap(text, WIDTH, subsequent_indent=indent, break_on_hyphens=False) or [""]
 
 
-def format_summary(summary: dict) -> str:
+def format_summary(summary: RunSummary) -> str:
     """The whole console summary: main table, detail table, notes, variant outcome counts."""
     kinds = summary["kinds"]
     lines = _table("ML quality per payload kind", MAIN, kinds)
@@ -186,7 +196,7 @@ def format_summary(summary: dict) -> str:
     for note in notes:
         lines += _wrap(note)
     for kind in ("malformed", "oversized"):
-        variants = kinds.get(kind, {}).get("variants")
+        variants = kinds[kind]["variants"] if kind in kinds else None
         if variants:
             lines += ["", f"{kind} variants: outcome counts"]
             for variant, counts in variants.items():
@@ -208,7 +218,7 @@ def _variant_lines(variant: str, counts: dict) -> list[str]:
     return [_cut("  " + variant, WIDTH)] + textwrap.wrap(detail, WIDTH, initial_indent=pad, subsequent_indent=pad)
 
 
-def table_notes(summary: dict) -> list[str]:
+def table_notes(summary: RunSummary) -> list[str]:
     """The notes under the table, shared with the HTML report: what the shift figures compare
     with, and how to read them. One string per note, unwrapped (each display wraps its own)."""
     notes = []
@@ -228,7 +238,7 @@ def table_notes(summary: dict) -> list[str]:
         "counts are too few to tell even a moderate shift from noise; ECE* is above the noise of a calibrated "
         "model at its count (docs/metrics.md)"
     )
-    probe = summary["kinds"].get("probe", {}).get("consistency")
+    probe = summary["kinds"]["probe"]["consistency"] if "probe" in summary["kinds"] else None
     if probe:
         notes.append(
             f"consistency: {probe['probes']} resent payloads, flip rate {_fit_number(probe['flip_rate'], 8, 4)}, "
@@ -242,14 +252,14 @@ def table_notes(summary: dict) -> list[str]:
     return [""] + notes
 
 
-def console_notes(summary: dict) -> list[str]:
+def console_notes(summary: RunSummary) -> list[str]:
     """The console's own notes (the HTML report words these its own way): a baseline too small,
     KS as a bound, a fixed batch, and calibration left out for label answers, with the fix."""
     kinds = summary["kinds"]
-    baseline = summary.get("baseline") or {}
+    baseline = summary["baseline"]
     notes = []
     if baseline.get("too_small"):
-        n = (baseline.get("warmup") or {}).get("n", baseline.get("n"))
+        n = baseline["warmup"]["n"] if "warmup" in baseline else baseline.get("n")
         need = baseline.get("min_n")
         if need is None:
             fix = "clean traffic after it is too short as well: run longer"
@@ -261,22 +271,18 @@ def console_notes(summary: dict) -> list[str]:
             f"baseline too small: clean's baseline holds {n} predictions, too few to call clean traffic stable (a "
             f"moderate PSI of 0.1 would still sit inside the noise), so its verdict is 'insufficient'; {fix}"
         )
-    if any((k.get("shift") or {}).get("ks") is not None for k in kinds.values()):
+    if any((shift := k.get("shift")) is not None and shift["ks"] is not None for k in kinds.values()):
         notes.append(
             "KS≥: KS from binned predictions is a lower bound; the detail's KS range runs up to the most the "
             "counts allow"
         )
     by_reason: dict[str, list[str]] = {}
     for kind, k in kinds.items():
-        if k.get("calibration") is None and k.get("calibration_reason"):
-            by_reason.setdefault(k["calibration_reason"], []).append(kind)
+        if k.get("calibration") is None and (reason := k.get("calibration_reason")):
+            by_reason.setdefault(reason, []).append(kind)
     for reason, names in by_reason.items():
         why, _, fix = reason.partition(" — ")
-        accuracy = [
-            f"{kind} {_fit_number(kinds[kind]['accuracy']['accuracy'], 5)}"
-            for kind in names
-            if (kinds[kind].get("accuracy") or {}).get("accuracy") is not None
-        ]
+        accuracy = [f"{kind} {_fit_number(a['accuracy'], 5)}" for kind in names if (a := kinds[kind]["accuracy"])]
         notes.append(
             f"{', '.join(names)}: ECE and Brier not computed: {why}"
             + (f"; accuracy instead: {', '.join(accuracy)}" if accuracy else "")

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from locust_mlstress.domain.outcomes import SUCCESSES
+from locust_mlstress.domain.summary import LiveSummary, RunSummary
 
 WINDOW_COLUMNS = (
     "window", "start_s", "end_s", "kind", "requests", "ok", "rejected", "failed", "psi", "js", "ks", "ks_upper",
@@ -18,14 +19,16 @@ WINDOW_COLUMNS = (
 )  # fmt: skip
 
 
-def write_json(path: str | Path, summary: dict) -> None:
+def write_json(path: str | Path, summary: RunSummary) -> None:
     Path(path).write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")
 
 
-def window_rows(summary: dict) -> list[dict]:
+def window_rows(summary: LiveSummary) -> list[dict]:
     rows = []
     for w in summary["windows"]:
-        outcomes, shift, cal, lat = w["outcomes"], w["shift"] or {}, w["calibration"] or {}, w["latency_ms"]
+        outcomes, lat = w["outcomes"], w["latency_ms"]
+        shift: Mapping[str, Any] = w["shift"] or {}
+        cal: Mapping[str, Any] = w["calibration"] or {}
         rows.append(
             {
                 "window": w["window"], "start_s": w["start_s"], "end_s": w["end_s"], "kind": w["kind"],
@@ -49,12 +52,12 @@ def write_rows(stream: IO[str], columns: Sequence[str], rows: Iterable[dict]) ->
         writer.writerow({k: "" if v is None else v for k, v in row.items()})
 
 
-def write_window_csv(stream: IO[str], summary: dict) -> None:
+def write_window_csv(stream: IO[str], summary: LiveSummary) -> None:
     """The window rows as CSV onto an open text stream: a file here, a download in the web UI."""
     write_rows(stream, WINDOW_COLUMNS, window_rows(summary))
 
 
-def write_csv(path: str | Path, summary: dict) -> Path:
+def write_csv(path: str | Path, summary: LiveSummary) -> Path:
     """The window rows as a CSV file at `path`."""
     path = Path(path)
     with path.open("w", newline="") as f:

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 from html import escape
 from pathlib import Path
+from typing import Any, cast
 
 from locust_mlstress.domain.outcomes import SUCCESSES
-from locust_mlstress.report.console import table_notes
+from locust_mlstress.domain.summary import SCHEMA_VERSION, KindFigures, RunSummary
+from locust_mlstress.report.console import figure, table_notes
 from locust_mlstress.report.plots import ordered_kinds, render
 from locust_mlstress.report.plots_load import draw_latency_over_time, draw_latency_vs_size, draw_stages, draw_variants
 from locust_mlstress.report.plots_quality import draw_histograms, draw_psi_over_time, draw_reliability
@@ -96,12 +99,12 @@ def _table(headers: list[str], rows: list[list[str]], numeric: AbstractSet[int] 
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _latency(lat: dict | None) -> str:
+def _latency(lat: Mapping[str, Any] | None) -> str:
     lat = lat or {}
     return " / ".join(_num(lat.get(p), ".1f") for p in ("p50", "p95", "p99")) + " ms"
 
 
-def _summary_section(summary: dict, manifest: dict | None) -> str:
+def _summary_section(summary: RunSummary, manifest: dict | None) -> str:
     run = summary.get("run") or {}
     profile = run.get("profile") or {}
     everything = summary.get("all") or {}
@@ -131,7 +134,7 @@ def _summary_section(summary: dict, manifest: dict | None) -> str:
     return '<section id="summary"><h2>Run summary</h2>' + _facts(rows) + "</section>"
 
 
-def _gates_section(summary: dict) -> str:
+def _gates_section(summary: RunSummary) -> str:
     gates = summary.get("gates") or []
     if not gates:
         body = '<p class="note">No gates were set for this run (--ml-gate, the profile\'s [gates]).</p>'
@@ -148,7 +151,7 @@ NUMERIC_COLUMNS = frozenset(range(1, len(KIND_COLUMNS) - 1)) - {KIND_COLUMNS.ind
 VERDICT_CLASSES = {"moderate": "moderate", "major": "major", "insufficient": "inconclusive"}
 
 
-def ks_bound(shift: dict | None) -> str:
+def ks_bound(shift: Mapping[str, Any] | None) -> str:
     """KS from binned counts is a lower bound (docs/metrics.md): shown as one, with the upper end."""
     shift = shift or {}
     if shift.get("ks") is None:
@@ -159,7 +162,7 @@ def ks_bound(shift: dict | None) -> str:
     return f"≥ {shift['ks']:.3f}" + ("" if upper is None else f" (≤ {upper:.3f})")
 
 
-def accuracy_cell(accuracy: dict | None) -> str:
+def accuracy_cell(accuracy: Mapping[str, Any] | None) -> str:
     """0.931 [0.915, 0.945]: the accuracy with its Wilson 95% interval (none for a fixed batch)."""
     if not accuracy or accuracy.get("accuracy") is None:
         return "–"
@@ -168,26 +171,26 @@ def accuracy_cell(accuracy: dict | None) -> str:
     return shown if not interval else f"{shown} [{interval[0]:.3f}, {interval[1]:.3f}]"
 
 
-def kind_verdict(k: dict) -> str:
+def kind_verdict(k: KindFigures) -> str:
     """The shift verdict as the table shows it: "fixed batch" for one, "(noise)" when the PSI alone
     would have read as a shift."""
     if k.get("fixed_batch"):
         return "fixed batch"
-    shift = k.get("shift") or {}
+    shift = figure(k, "shift")
     verdict = shift.get("verdict") or "–"
     if verdict == "stable" and shift.get("psi") is not None and shift["psi"] >= 0.1 and not shift.get("significant"):
         verdict += " (noise)"
     return verdict
 
 
-def _kind_row(kind: str, k: dict) -> list[str]:
+def _kind_row(kind: str, k: KindFigures) -> list[str]:
     """One kind's cells, as HTML: this page's own formatting (not the console's, whose columns are
     fitted to 120 characters), reading only summary keys."""
     outcomes, n = k.get("outcomes") or {}, k.get("requests", 0)
     failed = sum(c for o, c in outcomes.items() if o not in SUCCESSES)
-    shift, cal, lat = k.get("shift") or {}, k.get("calibration") or {}, k.get("latency_ms") or {}
-    if k.get("calibration") is None and k.get("calibration_reason"):
-        ece = f'<span class="reason">not computed: {escape(k["calibration_reason"])}</span>'
+    shift, cal, lat = figure(k, "shift"), figure(k, "calibration"), figure(k, "latency_ms")
+    if k.get("calibration") is None and (reason := k.get("calibration_reason")):
+        ece = f'<span class="reason">not computed: {escape(reason)}</span>'
     else:
         ece = _num(cal.get("ece")) + ("*" if cal.get("significant") else "")
     verdict = kind_verdict(k)
@@ -202,14 +205,14 @@ def _kind_row(kind: str, k: dict) -> list[str]:
     ]  # fmt: skip
 
 
-def kind_notes(summary: dict) -> list[str]:
+def kind_notes(summary: RunSummary) -> list[str]:
     """What the quality figures of this run need said beside them: a baseline too small to call
     clean traffic stable, KS as a bound, a fixed batch, calibration left out for label answers."""
     kinds = summary.get("kinds") or {}
-    baseline = summary.get("baseline") or {}
+    baseline = summary["baseline"]
     notes = []
     if baseline.get("too_small"):
-        n = (baseline.get("warmup") or {}).get("n", baseline.get("n"))
+        n = baseline["warmup"]["n"] if "warmup" in baseline else baseline.get("n")
         need = baseline.get("min_n")
         notes.append(
             f"The clean baseline holds {n} predictions: too few to call clean traffic stable (a moderate PSI of 0.1 "
@@ -223,7 +226,7 @@ def kind_notes(summary: dict) -> list[str]:
                 "faster ramp (-r) or a saved baseline (--ml-baseline)."
             )
         )
-    if any((k.get("shift") or {}).get("ks") is not None for k in kinds.values()):
+    if any((shift := k.get("shift")) is not None and shift["ks"] is not None for k in kinds.values()):
         notes.append(
             "KS comes from binned predictions, so it is shown as bounds: ≥ what the counts prove (≤ the most "
             "they allow)."
@@ -237,7 +240,7 @@ def kind_notes(summary: dict) -> list[str]:
     return notes
 
 
-def _kinds_section(summary: dict) -> str:
+def _kinds_section(summary: RunSummary) -> str:
     """The per-kind figures and the notes to read them by (the console's, then this page's own)."""
 
     rows = [_kind_row(kind, summary["kinds"][kind]) for kind in ordered_kinds(summary["kinds"])]
@@ -247,7 +250,7 @@ def _kinds_section(summary: dict) -> str:
     return f'<section id="kinds"><h2>Per payload kind</h2>{table}<ul class="note">{notes}</ul></section>'
 
 
-def _stages_section(summary: dict, stage_plot: str) -> str:
+def _stages_section(summary: RunSummary, stage_plot: str) -> str:
     parts = ['<section id="stages"><h2>Stages</h2>']
     stages = summary.get("stages") or []
     if stages:
@@ -298,7 +301,7 @@ def _figure(plot) -> str:
     return f'<figure id="{plot.id}">{title}{body}</figure>'
 
 
-def plots(summary: dict, manifest: dict | None) -> dict:
+def plots(summary: RunSummary, manifest: dict | None) -> dict:
     """Every plot of the page, by id (matplotlib is imported by report/plots.py, on first use)."""
 
     drawn = [
@@ -313,7 +316,7 @@ def plots(summary: dict, manifest: dict | None) -> dict:
     return {p.id: p for p in drawn}
 
 
-def render_html(summary: dict, manifest: dict | None = None) -> str:
+def render_html(summary: RunSummary, manifest: dict | None = None) -> str:
     """The whole page."""
     drawn = plots(summary, manifest)
     name = ((summary.get("run") or {}).get("profile") or {}).get("name", "run")
@@ -345,7 +348,7 @@ def render_html(summary: dict, manifest: dict | None = None) -> str:
     ])  # fmt: skip
 
 
-def write_html(path: str | Path, summary: dict, manifest: dict | None = None) -> Path:
+def write_html(path: str | Path, summary: RunSummary, manifest: dict | None = None) -> Path:
     return write_page(path, render_html(summary, manifest))
 
 
@@ -380,10 +383,16 @@ def rerender(directory: str | Path, output: str | Path | None = None) -> Path:
     summary = _read_json(summary_path)
     if not isinstance(summary.get("kinds"), dict):
         raise SavedRunError(f"{summary_path} is not an ML summary (it has no 'kinds' object)")
+    version = summary.get("schema_version", 1)  # written before the field existed: version 1's fields
+    if not isinstance(version, int) or isinstance(version, bool) or version > SCHEMA_VERSION:
+        raise SavedRunError(
+            f"{summary_path} has schema_version {version!r}, newer than the {SCHEMA_VERSION} this locust-mlstress "
+            "reads; render it with the version that wrote it (its manifest.json names it), or upgrade"
+        )
     manifest_path = directory / "manifest.json"
     manifest = _read_json(manifest_path) if manifest_path.is_file() else None
     try:
-        text = render_html(summary, manifest)
+        text = render_html(cast(RunSummary, summary), manifest)  # trusted as it renders: a bad field is caught below
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:  # a field of the wrong type or missing
         raise SavedRunError(
             f"{summary_path} is not an ML summary this version can read ({type(exc).__name__}: {exc}); "

@@ -17,6 +17,7 @@ from typing import overload
 from urllib.parse import urlsplit
 
 from locust_mlstress.domain.schema import Profile
+from locust_mlstress.domain.summary import GateVerdict
 from locust_mlstress.quality.baseline import profile_identity
 
 REDACTED = "***"
@@ -96,7 +97,7 @@ def build_manifest(
     ended: float,
     workers: int,
     stages: list[dict],
-    gates: list[dict],
+    gates: list[GateVerdict],
     model_version: str | None,
     files: dict[str, str],
 ) -> dict:

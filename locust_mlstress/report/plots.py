@@ -17,10 +17,12 @@ import io
 import logging
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from html import escape
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
+
+from locust_mlstress.domain.summary import LiveSummary
 
 if TYPE_CHECKING:
     from matplotlib.typing import RcKeyType
@@ -45,7 +47,7 @@ OUTCOME_COLOURS = {
     "undecodable": "#ff7f0e",
     "unexpected_status": "#e377c2",
 }
-PERCENTILE_STYLES = {"p50": "-", "p95": "--", "p99": ":"}
+PERCENTILE_STYLES: dict[Literal["p50", "p95", "p99"], str] = {"p50": "-", "p95": "--", "p99": ":"}
 KIND_ORDER = ("clean", "drifted", "malformed", "oversized", "probe")
 
 WIDTH_IN = 9.0  # about 860 px at the page's width: readable on a laptop without zooming
@@ -157,16 +159,16 @@ def plain_log(axis, label: Callable[[float], str] = lambda v: f"{v:g}", *, span:
     axis.set_minor_locator(NullLocator())
 
 
-def end_of(row: dict, summary: dict) -> float:
+def end_of(row: Mapping[str, Any], summary: LiveSummary) -> float:
     """A window's end, or the run's end for the window still open when the run stopped."""
     duration = summary.get("duration_s")
     return min(row["end_s"], duration) if duration and duration > row["start_s"] else row["end_s"]
 
 
-def traffic_rows(summary: dict) -> list[dict]:
+def traffic_rows(summary: LiveSummary) -> list[dict[str, Any]]:
     """Per window, in time order: users and requests per second (from the windows' requests when
     the summary has no `traffic` rows; users are then unknown), ends clipped to the run's end."""
-    rows = summary.get("traffic")
+    rows: list[Mapping[str, Any]] = list(summary.get("traffic") or [])
     if not rows:
         per: dict[tuple[float, float], int] = {}
         for w in summary.get("windows", []):
@@ -178,7 +180,7 @@ def traffic_rows(summary: dict) -> list[dict]:
         rps = row.get("rps")
         if rps is None and end > row["start_s"]:
             rps = row["requests"] / (end - row["start_s"])
-        out.append(row | {"end_s": end, "rps": rps})
+        out.append({**row, "end_s": end, "rps": rps})
     return out
 
 

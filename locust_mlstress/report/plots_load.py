@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 from locust_mlstress.domain.outcomes import OUTCOMES
+from locust_mlstress.domain.summary import RunSummary, WindowRow
 from locust_mlstress.report.plots import (
     OUTCOME_COLOURS,
     PERCENTILE_STYLES,
@@ -27,19 +28,18 @@ from locust_mlstress.report.plots import (
 )
 
 
-def draw_latency_over_time(summary: dict):
+def draw_latency_over_time(summary: RunSummary):
     """p50, p95 and p99 per window, one panel per kind on a shared (log, when wide) latency axis."""
-    series: dict[str, list[dict]] = {}
+    series: dict[str, list[WindowRow]] = {}
     for w in summary.get("windows", []):
-        if (w.get("latency_ms") or {}).get("n"):
+        if (latency := w.get("latency_ms")) and latency.get("n"):
             series.setdefault(w["kind"], []).append(w)
     if not series:
         raise NoData("no window recorded a response")
     shown = ordered_kinds(series)
     fig, axes = panel_grid(len(shown), 2.5, sharey=True)
     end = max(end_of(w, summary) for ws in series.values() for w in ws)
-    values = [w["latency_ms"][p] for ws in series.values() for w in ws for p in PERCENTILE_STYLES]
-    values = [v for v in values if v]
+    values = [v for ws in series.values() for w in ws for p in PERCENTILE_STYLES if (v := w["latency_ms"][p])]
     span = max(values) / min(values) if values else 1.0
     log = span > 30
     kinds = list(summary["kinds"])
@@ -64,7 +64,7 @@ def draw_latency_over_time(summary: dict):
     return fig
 
 
-def draw_latency_vs_size(summary: dict):
+def draw_latency_vs_size(summary: RunSummary):
     """Each oversized variant at its mean body size: p50 (dot), p95 (bar end), p99 (cross); the
     clean kind beside them as the reference."""
     kinds = summary["kinds"]
@@ -74,17 +74,17 @@ def draw_latency_vs_size(summary: dict):
     if payloads is None:
         raise NoData("the summary holds no payload sizes (written by an older version)")
     points = [
-        (variant, row["mean_bytes"], row["latency_ms"], row["requests"])
+        (variant, size, latency, row["requests"])
         for variant, row in payloads.items()
-        if row.get("mean_bytes") and (row.get("latency_ms") or {}).get("p50") is not None
+        if (size := row.get("mean_bytes")) and (latency := row.get("latency_ms")) and latency.get("p50") is not None
     ]
     if not points:
         raise NoData("no oversized request recorded both its size and its latency")
-    clean = kinds.get("clean", {})
-    clean_rows = [r for r in (clean.get("payloads") or {}).values() if r.get("mean_bytes")]
-    if clean_rows and clean.get("latency_ms", {}).get("p50") is not None:
+    clean = kinds.get("clean")
+    clean_rows = [r for r in (clean["payloads"] if clean else {}).values() if r.get("mean_bytes")]
+    if clean is not None and clean_rows and clean["latency_ms"].get("p50") is not None:
         n = sum(r["requests"] for r in clean_rows)
-        size = sum(r["mean_bytes"] * r["requests"] for r in clean_rows) / n
+        size = sum((r["mean_bytes"] or 0.0) * r["requests"] for r in clean_rows) / n
         points.append(("clean (reference)", size, clean["latency_ms"], n))
     fig = new_figure(4.6)
     ax = fig.subplots()
@@ -124,10 +124,10 @@ def _bytes(x: float) -> str:
     return f"{x:g} B"
 
 
-def draw_variants(summary: dict):
+def draw_variants(summary: RunSummary):
     """Share of each outcome per variant of the malformed (and oversized) kinds."""
     kinds = summary["kinds"]
-    shown = [k for k in ("malformed", "oversized") if (kinds.get(k) or {}).get("variants")]
+    shown = [k for k in ("malformed", "oversized") if k in kinds and kinds[k].get("variants")]
     if not shown:
         raise NoData("no malformed or oversized payloads were sent")
     sizes = [len(kinds[k]["variants"]) for k in shown]
@@ -158,7 +158,7 @@ def draw_variants(summary: dict):
     return fig
 
 
-def stage_spans(summary: dict, manifest: dict | None) -> list[dict]:
+def stage_spans(summary: RunSummary, manifest: dict | None) -> list[dict]:
     """Stages as they began (the manifest's timeline), each with its end and its verdict."""
     timeline = list((manifest or {}).get("stages") or [])
     verdicts = {v["index"]: v for v in summary.get("stages") or []}
@@ -176,7 +176,7 @@ def stage_spans(summary: dict, manifest: dict | None) -> list[dict]:
 SPAN_COLOURS = {True: "#2ca02c", False: "#d62728", None: "#999999"}
 
 
-def draw_stages(summary: dict, manifest: dict | None):
+def draw_stages(summary: RunSummary, manifest: dict | None):
     """Planned users per stage, shaded by verdict, with the users and requests per second
     measured below; the breaking point of a step-to-failure run marked."""
     spans = stage_spans(summary, manifest)
@@ -197,7 +197,7 @@ def draw_stages(summary: dict, manifest: dict | None):
         for span in spans:
             ax.text((span["started_s"] + span["end_s"]) / 2, top * 1.04, span["name"], ha="center", va="bottom",
                     fontsize=8, rotation=0 if len(spans) <= 6 else 30)  # fmt: skip
-    failing = (summary.get("breaking_point") or {}).get("first_failing")
+    failing = point["first_failing"] if (point := summary.get("breaking_point")) else None
     if failing is not None:
         start = next((s["started_s"] for s in spans if s.get("index") == failing.get("index")), None)
         if start is not None:

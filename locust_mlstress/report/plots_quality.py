@@ -6,6 +6,7 @@ Each `draw_*` takes the summary (docs/reports.md), returns a matplotlib Figure, 
 
 from __future__ import annotations
 
+from locust_mlstress.domain.summary import Calibration, KindFigures, ReliabilityBin, RunSummary
 from locust_mlstress.metrics.noise import PSI_MAJOR, PSI_MODERATE
 from locust_mlstress.quality.calibration_bins import CALIBRATION_BINS
 from locust_mlstress.report.plots import (
@@ -21,15 +22,15 @@ from locust_mlstress.report.plots import (
 )
 
 
-def draw_reliability(summary: dict):
+def draw_reliability(summary: RunSummary):
     """Observed frequency against mean predicted probability per bin, clean against drifted
     (other labelled kinds when those two have none), with each bin's count below."""
     kinds = summary["kinds"]
     labelled = [
-        k for k in ordered_kinds(kinds) if k != "probe" and ((kinds[k].get("calibration") or {}).get("reliability"))
+        k for k in ordered_kinds(kinds) if k != "probe" and (c := kinds[k].get("calibration")) and c.get("reliability")
     ]
     if not labelled:
-        reasons = [kinds[k]["calibration_reason"] for k in ordered_kinds(kinds) if kinds[k].get("calibration_reason")]
+        reasons = [r for k in ordered_kinds(kinds) if (r := kinds[k].get("calibration_reason"))]
         if reasons:  # label answers: say why, and how to get probabilities
             raise NoData(f"calibration was not computed: {reasons[0]}")
         raise NoData("no kind has calibration figures: the payloads carry no labels, or the model is a regression")
@@ -37,11 +38,11 @@ def draw_reliability(summary: dict):
     fig = new_figure(5.6)
     top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1.3]})
     top.plot([0, 1], [0, 1], linestyle="--", color="#555", linewidth=1, label="perfect calibration")
-    bins = max(CALIBRATION_BINS, 1 + max(r["bin"] for k in shown for r in kinds[k]["calibration"]["reliability"]))
+    tables = {k: _reliability(kinds[k]) for k in shown}
+    bins = max(CALIBRATION_BINS, 1 + max(r["bin"] for _cal, rows in tables.values() for r in rows))
     width = 1 / bins / (len(shown) + 0.5)
     for i, kind in enumerate(shown):
-        cal = kinds[kind]["calibration"]
-        rows = cal["reliability"]
+        cal, rows = tables[kind]
         colour = kind_colour(kind, list(kinds))
         ece = "-" if cal.get("ece") is None else f"{cal['ece']:.3f}"
         top.plot([r["mean_p"] for r in rows], [r["mean_y"] for r in rows], marker="o", color=colour,
@@ -61,14 +62,21 @@ def draw_reliability(summary: dict):
     return fig
 
 
-def _reference_label(summary: dict, kind: str) -> str:
-    baseline = summary.get("baseline") or {}
-    if baseline.get("mode") == "file":
+def _reliability(figures: KindFigures) -> tuple[Calibration, list[ReliabilityBin]]:
+    """A kind's calibration and its reliability bins, for a kind `draw_reliability` has shown has them."""
+    cal = figures["calibration"]
+    assert cal is not None and "reliability" in cal
+    return cal, cal["reliability"]
+
+
+def _reference_label(summary: RunSummary, kind: str) -> str:
+    baseline = summary.get("baseline")
+    if baseline and baseline.get("mode") == "file":
         return "saved baseline"
     return "warm-up" if kind == "clean" else "clean traffic"
 
 
-def draw_histograms(summary: dict):
+def draw_histograms(summary: RunSummary):
     """Per kind: the share of predictions per bin, current (filled) over its shift reference (line)."""
     kinds = summary["kinds"]
     shown = [k for k in ordered_kinds(kinds) if (h := kinds[k].get("histogram")) and sum(h.get("current") or []) > 0]
@@ -83,9 +91,10 @@ def draw_histograms(summary: dict):
     return fig
 
 
-def _one_histogram(ax, summary: dict, kind: str) -> None:
+def _one_histogram(ax, summary: RunSummary, kind: str) -> None:
     figures = summary["kinds"][kind]
     h = figures["histogram"]
+    assert h is not None  # draw_histograms shows only kinds with one
     current, reference = h["current"], h.get("reference")
     log = h.get("scale") == "log"
     # Signed log bins are equal steps on a log axis of any sign: drawn by position, labelled by value.
@@ -97,7 +106,7 @@ def _one_histogram(ax, summary: dict, kind: str) -> None:
         n_ref = sum(reference)
         ax.stairs([c / n_ref for c in reference], edges, color="black", linewidth=1.4,
                   label=f"{_reference_label(summary, kind)} (n={n_ref})")  # fmt: skip
-    psi = (figures.get("shift") or {}).get("psi")
+    psi = shift["psi"] if (shift := figures.get("shift")) else None
     ax.set_title(kind + ("" if psi is None else f"  (PSI {psi:.3f})"))
     ax.set_ylabel("share of predictions")
     if log:
@@ -113,11 +122,11 @@ def _one_histogram(ax, summary: dict, kind: str) -> None:
     ax.legend(loc="upper right")
 
 
-def draw_psi_over_time(summary: dict):
+def draw_psi_over_time(summary: RunSummary):
     """PSI per window and kind, above the users and requests per second of the same windows."""
     series: dict[str, list[tuple[float, float]]] = {}
     for w in summary.get("windows", []):
-        psi = (w.get("shift") or {}).get("psi")
+        psi = shift["psi"] if (shift := w.get("shift")) else None
         if psi is not None:
             series.setdefault(w["kind"], []).append(((w["start_s"] + end_of(w, summary)) / 2, psi))
     if not series:

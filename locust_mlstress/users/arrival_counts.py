@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from collections import Counter
 
+from locust_mlstress.domain.summary import Arrivals
+
 
 class ArrivalCounts:
     """Scheduled, sent, late and dropped arrivals; msgpack-safe deltas for worker reports."""
@@ -40,7 +42,7 @@ class ArrivalCounts:
             self.first = first if self.first is None else min(self.first, first)
             self.last = last if self.last is None else max(self.last, last)
 
-    def figures(self) -> dict | None:
+    def figures(self) -> Arrivals | None:
         """Counts, and the achieved rate: sends per second between the first and the last."""
         t = self.total
         if not t["scheduled"]:
@@ -49,5 +51,8 @@ class ArrivalCounts:
         return {
             "achieved_rate": (t["sent"] - 1) / span if span > 0 else None,
             "active_s": round(span, 3),
-            **{k: int(t[k]) for k in self.FIELDS},
+            "scheduled": int(t["scheduled"]),
+            "sent": int(t["sent"]),
+            "late": int(t["late"]),
+            "dropped": int(t["dropped"]),
         }

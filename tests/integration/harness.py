@@ -11,6 +11,9 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from locust_mlstress.domain.summary import RunSummary
+from tests.summary_shape import assert_shape
+
 ROOT = Path(__file__).resolve().parents[2]
 LOCUSTFILES = Path(__file__).resolve().parent / "locustfiles"
 LOCUST = [sys.executable, "-m", "locust"]
@@ -104,7 +107,13 @@ def run_local(
 
 
 def read_records(out: Path) -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted(out.glob("[0-9]*.json"))]
+    """The processes' records; every ML summary among them checked against the documented schema
+    (domain/summary.py RunSummary): each run a test makes also tests that the two agree."""
+    records = [json.loads(p.read_text()) for p in sorted(out.glob("[0-9]*.json"))]
+    for record in records:
+        if record.get("summary") is not None:
+            assert_shape(record["summary"], RunSummary)
+    return records
 
 
 def start_distributed(profile: Path, host: str, out: Path, workers: int, *extra: str):

@@ -285,6 +285,7 @@ def test_the_report_command_writes_where_asked(tmp_path, capsys):
         ("{not json", "ml_summary.json is not valid JSON"),
         ("[1, 2]", "holds a JSON list, not an object"),
         ('{"windows": []}', "is not an ML summary (it has no 'kinds' object)"),
+        ('{"schema_version": 99, "kinds": {}}', "has schema_version 99, newer than the 1 this locust-mlstress reads"),
     ],
 )
 def test_the_report_command_explains_a_bad_directory(tmp_path, capsys, content, message):
