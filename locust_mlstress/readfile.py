@@ -10,7 +10,7 @@ cannot block the open), checked again with `fstat` on the open descriptor (what 
 was judged), and read only up to the cap plus one byte (a file that grows meanwhile is refused).
 
 This module sits at the top of the package and imports nothing from it, so `profile/`,
-`quality/`, `proxy/` and `onboard/` can all use it without an import cycle. Callers turn
+`quality/`, `servers/faultproxy/` and `onboard/` can all use it without an import cycle. Callers turn
 `InputFileError.reason` into their own one-line error naming the option or field.
 """
 

@@ -204,7 +204,7 @@ def _binary_checker(classes: tuple[str, ...]) -> AnswerChecker:
     names = {negative: 0.0, positive_name: 1.0}
     ids = {v: float(j) for v, j in class_ids((negative, positive_name)).items()}
     # Integers 0 and 1 read as a label give the same number as read as a probability: such an
-    # answer is ambiguous, recorded as probabilities, and judged at the kind level (figures.py).
+    # answer is ambiguous, recorded as probabilities, and judged at the kind level (quality/figures.py).
     # Otherwise (classes ("1", "2"): 2 is the positive class) an integer class name is a label.
     ambiguous = ids == {0: 0.0, 1: 1.0}
 

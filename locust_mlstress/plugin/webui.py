@@ -8,7 +8,7 @@
   open window; a master has what the workers reported). A summary computes Monte Carlo ECE
   thresholds and every window's shift: the tab takes only the per-kind figures, and each is
   computed at most once per `REFRESH_S` per process, however many browsers poll.
-- Downloads (the Download Data tab, `extended_csv_files`): the per-window rows (report/files.py's
+- Downloads (the Download Data tab, `extended_csv_files`): the per-window rows (report/formats.py's
   writer, the columns of `--ml-csv`) and the gate verdicts judged on the live figures.
 - The form's file fields (`--ml-profile`, `--ml-baseline`) name files only in the working directory
   or the locustfile's folder (anyone who reaches the page can type a path, and without

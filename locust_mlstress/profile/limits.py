@@ -6,9 +6,9 @@ of one Locust process (every process builds the same payloads, and a master plus
 machine build them N + 1 times):
 
 - An oversized body is built once per process and kept for the whole run; while it is built its
-  rows exist as Python dicts too, roughly 5-10 times the body's bytes for short rows. At 64 MiB,
-  body_bytes peaks near 0.5-0.7 GB in one process (measured on the quickstart profile) and keeps
-  64 MiB; 10 GB, which a typo gives, would need 50-100 GB.
+  rows exist as Python dicts too, several times the body's bytes for short rows: the 64 MiB cap
+  keeps that peak under a gigabyte, where a typo's 10 GB would need tens of times that
+  (benchmarks/README.md, "the memory of building an oversized body").
 - large_batch and many_features are counts: 100,000 instances or extra fields make a body of a
   few to tens of MB, 100-1000 times what a server's default limit accepts (KServe and FastAPI
   servers behind a proxy usually stop at 1-100 MB), so they already test the limit.
