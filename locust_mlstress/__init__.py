@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-__version__ = "0.1.0"
+from locust_mlstress.version import __version__ as __version__
 
 # name -> (module, whether it needs the Locust wiring registered)
 _EXPORTS = {

@@ -19,6 +19,7 @@ import zlib
 from collections.abc import Callable
 
 import gevent
+from urllib3.exceptions import DecodeError as Urllib3DecodeError
 
 from locust_mlstress.http.framing import shown
 
@@ -166,8 +167,6 @@ def _unbrotli(data: bytes, limit: int) -> bytes:
 def read_requests(resp, limit: int, seconds: float, timeout: float) -> bytes:
     """The body of an HttpUser (requests) response requested with `stream=True`; urllib3 undoes
     the Content-Encoding, a chunk at a time, so `limit` bounds the decoded size too."""
-    from urllib3.exceptions import DecodeError as Urllib3DecodeError
-
     try:
         _check_announced(resp.headers.get("content-length"), limit)
         check_encoding(resp.headers.get("content-encoding"))

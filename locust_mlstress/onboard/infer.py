@@ -75,7 +75,7 @@ def _is_bool_series(series) -> bool:
 
 def guess_feature(series, name: str) -> FeatureGuess:
     """Type, requiredness, domain and categories of one column, with the reason in words."""
-    import pandas as pd
+    import pandas as pd  # loaded only when a dataset is read: the other subcommands stay light
 
     n = len(series)
     missing_n = int(series.isna().sum())
@@ -118,7 +118,7 @@ def _sort_key(value: object) -> tuple:
 
 def guess_output(series, label: str) -> OutputGuess:
     """Binary, multiclass or regression from the label values; classes sorted as the model sorts them."""
-    import pandas as pd
+    import pandas as pd  # loaded only when a dataset is read: the other subcommands stay light
 
     if series.isna().any():
         raise InitError(f"--label {label}: the column has {int(series.isna().sum())} missing labels; fill or drop them")

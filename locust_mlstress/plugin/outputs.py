@@ -215,7 +215,7 @@ def _locust_html(environment: Environment, path: Path, secrets: list[str]) -> No
     """Locust's own report, rendered with the host masked at the source: Locust escapes the
     host its own way (`tojson`), so masking the page's text afterwards (`masked`, kept as a
     second line of defence) would miss an escaped password."""
-    from locust.html import get_html_report
+    from locust.html import get_html_report  # only --ml-artifacts renders it; it pulls in Jinja
 
     classes = list(getattr(environment, "user_classes", None) or [])
     runner = getattr(environment, "runner", None)

@@ -92,7 +92,7 @@ def ordered_kinds(kinds: Any) -> list[str]:
 
 
 def new_figure(height_in: float, width_in: float = WIDTH_IN):
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # matplotlib only when a report is drawn (module docstring)
 
     return Figure(figsize=(width_in, height_in), layout="constrained")
 
@@ -129,7 +129,7 @@ def to_svg(fig, title: str, prefix: str) -> str:
 def render(plot_id: str, title: str, draw: Callable[..., Any], *args: Any) -> Plot:
     """Draw one plot; a missing input gives a "not in this run" note, and so does a drawing bug
     (logged with its traceback): one bad plot must not cost the run its report."""
-    from matplotlib import rc_context
+    from matplotlib import rc_context  # matplotlib only when a report is drawn (module docstring)
 
     try:
         with rc_context(STYLE | {"svg.hashsalt": plot_id}):
@@ -152,7 +152,7 @@ def plain_log(axis, label: Callable[[float], str] = lambda v: f"{v:g}", *, span:
     ticks (each tick is several artists: a log axis's minor ticks cost a second a plot); over
     two decades or less (`span`, the ratio of the largest value to the smallest), 1-2-5 steps,
     so a short axis still has several labels."""
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator  # as above: only when drawn
 
     axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0) if span <= 100 else (1.0,)))
     axis.set_major_formatter(FuncFormatter(lambda v, _pos: label(v)))

@@ -22,12 +22,12 @@ import gevent.ssl
 from locust.contrib.fasthttp import FastHttpUser, insecure_ssl_context_factory
 from locust.exception import CatchResponseError, StopUser
 
-from locust_mlstress import __version__
 from locust_mlstress.errors import ProfileError
 from locust_mlstress.http.client import Pool, post, request_head
 from locust_mlstress.payloads import Payload
 from locust_mlstress.users.behaviour import _MLBehaviour
 from locust_mlstress.users.context import context_of, logger, origin_of, resolve_profile
+from locust_mlstress.version import __version__
 
 
 class MLUser(_MLBehaviour, FastHttpUser):

@@ -7,9 +7,11 @@ The flags map one to one onto `ServerKnobs`, and `knobs_to_argv` is their invers
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Callable
 from dataclasses import fields
+from types import SimpleNamespace
 from typing import Any
 
 from locust_mlstress.servers.reference.knobs import CHAOS_MODES, LAX_MODES, ServerKnobs, knob_problems
@@ -94,8 +96,6 @@ RANGES: dict[str, tuple[float, float]] = {
 
 def range_problems(args: argparse.Namespace) -> list[str]:
     """Each numeric option outside its range (or not finite), as `--flag: must be ..., got ...`."""
-    import math
-
     dests = {flag: name for name, (flag, _, _) in KNOB_FLAGS.items()} | {
         "--port": "port",
         "--train-samples": "train_samples",
@@ -113,8 +113,6 @@ def range_problems(args: argparse.Namespace) -> list[str]:
 def option_problems(args: argparse.Namespace) -> list[str]:
     """Every bad option at once, on one line: the knobs' own checks (`knob_problems`, which name a
     knob as `error_rate`), then each numeric flag outside its range whose knob passed them."""
-    from types import SimpleNamespace
-
     values = {f.name: getattr(args, f.name, getattr(DEFAULTS, f.name)) for f in fields(ServerKnobs)}
     knob_messages = knob_problems(SimpleNamespace(**values))  # type: ignore[arg-type]
     failed = {flag for name, (flag, _, _) in KNOB_FLAGS.items() if any(m.startswith(f"{name} ") for m in knob_messages)}
