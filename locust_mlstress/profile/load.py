@@ -43,14 +43,21 @@ MAX_NESTING = 32
 def load_profile(path: str | os.PathLike[str]) -> Profile:
     """Load and validate a profile; environment variables named by headers are read now."""
     path = Path(path)
+    data, raw = read_toml_file(path, PROFILE_MAX_BYTES, "a .toml profile")
+    return parse_profile(data, path, hashlib.sha256(raw).hexdigest())
+
+
+def read_toml_file(path: Path, max_bytes: int, what: str) -> tuple[dict, bytes]:
+    """A user's TOML file (`what` it should be: a profile, a fault file), read as a regular file
+    under a cap (readfile.py) and parsed as profiles are, with its bytes (a profile's hash); a
+    one-line ProfileError naming the file otherwise."""
     try:
-        raw = read_regular(path, PROFILE_MAX_BYTES)
+        raw = read_regular(path, max_bytes)
     except InputFileError as exc:
         if exc.missing:
-            raise ProfileError(path, "", "file not found; pass the path of a .toml profile") from None
+            raise ProfileError(path, "", f"file not found; pass the path of {what}") from None
         raise ProfileError(path, "", exc.reason) from None
-    data = parse_toml(raw, path)
-    return parse_profile(data, path, hashlib.sha256(raw).hexdigest())
+    return parse_toml(raw, path), raw
 
 
 def parse_toml(raw: bytes, path: Path | None) -> dict:

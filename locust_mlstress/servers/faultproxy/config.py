@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 from locust_mlstress.errors import ProfileError
 from locust_mlstress.profile.fields import Table
-from locust_mlstress.readfile import FAULTS_MAX_BYTES, InputFileError, read_regular
+from locust_mlstress.readfile import FAULTS_MAX_BYTES
 from locust_mlstress.servers.children import LOOPBACK
 from locust_mlstress.servers.faultproxy.faults import BANDWIDTH_ON, CLOCKS, JITTERS, FaultPlan, FaultSet, FaultStage
 
@@ -119,15 +119,9 @@ def load_plan(
 
 def _read_toml(file: Path) -> dict:
     """The fault file as TOML: a regular file under a cap (readfile.py), parsed as profiles are."""
-    from locust_mlstress.profile.load import parse_toml  # the profile reader (numpy) only for a fault file
+    from locust_mlstress.profile.load import read_toml_file  # the profile reader (numpy) only for a fault file
 
-    try:
-        raw = read_regular(file, FAULTS_MAX_BYTES)
-    except InputFileError as exc:
-        if exc.missing:
-            raise ProfileError(file, "", "file not found; pass the path of a .toml fault file") from None
-        raise ProfileError(file, "", exc.reason) from None
-    return parse_toml(raw, file)
+    return read_toml_file(file, FAULTS_MAX_BYTES, "a .toml fault file")[0]
 
 
 def _timeline(top: Table, file: Path | None, profile: str | os.PathLike[str] | None) -> list[tuple[str, float]]:
