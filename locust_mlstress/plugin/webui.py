@@ -16,11 +16,12 @@
   or not, before anything opens it. Reading itself goes through `readfile.py` (a FIFO or device
   is refused without blocking the process).
 - The form: Locust's `/swarm` copies form fields into `parsed_options` unchecked, so a bad
-  `--ml-profile` would start a run whose users send nothing. The `/swarm` view is wrapped: the ML
-  fields are first judged by `checks.check_run` (the same checks as at start-up) on a copy of the
-  options, and a bad value answers `{"success": false, "message": ...}`, which the UI shows in red
-  under the form, leaving it usable. `--ml-gate` is one text field there: several gates are
-  separated by `;` (or `,`, which Locust itself splits list options on, or newlines).
+  `--ml-profile` would start a run whose users send nothing. A `before_request` hook on that
+  endpoint (Locust's view itself is left alone) first judges the ML fields with
+  `checks.check_run` (the same checks as at start-up) on a copy of the options, and a bad value
+  answers `{"success": false, "message": ...}`, which the UI shows in red under the form, leaving
+  it usable. `--ml-gate` is one text field there: several gates are separated by `;` (or `,`,
+  which Locust itself splits list options on, or newlines).
 
 Every route of ours is behind Locust's `--web-login` when that is on.
 """
@@ -28,7 +29,6 @@ Every route of ours is behind Locust's `--web-login` when that is on.
 from __future__ import annotations
 
 import argparse
-import functools
 import io
 import json
 import logging
@@ -37,9 +37,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from flask import Blueprint, Response, jsonify, make_response, request
+from flask import Blueprint, Response, g, jsonify, make_response, request
 from locust.env import Environment
 from locust.runners import WorkerRunner
 
@@ -57,6 +57,7 @@ from locust_mlstress.report.formats import WINDOW_COLUMNS, write_rows, write_win
 
 logger = logging.getLogger("locust_mlstress")
 T = TypeVar("T")
+SWARM_ENDPOINT = "locust.swarm"  # Locust's view that starts a run from the form
 
 TAB_KEY = "ml-quality"
 REFRESH_S = 2.0  # the UI polls /stats/requests every 2 s
@@ -228,16 +229,16 @@ def _csv_response(text: str, name: str) -> Response:
     return response
 
 
-def _checked_swarm(environment: Environment, original):
-    """The /swarm view, judging the ML fields before Locust's own view starts anything."""
+def guard_start_form(environment: Environment) -> None:
+    """Judge the start form's ML fields before Locust's `/swarm` view starts anything: Flask
+    `before_request` and `after_request` hooks on that endpoint, so Locust's own view stays as it
+    is. A refusal answers as the view does (`{"success": false, "message": ...}`)."""
     web_ui = environment.web_ui
-    assert web_ui is not None  # called by extend, which runs only where there is a web UI
+    assert web_ui is not None and web_ui.app is not None  # called by extend, which runs only with a web UI
     startup = {dest: getattr(environment.parsed_options, dest, None) for dest in FILE_FIELDS}
     roots = form_roots(environment.parsed_options)
 
-    @web_ui.auth_required_if_enabled
-    @functools.wraps(original)
-    def swarm(*args, **kwargs):
+    def refusal() -> Response | None:
         for dest in FILE_FIELDS:
             if problem := form_path_problem(dest, request.form.get(dest), startup[dest], roots):
                 logger.error("web UI start refused: %s", problem)
@@ -248,19 +249,29 @@ def _checked_swarm(environment: Environment, original):
             host=request.form.get("host", "").strip() or environment.host,
         )  # fmt: skip
         try:
-            check_run(candidate)
+            check_run(cast(Environment, candidate))  # it reads only these four attributes
         except ProfileError as exc:
             message = form_message(exc, options)
             logger.error("web UI start refused: %s", message)
             return jsonify({"success": False, "message": message, "host": environment.host})
-        response = original(*args, **kwargs)
+        g.mlstress_options = options
+        return None
+
+    @web_ui.app.before_request
+    def check_start_form() -> Response | None:
+        if request.endpoint != SWARM_ENDPOINT:
+            return None
+        # Behind --web-login as the view is: an anonymous request gets the login answer, unjudged.
+        return web_ui.auth_required_if_enabled(refusal)()
+
+    @web_ui.app.after_request
+    def keep_gates_a_list(response: Response) -> Response:
         # Locust stored the field as typed (a string, or split on ','): make it the list the
         # command line gives. No greenlet ran since the view spawned the run: it reads this list.
-        if "ml_gate" in request.form and environment.parsed_options is not None:
+        options = g.pop("mlstress_options", None)
+        if options is not None and "ml_gate" in request.form and environment.parsed_options is not None:
             environment.parsed_options.ml_gate = options.ml_gate
         return response
-
-    return swarm
 
 
 def extend(environment: Environment) -> LiveFigures:
@@ -293,7 +304,7 @@ def extend(environment: Environment) -> LiveFigures:
         return _csv_response(gates_csv(gate_rows(state_of(environment).run.gates, summary)), "ml_gates.csv")
 
     web_ui.app.register_blueprint(routes)
-    web_ui.app.view_functions["locust.swarm"] = _checked_swarm(environment, web_ui.app.view_functions["locust.swarm"])
+    guard_start_form(environment)
 
     @web_ui.app.after_request
     def add_ml_table(response: Response) -> Response:
