@@ -22,6 +22,9 @@ from pathlib import Path
 import numpy as np
 import requests
 
+from locust_mlstress.domain.summary import RunSummary
+from tests.summary_shape import assert_shape
+
 from .install import ROOT, Stack
 
 SCRIPTS = Path(__file__).resolve().parent / "scripts"
@@ -220,7 +223,9 @@ class LocustRun:
     def summary(self) -> dict:
         path = self.out / "ml_summary.json"
         assert path.exists(), f"the run wrote no summary (exit {self.returncode}):\n{self.stderr[-4000:]}"
-        return json.loads(path.read_text())
+        summary = json.loads(path.read_text())
+        assert_shape(summary, RunSummary)  # a real stack's answers fit the documented schema too
+        return summary
 
     def traces(self) -> list[dict]:
         path = self.out / "traces.jsonl"
