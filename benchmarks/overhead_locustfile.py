@@ -36,13 +36,15 @@ from locust import HttpUser, constant, events, task
 from locust.contrib.fasthttp import FastHttpUser
 
 from benchmarks.generation import only
-from locust_mlstress import MLHttpUser, MLUser, users
+from locust_mlstress import MLHttpUser, MLUser
+from locust_mlstress.http.bodies import MAX_RESPONSE_BYTES
 from locust_mlstress.http.client import Origin, Pool, post, request_head
 from locust_mlstress.payloads import PayloadFactory
 from locust_mlstress.plugin.lifecycle import live_summary
 from locust_mlstress.profile import load_profile
+from locust_mlstress.users import behaviour
 
-_classify = users.classify
+_classify = behaviour.classify_answer  # what MLUser's judge calls, timed in place by MLTimed
 
 PROFILE = Path(os.environ.get("MLSTRESS_BENCH_PROFILE", Path(__file__).parents[1] / "profiles" / "quickstart.toml"))
 SECONDS = float(os.environ.get("MLSTRESS_BENCH_SECONDS", "20"))
@@ -78,7 +80,7 @@ class MLTimed(MLFast):
 
     def on_start(self) -> None:
         super().on_start()
-        users.classify = _timed_classify
+        behaviour.classify_answer = _timed_classify
         real_next, real_fire = self._factory.next, self._hook.fire
 
         def next_payload():
@@ -176,7 +178,7 @@ class PlainLean(FastHttpUser):
     @task
     def predict(self) -> None:
         started, sent = time.time(), time.perf_counter()
-        answer = self._pool.exchange(self._request, _profile.target.timeout, users.MAX_RESPONSE_BYTES)
+        answer = self._pool.exchange(self._request, _profile.target.timeout, MAX_RESPONSE_BYTES)
         self._fire(
             request_type="POST", name=f"POST {PATH}", response_time=(time.perf_counter() - sent) * 1000,
             response_length=len(answer.content or b""), response=answer, context={}, exception=answer.error,
