@@ -18,7 +18,8 @@ import gevent
 import numpy as np
 
 from locust_mlstress.servers.reference.chaos import MODE_KEY, Chaos
-from locust_mlstress.servers.reference.knobs import ServerKnobs
+from locust_mlstress.servers.reference.flip import flip_answers, flipped_rows
+from locust_mlstress.servers.reference.knobs import ServerKnobs, output_problems
 from locust_mlstress.servers.reference.model import Model
 from locust_mlstress.servers.reference.oip import decode_v2, encode_v2, metadata
 from locust_mlstress.servers.reference.protocols import (
@@ -111,6 +112,8 @@ class ReferenceApp:
     def __init__(self, model: Model, knobs: ServerKnobs | None = None, model_name: str = "model") -> None:
         self.model = model
         self.knobs = knobs or ServerKnobs()
+        if problems := output_problems(self.knobs, model.output.type):
+            raise ValueError("; ".join(problems))
         self.model_name = model_name
         self.schema = Schema(
             model.features, self.knobs.max_instances, self.knobs.max_fields, strict=self.knobs.lax != "accept"
@@ -230,4 +233,7 @@ class ReferenceApp:
         knobs = self.knobs
         noise = knobs.load_noise * max(0, self.in_flight - 1)
         predictions = self.model.predict_design(x, drifted, knobs.temperature, knobs.drift_degradation, self.rng, noise)
+        if knobs.flip_share > 0:  # after every other knob: the answer itself changes class, per row
+            mask = flipped_rows(x, knobs.flip_share, knobs.seed)
+            predictions = flip_answers(predictions, mask, self.model.output.type)
         return 200, encode(self.model, self.model_name, predictions, decoded)

@@ -14,7 +14,13 @@ from dataclasses import fields
 from types import SimpleNamespace
 from typing import Any
 
-from locust_mlstress.servers.reference.knobs import CHAOS_MODES, LAX_MODES, ServerKnobs, knob_problems
+from locust_mlstress.servers.reference.knobs import (
+    CHAOS_MODES,
+    LAX_MODES,
+    ServerKnobs,
+    knob_problems,
+    output_problems,
+)
 from locust_mlstress.servers.reference.training import TRAIN_SAMPLES
 
 DEFAULTS = ServerKnobs()
@@ -65,6 +71,12 @@ KNOB_FLAGS: dict[str, tuple[str, Callable[[str], Any], str]] = {
     "chaos_share": ("--chaos-share", float, "share of valid predict requests answered in a chaos mode (0..1)"),
     "chaos_stall_s": ("--chaos-stall-s", float, "seconds the hang mode waits and the drip mode trickles its body"),
     "chaos_huge_bytes": ("--chaos-huge-bytes", int, "size of the huge mode's body"),
+    "flip_share": (
+        "--flip-share",
+        float,
+        "share of inputs answered with another class, chosen by a seeded hash of the input (a reference "
+        "challenger; pair it with --model-version 2)",
+    ),
 }
 
 
@@ -82,6 +94,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "--concurrency-latency-ms": (0, 3_600_000),
     "--error-rate": (0, 1),
     "--chaos-share": (0, 1),
+    "--flip-share": (0, 1),
     "--temperature": (1e-6, 1e6),
     "--drift-degradation": (0, 1e6),
     "--load-noise": (0, 1e6),
@@ -177,6 +190,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         knobs = knobs_from_args(args)
         profile = load_profile(args.profile)
+        if problems := output_problems(knobs, profile.output.type):  # before the fit, which takes seconds
+            raise ValueError("; ".join(problems))
         model = model_for_profile(profile, args.train_samples)
     except (ValueError, ProfileError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -42,6 +42,7 @@ class ServerKnobs:
     chaos_share: float = 1.0  # share of valid prediction requests answered in a chaos mode
     chaos_stall_s: float = 30.0  # how long `hang` waits and `drip` trickles its body
     chaos_huge_bytes: int = 32 << 20  # size of the `huge` body
+    flip_share: float = 0.0  # share of inputs (chosen by content, seeded) answered with another class
 
     def __post_init__(self) -> None:
         problems = knob_problems(self)
@@ -58,6 +59,8 @@ def knob_problems(knobs: ServerKnobs) -> list[str]:
             problems.append(f"{name} must be a finite number >= 0, got {value!r}")
     if not (0.0 <= knobs.error_rate <= 1.0):
         problems.append(f"error_rate must be between 0 and 1, got {knobs.error_rate!r}")
+    if not (isinstance(knobs.flip_share, (int, float)) and 0.0 <= knobs.flip_share <= 1.0):
+        problems.append(f"flip_share must be between 0 and 1, got {knobs.flip_share!r}")
     if not (math.isfinite(knobs.temperature) and knobs.temperature > 0):
         problems.append(f"temperature must be a finite number > 0, got {knobs.temperature!r}")
     if knobs.lax not in LAX_MODES:
@@ -69,6 +72,14 @@ def knob_problems(knobs: ServerKnobs) -> list[str]:
     if isinstance(knobs.seed, bool) or not isinstance(knobs.seed, int):
         problems.append(f"seed must be an integer, got {knobs.seed!r}")
     return problems + chaos_problems(knobs)
+
+
+def output_problems(knobs: ServerKnobs, output_type: str) -> list[str]:
+    """The knobs that make no sense for the model's output type, found once the model is known
+    (the knobs alone cannot tell): a regression model has no other class to answer."""
+    if knobs.flip_share > 0 and output_type == "regression":
+        return [f"flip_share applies to classification models, and this model's output is {output_type}"]
+    return []
 
 
 def chaos_problems(knobs: ServerKnobs) -> list[str]:
