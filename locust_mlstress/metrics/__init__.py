@@ -40,6 +40,7 @@ from locust_mlstress.metrics.noise import (
     psi_threshold,
     verdict,
 )
+from locust_mlstress.metrics.paired import McNemarResult, Proportion, disagreement, mcnemar, worse
 from locust_mlstress.metrics.proportion import wilson_interval
 from locust_mlstress.metrics.shift import jensen_shannon, ks_statistic, psi, wasserstein
 
@@ -82,4 +83,9 @@ __all__ = [
     "wasserstein",
     "wasserstein_from_counts",
     "wilson_interval",
+    "McNemarResult",
+    "Proportion",
+    "disagreement",
+    "mcnemar",
+    "worse",
 ]
