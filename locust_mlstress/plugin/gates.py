@@ -86,20 +86,20 @@ def verdicts_of(results: Sequence[GateResult]) -> list[GateVerdict]:
 
 
 def report_results(
-    environment: Environment, results: Sequence[GateResult], aborted: Aborted | None, failures: list[str]
+    environment: Environment, results: list[GateResult], aborted: Aborted | None, failures: list[str]
 ) -> None:
     """Print the verdict table, write --ml-junit, set the exit code. A --ml-junit that cannot be
     written is added to `failures` (outputs.attempt), never raised."""
     if not results:
         return
-    console.info("\n%s\n", format_verdicts(list(results)))
+    console.info("\n%s\n", format_verdicts(results))
     if aborted:
         console.info("run stopped early at %.1f s: %s", aborted["at_s"], aborted["gate"])
     if path := option(environment, "ml_junit"):
-        text = junit_xml(list(results))
+        text = junit_xml(results)
         write = lambda target: Path(target).write_text(text)  # noqa: E731
         attempt(f"--ml-junit {path}", write, failures, path)
-    code = exit_code(list(results))
+    code = exit_code(results)
     if code is not None:
         environment.process_exit_code = code
 

@@ -134,26 +134,25 @@ def current_monitor(environment: Environment) -> QualityMonitor | None:
     return run.monitor
 
 
-def _now(environment: Environment, monitor: QualityMonitor | None) -> float | None:
-    """Seconds since the run's start; None before any data (no figures to give)."""
+def _with_data(environment: Environment) -> tuple[QualityMonitor, float] | None:
+    """The run's monitor and the seconds since the run's start; None before any data."""
+    monitor = current_monitor(environment)
     if monitor is None or not monitor.totals:
         return None
-    return state_of(environment).clock()()
+    return monitor, state_of(environment).clock()()
 
 
 def live_summary(environment: Environment) -> LiveSummary | None:
     """The figures so far; None before any data."""
-    monitor = current_monitor(environment)
-    now = _now(environment, monitor)
-    return None if monitor is None or now is None else monitor.summary(now)
+    found = _with_data(environment)
+    return None if found is None else found[0].summary(found[1])
 
 
 def gate_summary(environment: Environment) -> Figures | None:
     """What gates read of the figures so far (`kinds`, `all`, `duration_s`): the live summary
     without its per-window figures, for judging gates during the run; None before any data."""
-    monitor = current_monitor(environment)
-    now = _now(environment, monitor)
-    return None if monitor is None or now is None else monitor.gate_figures(round(now, 3))
+    found = _with_data(environment)
+    return None if found is None else found[0].gate_figures(round(found[1], 3))
 
 
 def finish(environment: Environment) -> RunSummary | None:
