@@ -178,6 +178,12 @@ class _Link:
         """Send the request upstream and relay the answer; False when the connection must close."""
         up_rate = faults.bandwidth if faults.bandwidth_on in ("both", "request") else None
         down_rate = faults.bandwidth if faults.bandwidth_on in ("both", "response") else None
+        # counted with "forwarded", before any waiting, so that a run stopping mid-request
+        # leaves the three counts equal
+        if decision.delay_s > 0:
+            self.proxy.count(stage, "delayed")
+        if faults.bandwidth is not None:
+            self.proxy.count(stage, "throttled")
         answer = self._exchange(head.raw + body, up_rate)
         if answer is None:
             self.proxy.count(stage, "upstream_error")
@@ -188,10 +194,7 @@ class _Link:
             self.client.sendall(answer.raw)
             answer = parse_head(self.up_reader.head() or b"", response=True)
         if decision.delay_s > 0:
-            self.proxy.count(stage, "delayed")
             gevent.sleep(decision.delay_s)
-        if faults.bandwidth is not None:
-            self.proxy.count(stage, "throttled")
         framing = response_framing(answer, head.start[0])
         size = len(answer.raw) + framing[1] if framing[0] in ("length", "none") else None
         _send(self.client, _chain(answer.raw, self.up_reader.body(framing)), down_rate, size)
