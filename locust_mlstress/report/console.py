@@ -8,6 +8,9 @@ are separated by at least one space, so no value can run into the next one whate
 Notes under the tables are wrapped to the same width. The web UI's ML tab shows the same cells
 (`kind_cells`). Newer summary keys (`accuracy`, `calibration_reason`, `fixed_batch`, the
 baseline's `too_small`) are read with .get(): an older summary prints without them.
+
+With a challenger, `format_comparison` prints a third table the same way: the paired figures per
+kind (`pair_cells`), the verdict and its reasons, and the notes behind them.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from locust_mlstress.domain.outcomes import OUTCOMES, SUCCESSES
-from locust_mlstress.domain.summary import KindFigures, RunSummary
+from locust_mlstress.domain.summary import Comparison, KindFigures, PairFigures, RunSummary, VersionFigures
+from locust_mlstress.metrics.paired import worse
 
 WIDTH = 120  # the widest line format_summary prints
 NOISE_PSI = 0.1  # PSI from this up reads as a shift; "stable (noise)" says it is within the noise
@@ -44,15 +48,17 @@ DETAIL = (
 WIDTHS = {c.name: c.width for c in (*MAIN, *DETAIL)}
 
 
-def _fit_number(x: float | None, width: int, decimals: int = 3) -> str:
-    """`x` with as many of `decimals` as fit in `width`, else in exponent form; "-" for None."""
+def _fit_number(x: float | None, width: int, decimals: int = 3, *, sign: bool = False) -> str:
+    """`x` with as many of `decimals` as fit in `width`, else in exponent form; "-" for None.
+    `sign` writes "+" before a positive value, for differences."""
     if x is None:
         return "-"
+    plus = "+" if sign else ""
     for d in range(decimals, -1, -1):
-        text = f"{x:.{d}f}"
+        text = f"{x:{plus}.{d}f}"
         if len(text) <= width:
             return text
-    return f"{x:.0e}"  # "1e+09": 5 characters, whatever the size
+    return f"{x:{plus}.0e}"  # "1e+09": 5 characters, whatever the size (6 with a sign)
 
 
 def _count(n: int | None, width: int) -> str:
@@ -175,10 +181,13 @@ def _row(columns: tuple[Column, ...], cells: dict[str, str]) -> str:
 
 
 def _table(title: str, columns: tuple[Column, ...], kinds: dict[str, KindFigures]) -> list[str]:
+    return _grid(title, columns, [kind_cells(kind, k) for kind, k in kinds.items()])
+
+
+def _grid(title: str, columns: tuple[Column, ...], rows: list[dict[str, str]]) -> list[str]:
+    """A titled table: the header, a rule as long as it, then one line per row of cells."""
     header = _row(columns, {c.name: c.name for c in columns})
-    lines = [title, header, "-" * len(header)]
-    lines += [_row(columns, kind_cells(kind, k)) for kind, k in kinds.items()]
-    return lines
+    return [title, header, "-" * len(header)] + [_row(columns, cells) for cells in rows]
 
 
 def _wrap(text: str, indent: str = "  ") -> list[str]:
@@ -295,3 +304,137 @@ def console_notes(summary: RunSummary) -> list[str]:
             "accuracy describe those rows, so they carry no significance and no verdict"
         )
     return notes
+
+
+COMPARE = (
+    Column("kind", 12, left=True), Column("pairs", 8), Column("compared", 8), Column("disagreement 95%", 20),
+    Column("mean |Δ|", 8), Column("regressions", 11), Column("Δp50 ms", 8), Column("Δp99 ms", 8),
+    Column("Δaccuracy", 9), Column("McNemar p", 9),
+)  # fmt: skip
+COMPARE_WIDTHS = {c.name: c.width for c in COMPARE}
+ROLES = ("champion", "challenger")
+
+
+def share_interval(value: float | None, ci: list[float] | None, width: int) -> str:
+    """'3.0% [2.7–3.4]': a share and its interval in percent. One decimal, two while the interval
+    stays under 1% (a disagreement of 0.04% would read 0.0%), fewer when they do not fit; "-" for None."""
+    if value is None:
+        return "-"
+    most = 2 if max([value, *(ci or [])]) < 0.01 else 1
+    for d in range(most, -1, -1):
+        text = f"{100 * value:.{d}f}%" + (f" [{100 * ci[0]:.{d}f}–{100 * ci[1]:.{d}f}]" if ci else "")
+        if len(text) <= width or d == 0:
+            return text
+    raise AssertionError("unreachable")  # the loop returns at d == 0
+
+
+def _p_value(p: float | None, width: int) -> str:
+    """McNemar's p: three decimals, and exponent form below 0.001, where decimals would read 0."""
+    if p is None:
+        return "-"
+    return _fit_number(p, width) if p >= 0.001 else f"{p:.0e}"
+
+
+def pair_cells(kind: str, p: PairFigures) -> dict[str, str]:
+    """One kind's champion/challenger figures as text, keyed by the comparison table's column names.
+    Read with .get like `kind_cells`: a figure still missing (a live summary) shows "-"."""
+    w = COMPARE_WIDTHS
+    delta = p.get("latency_delta_ms") or {}
+    accuracy = p.get("accuracy_delta") or {}
+    labelled = bool(p.get("n_labelled"))
+    return {
+        "kind": kind,
+        "pairs": _count(p.get("n_pairs"), w["pairs"]),
+        "compared": _count(p.get("n_compared"), w["compared"]),
+        "disagreement 95%": share_interval(p.get("disagreement"), p.get("disagreement_ci"), w["disagreement 95%"]),
+        "mean |Δ|": _fit_number(p.get("mean_abs_diff"), w["mean |Δ|"]),
+        "regressions": _count(p.get("regressions"), w["regressions"]),
+        "Δp50 ms": _fit_number((delta.get("p50") or {}).get("value"), w["Δp50 ms"], 2, sign=True),
+        "Δp99 ms": _fit_number((delta.get("p99") or {}).get("value"), w["Δp99 ms"], 2, sign=True),
+        "Δaccuracy": _fit_number(accuracy.get("value") if labelled else None, w["Δaccuracy"], sign=True),
+        "McNemar p": _p_value(p.get("mcnemar_p") if labelled else None, w["McNemar p"]),
+    }
+
+
+def split_transition(key: str) -> tuple[str, str]:
+    """ "rejected->accepted_malformed" as (champion outcome, challenger outcome)."""
+    champion, _, challenger = key.partition("->")
+    return champion, challenger
+
+
+def _version_name(comparison: Comparison, role: str) -> str:
+    version = (comparison.get("model_versions") or {}).get(role)
+    return role if version is None else f"{role} ({version})"
+
+
+def _version_figures(v: VersionFigures, own_reason: bool) -> str:
+    """One version's figures of a kind, those it has; its shift reason when it has one of its own."""
+    ece, noise = v.get("ece"), v.get("ece_noise")
+    latency = v.get("latency_ms") or {}
+    named: list[tuple[str, float | None, str]] = [
+        ("accuracy", v.get("accuracy"), ""),
+        ("ECE", ece, "" if ece is None or noise is None else f" (noise {_fit_number(noise, 8)})"),
+        ("Brier", v.get("brier"), ""),
+        ("PSI", v.get("psi"), ""),
+    ]
+    parts = [f"{name} {_fit_number(value, 8)}{extra}" for name, value, extra in named if value is not None]
+    for q in ("p50", "p99"):
+        if (value := latency[q].get("value") if q in latency else None) is not None:
+            parts.append(f"{q} {_fit_number(value, 10, 1)} ms")
+    if own_reason and v.get("psi") is None and v.get("shift_reason"):
+        parts.append(f"PSI not computed: {v['shift_reason']}")
+    return ", ".join(parts) or "no figures"
+
+
+def comparison_legend(comparison: Comparison) -> str:
+    """What the comparison compares and how to read its columns (shared with the HTML report)."""
+    share = comparison.get("share")
+    return (
+        f"challenger {comparison.get('challenger', '-')} against the champion"
+        + ("" if share is None else f", {100 * share:g}% of ML requests mirrored to both")
+        + "; Δ = challenger − champion. disagreement: share of the payloads answered by both whose predictions "
+        "differ (Wilson 95%); Δp50/Δp99: percentiles of the per-request latency difference; Δaccuracy and "
+        "McNemar p over labelled pairs"
+    )
+
+
+def comparison_notes(comparison: Comparison) -> list[str]:
+    """The notes under the comparison table, one string per note, unwrapped: what is compared, then
+    per kind why disagreement is missing, the transitions where the outcomes differ (regressions
+    marked), regressions by variant, and each version's own figures."""
+    notes = [comparison_legend(comparison)]
+    for kind, p in comparison.get("kinds", {}).items():
+        if p.get("disagreement") is None:
+            why = "no payload had a prediction from both versions" if not p.get("n_compared") else "not computed"
+            notes.append(f"{kind}: disagreement -: {why}")
+        moved = [(key, n) for key, n in p.get("transitions", {}).items() if len(set(split_transition(key))) == 2]
+        if moved:
+            cells = [f"{key} {n}" + (" (regression)" if worse(*split_transition(key)) else "")
+                     for key, n in sorted(moved, key=lambda item: -item[1])]  # fmt: skip
+            notes.append(f"{kind} transitions, champion->challenger: " + ", ".join(cells))
+        if by_variant := p.get("regressions_by_variant"):
+            notes.append(f"{kind} regressions by variant: " + ", ".join(f"{v} {n}" for v, n in by_variant.items()))
+        versions = p.get("versions") or {}
+        reasons = {v.get("shift_reason") if v.get("psi") is None else None for v in versions.values()}
+        shared = reasons.pop() if len(reasons) == 1 and len(versions) > 1 else None
+        parts = [f"{_version_name(comparison, role)} {_version_figures(versions[role], shared is None)}"
+                 for role in ROLES if role in versions]  # fmt: skip
+        if parts:
+            both = f"; PSI of both not computed: {shared}" if shared else ""
+            notes.append(f"{kind} by version: " + "; ".join(parts) + both)
+    return notes
+
+
+def format_comparison(comparison: Comparison) -> str:
+    """The console's champion/challenger table, printed after the ML table: one row per kind, the
+    verdict with its reasons (present at the end of a run), then the notes, all within WIDTH."""
+    kinds = comparison.get("kinds", {})
+    lines = _grid("champion and challenger per payload kind", COMPARE, [pair_cells(k, p) for k, p in kinds.items()])
+    if "verdict" in comparison or comparison.get("reasons"):
+        lines += ["", f"verdict: {str(comparison.get('verdict', '-')).upper()}"]
+        for reason in comparison.get("reasons", []):
+            lines += _wrap(f"  - {reason}", indent="    ")
+    lines.append("")
+    for note in comparison_notes(comparison):
+        lines += _wrap(note)
+    return "\n".join(lines)

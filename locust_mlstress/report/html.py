@@ -16,10 +16,12 @@ from html import escape
 from pathlib import Path
 from typing import Any, cast
 
-from locust_mlstress.domain.outcomes import SUCCESSES
-from locust_mlstress.domain.summary import SCHEMA_VERSION, KindFigures, RunSummary
-from locust_mlstress.report.console import figure, table_notes
+from locust_mlstress.domain.outcomes import OUTCOMES, SUCCESSES
+from locust_mlstress.domain.summary import SCHEMA_VERSION, Comparison, Interval, KindFigures, PairFigures, RunSummary
+from locust_mlstress.metrics.paired import worse
+from locust_mlstress.report.console import ROLES, comparison_legend, figure, split_transition, table_notes
 from locust_mlstress.report.plots import ordered_kinds, render
+from locust_mlstress.report.plots_compare import draw_disagreement, draw_latency_delta
 from locust_mlstress.report.plots_load import draw_latency_over_time, draw_latency_vs_size, draw_stages, draw_variants
 from locust_mlstress.report.plots_quality import draw_histograms, draw_psi_over_time, draw_reliability
 
@@ -32,6 +34,7 @@ PLOT_IDS = (
     "plot-variants",
     "plot-stages",
 )
+COMPARISON_PLOT_IDS = ("plot-disagreement", "plot-latency-delta")  # drawn only when a challenger ran
 
 CSS = """
 :root { color-scheme: light; --fg: #1d1d1f; --muted: #5f6368; --line: #d9dce1; --pass: #1e7e34;
@@ -65,6 +68,15 @@ pre { background: #f6f8fa; padding: 0.6rem; overflow-x: auto; }
 .reason { display: inline-block; min-width: 16rem; font-size: 0.85rem; }
 div.wide { overflow-x: auto; }
 """
+COMPARISON_CSS = """
+.promote { color: var(--pass); font-weight: 600; }
+.hold { color: var(--warn); font-weight: 600; }
+.rollback { color: var(--fail); font-weight: 600; }
+p.verdict { font-size: 1.1rem; margin: 0.3rem 0; }
+table.matrix th[scope="row"] { text-align: left; }
+table.matrix td.same { color: var(--muted); }
+table.matrix td.regression { background: #fde2e0; color: var(--fail); font-weight: 600; }
+"""  # added to the page only with a comparison, so a run without a challenger renders as before
 
 
 class SavedRunError(ValueError):
@@ -250,6 +262,136 @@ def _kinds_section(summary: RunSummary) -> str:
     return f'<section id="kinds"><h2>Per payload kind</h2>{table}<ul class="note">{notes}</ul></section>'
 
 
+def _interval(iv: Interval | None, fmt: str = "+.2f") -> str:
+    """+0.10 [+0.05, +0.15]: a difference with its 95% interval; "–" when it has none."""
+    if not iv or iv.get("value") is None:
+        return "–"
+    ci = iv.get("ci")
+    shown = format(iv["value"], fmt)
+    return shown if not ci else f"{shown} [{format(ci[0], fmt)}, {format(ci[1], fmt)}]"
+
+
+def _disagreement(p: PairFigures) -> str:
+    """3.00% [2.67%, 3.37%] of n compared; the reason when no payload was answered by both."""
+    value, ci = p.get("disagreement"), p.get("disagreement_ci")
+    if value is None:
+        return '<span class="reason">not computed: no payload had a prediction from both versions</span>'
+    shown = f"{100 * value:.2f}%"
+    return escape(shown if not ci else f"{shown} [{100 * ci[0]:.2f}%, {100 * ci[1]:.2f}%]")
+
+
+PAIR_COLUMNS = ("kind", "pairs", "compared", "disagreement [95%]", "mean |Δscore|", "regressions", "Δp50 ms [95%]",
+                "Δp95 ms [95%]", "Δp99 ms [95%]", "labelled", "Δaccuracy [95%]", "McNemar p")  # fmt: skip
+
+
+def _pair_row(kind: str, p: PairFigures) -> list[str]:
+    """One kind's champion/challenger cells, as HTML: the console table's figures, with intervals."""
+    delta = p["latency_delta_ms"]
+    labelled = p.get("n_labelled", 0)
+    regressions = p.get("regressions", 0)
+    return [
+        escape(kind), str(p.get("n_pairs", "–")), str(p.get("n_compared", "–")), _disagreement(p),
+        _num(p.get("mean_abs_diff")),
+        f'<span class="fail">{regressions}</span>' if regressions else str(regressions),
+        _interval(delta.get("p50")), _interval(delta.get("p95")), _interval(delta.get("p99")), str(labelled),
+        _interval(p.get("accuracy_delta"), "+.3f") if labelled else "–",
+        _num(p.get("mcnemar_p"), ".2g") if labelled else "–",
+    ]  # fmt: skip
+
+
+def _version_rows(comparison: Comparison, kinds: list[str]) -> list[list[str]]:
+    """Each version's own figures per kind: latency, accuracy, ECE against its noise, Brier, PSI
+    (or why not), both over the same paired requests."""
+    versions = comparison.get("model_versions") or {}
+    rows = []
+    for kind in kinds:
+        by_role = comparison["kinds"][kind].get("versions") or {}
+        for role in [r for r in ROLES if r in by_role] + sorted(set(by_role) - set(ROLES)):
+            v = by_role[role]
+            lat = v.get("latency_ms") or {}
+            version = versions.get(role)
+            psi = (
+                _num(v.get("psi"))
+                if v.get("psi") is not None or not v.get("shift_reason")
+                else f'<span class="reason">not computed: {escape(str(v.get("shift_reason")))}</span>'
+            )
+            ece = _num(v.get("ece")) + ("" if v.get("ece_noise") is None else f" (noise {_num(v.get('ece_noise'))})")
+            rows.append([
+                escape(kind), escape(role + ("" if version is None else f" ({version})")), str(v.get("n", "–")),
+                " / ".join(_num(lat[q]["value"] if q in lat else None, ".1f") for q in ("p50", "p95", "p99")),
+                _num(v.get("accuracy")), ece, _num(v.get("brier")), str(v.get("n_calibration", "–")), psi,
+            ])  # fmt: skip
+    return rows
+
+
+def _outcome_order(names: AbstractSet[str]) -> list[str]:
+    return [o for o in OUTCOMES if o in names] + sorted(names - set(OUTCOMES))
+
+
+def transition_matrix(transitions: Mapping[str, int]) -> str:
+    """Champion outcome (rows) against challenger outcome (columns), counts of paired requests, over
+    every outcome either version had; a cell worse for the challenger (metrics.paired.worse) with
+    requests in it is marked as a regression."""
+    pairs = {split_transition(key): n for key, n in transitions.items()}
+    rows = columns = _outcome_order({o for pair in pairs for o in pair})  # square: the diagonal is "no change"
+    head = '<th scope="col">champion ↓ · challenger →</th>' + "".join(
+        f'<th scope="col">{escape(c)}</th>' for c in columns
+    )
+    body = []
+    for a in rows:
+        cells = []
+        for b in columns:
+            n = pairs.get((a, b), 0)
+            if n and worse(a, b):
+                cells.append(f'<td class="num regression" title="regression: {escape(a)} → {escape(b)}">{n}</td>')
+            else:
+                cells.append(f'<td class="num{" same" if a == b else ""}">{n}</td>')
+        body.append(f'<tr><th scope="row">{escape(a)}</th>{"".join(cells)}</tr>')
+    return f'<table class="matrix"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+
+
+def _comparison_section(comparison: Comparison, drawn: Mapping[str, Any]) -> str:
+    """The verdict and its reasons, the per-kind paired figures, each version's own, the transition
+    matrices and the comparison plots."""
+    kinds = ordered_kinds(comparison["kinds"])
+    verdict = comparison.get("verdict")
+    parts = ['<section id="comparison"><h2>Champion and challenger</h2>']
+    if verdict is not None:
+        parts.append(f'<p class="verdict">Verdict: <span class="{escape(verdict)}">{escape(verdict)}</span></p>')
+    if reasons := comparison.get("reasons"):
+        parts.append("<ul>" + "".join(f"<li>{escape(r)}</li>" for r in reasons) + "</ul>")
+    share = comparison.get("share")
+    versions = comparison.get("model_versions") or {}
+    parts.append(_facts([
+        ("challenger", escape(str(comparison.get("challenger", "–")))),
+        ("mirrored", "–" if share is None else f"{100 * share:g}% of ML requests"),
+        ("model versions", escape(", ".join(f"{role} {versions.get(role) or '–'}" for role in ROLES))),
+    ]))  # fmt: skip
+    rows = [_pair_row(kind, comparison["kinds"][kind]) for kind in kinds]
+    numeric = set(range(1, len(PAIR_COLUMNS))) - {PAIR_COLUMNS.index("disagreement [95%]")}
+    parts.append(f'<div class="wide">{_table(list(PAIR_COLUMNS), rows, numeric=numeric)}</div>')
+    parts.append("<h3>Each version over the same requests</h3>")
+    version_columns = ["kind", "version", "n", "p50 / p95 / p99 ms", "accuracy", "ECE", "Brier", "n(cal)", "PSI"]
+    parts.append(f'<div class="wide">{_table(version_columns, _version_rows(comparison, kinds), {2, 4, 6, 7})}</div>')
+    parts.append(f'<p class="note">{escape(comparison_legend(comparison))}.</p>')
+    parts.append("<h3>Outcome transitions: champion (rows) → challenger (columns)</h3>")
+    parts.append(
+        '<p class="note">Shaded cells are regressions: a success for the champion (ok, rejected) that is not one '
+        "for the challenger.</p>"
+    )
+    for kind in kinds:
+        p = comparison["kinds"][kind]
+        by_variant = p.get("regressions_by_variant") or {}
+        variants = ", ".join(f"{escape(v)} {n}" for v, n in by_variant.items())
+        parts.append(
+            f'<div class="wide"><h3>{escape(kind)}</h3>{transition_matrix(p.get("transitions") or {})}'
+            + (f'<p class="note">Regressions by variant: {variants}</p>' if variants else "")
+            + "</div>"
+        )
+    parts += [_figure(drawn[i]) for i in COMPARISON_PLOT_IDS]
+    return "".join(parts) + "</section>"
+
+
 def _stages_section(summary: RunSummary, stage_plot: str) -> str:
     parts = ['<section id="stages"><h2>Stages</h2>']
     stages = summary.get("stages") or []
@@ -313,6 +455,13 @@ def plots(summary: RunSummary, manifest: dict | None) -> dict:
         render("plot-variants", "Outcomes per malformed and oversized variant", draw_variants, summary),
         render("plot-stages", "Stage timeline", draw_stages, summary, manifest),
     ]
+    if "comparison" in summary:
+        drawn += [
+            render("plot-disagreement", "Disagreement per payload kind, with its 95% interval", draw_disagreement,
+                   summary),
+            render("plot-latency-delta", "Paired latency difference: challenger − champion", draw_latency_delta,
+                   summary),
+        ]  # fmt: skip
     return {p.id: p for p in drawn}
 
 
@@ -321,24 +470,27 @@ def render_html(summary: RunSummary, manifest: dict | None = None) -> str:
     drawn = plots(summary, manifest)
     name = ((summary.get("run") or {}).get("profile") or {}).get("name", "run")
     when = (manifest or {}).get("started") or ""
-    nav = "".join(
-        f'<a href="#{a}">{t}</a>'
-        for a, t in (("summary", "Summary"), ("gates", "Gates"), ("kinds", "Kinds"), ("quality", "Quality"),
-                     ("load", "Load"), ("stages", "Stages"), ("manifest", "Manifest"))
-    )  # fmt: skip
+    comparison = summary.get("comparison")
+    anchors = [("summary", "Summary"), ("gates", "Gates"), ("kinds", "Kinds"), ("quality", "Quality"),
+               ("load", "Load"), ("stages", "Stages"), ("manifest", "Manifest")]  # fmt: skip
+    if comparison is not None:
+        anchors.insert(3, ("comparison", "Comparison"))
+    nav = "".join(f'<a href="#{a}">{t}</a>' for a, t in anchors)
     quality = "".join(_figure(drawn[i]) for i in ("plot-reliability", "plot-histograms", "plot-psi"))
     load = "".join(_figure(drawn[i]) for i in ("plot-latency", "plot-latency-size", "plot-variants"))
+    css = CSS if comparison is None else CSS + COMPARISON_CSS
     return "\n".join([
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>locust-mlstress report: {escape(name)}</title>",
-        f"<style>{CSS}</style></head><body>",
+        f"<style>{css}</style></head><body>",
         f"<header><h1>locust-mlstress report: {escape(name)}</h1>",
         f'<p class="sub">{escape(when)}</p><nav>{nav}</nav></header>',
         _summary_section(summary, manifest),
         _gates_section(summary),
         _kinds_section(summary),
+        *([] if comparison is None else [_comparison_section(comparison, drawn)]),
         f'<section id="quality"><h2>Quality</h2>{quality}</section>',
         f'<section id="load"><h2>Load</h2>{load}</section>',
         _stages_section(summary, _figure(drawn["plot-stages"])),
