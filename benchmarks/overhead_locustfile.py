@@ -98,10 +98,11 @@ class MLTimed(MLFast):
         self._factory.next = next_payload
         self._hook = SimpleNamespace(fire=fire)
 
-    def _judge(self, *args, **kwargs) -> None:
+    def _judge(self, *args, **kwargs):
         t = time.process_time()
-        super()._judge(*args, **kwargs)
+        judged = super()._judge(*args, **kwargs)
         STEPS["judge"] += time.process_time() - t
+        return judged
 
 
 def _timed_classify(*args):

@@ -27,6 +27,7 @@ _EXPORTS = {
     "serve_when_no_host": ("plugin.embedded", True),
     "MLResult": ("users.events", False),
     "ml_events": ("users.events", False),
+    "ml_pair_events": ("users.events", False),
     "Outcome": ("domain.outcomes", False),
     "classify": ("users.outcomes", False),
     "Payload": ("payloads", False),
@@ -49,6 +50,7 @@ __all__ = [
     "classify",
     "load_profile",
     "ml_events",
+    "ml_pair_events",
     "serve_when_no_host",
 ]
 
@@ -61,7 +63,7 @@ if TYPE_CHECKING:
     from locust_mlstress.plugin.shapes import ProfileShape
     from locust_mlstress.profile import load_profile
     from locust_mlstress.users.arrivals import MLArrivalUser
-    from locust_mlstress.users.events import MLResult, ml_events
+    from locust_mlstress.users.events import MLResult, ml_events, ml_pair_events
     from locust_mlstress.users.httpuser import MLHttpUser
     from locust_mlstress.users.mluser import MLUser
     from locust_mlstress.users.outcomes import classify

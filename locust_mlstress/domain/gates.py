@@ -16,9 +16,16 @@ SHIFT_METRICS = ("psi", "js", "ks")
 CALIBRATION_METRICS = ("ece", "mce", "brier")
 ACCURACY_METRICS = ("accuracy",)  # against the payloads' labels; higher is better
 CONSISTENCY_METRICS = ("flip_rate",)
+# champion against challenger (docs/compare.md): judged on intervals, so noise holds, never fails
+INTERVAL_METRICS = ("disagreement", "p50_delta_ms", "p95_delta_ms", "p99_delta_ms", "ece_delta", "accuracy_delta")
+COMPARISON_METRICS = ("regressions", *INTERVAL_METRICS)
 METRICS: tuple[str, ...] = (
     LATENCY_METRICS + TRAFFIC_METRICS + SHIFT_METRICS + CALIBRATION_METRICS + ACCURACY_METRICS + CONSISTENCY_METRICS
-)
+    + COMPARISON_METRICS
+)  # fmt: skip
+# what a run with a challenger is judged on when no gate names a comparison metric
+DEFAULT_COMPARISON_GATES = ("regressions == 0", "disagreement[clean] < 1%", "p99_delta_ms[clean] < 20")
+LABELLED_COMPARISON_GATES = ("ece_delta[clean] < 0.01",)  # added when the payloads carry labels
 # the payload kinds of a summary, plus `all` (every kind but probe); kept literal so that this
 # module imports nothing (a test checks it against domain.schema.KINDS)
 TRAFFIC_KINDS = ("clean", "drifted", "malformed", "oversized")

@@ -78,6 +78,23 @@ class Target:
 
 
 @dataclass(frozen=True)
+class Challenger:
+    """[challenger]: a second version sent the champion's very bytes (docs/compare.md).
+
+    Only what may differ between two versions of one model is here: where it listens and how
+    its answer is read. The encoding settings are the champion's, or the bytes would differ."""
+
+    host: str | None = None  # --ml-challenger wins over it
+    path: str | None = None  # None: the champion's path
+    headers: tuple[Header, ...] = ()  # replace the champion's headers of the same name
+    timeout: float | None = None  # None: the champion's
+    share: float = 1.0  # of ML requests mirrored; --ml-challenger-share wins over it
+    tolerance: float = 0.0  # regression outputs: a larger difference is a disagreement
+    response_path: str | None = None  # generic codec: where the challenger's answer sits
+    item_path: str | None = None
+
+
+@dataclass(frozen=True)
 class Distribution:
     """How a parametric source draws one feature; only the fields of its `kind` are set."""
 
@@ -229,7 +246,16 @@ class Profile:
     consistency: float = 0.0  # share of requests that resend an earlier clean payload
     gates: GateSpec = GateSpec()  # [gates]: SLO checks turned into an exit code (docs/gates.md)
     load: LoadPlan | None = None  # [load]: users and mix over time (domain/plan.py)
+    challenger: Challenger | None = None  # [challenger]: a second version (docs/compare.md)
     extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def has_labels(self) -> bool:
+        """Whether payloads carry true labels (a label model, or a dataset's label column)."""
+        source = self.source
+        if isinstance(source, DatasetSource):
+            return source.label_column is not None
+        return source.label_model is not None
 
     def feature(self, name: str) -> Feature:
         for f in self.features:

@@ -143,12 +143,75 @@ class AllFigures(TypedDict):
     latency_ms: Latency
 
 
+class Interval(TypedDict):
+    """A figure with its 95% interval; None where it cannot be computed."""
+
+    value: float | None
+    ci: list[float] | None  # [low, high]
+
+
+class PairedLatency(TypedDict):
+    """Challenger − champion per paired request, ms, with order-statistic intervals."""
+
+    p50: Interval
+    p95: Interval
+    p99: Interval
+    n: int
+    histogram: list[list[float]]  # [low, high, count] per log bin, for the distribution plot
+
+
+class VersionFigures(TypedDict):
+    """One version's figures over the paired requests of a kind, against the same baseline."""
+
+    latency_ms: dict[str, Interval]  # p50, p95, p99 with their intervals
+    n: int
+    accuracy: float | None
+    ece: float | None
+    ece_noise: float | None
+    brier: float | None
+    n_calibration: int
+    psi: float | None
+    shift_reason: str | None  # why `psi` is None
+
+
+class PairFigures(TypedDict):
+    """One payload kind's champion/challenger figures (docs/compare.md)."""
+
+    n_pairs: int
+    n_compared: int  # instances with an answer from both
+    disagreement: float | None
+    disagreement_ci: list[float] | None
+    mean_abs_diff: float | None
+    transitions: dict[str, int]  # "champion outcome->challenger outcome": count
+    regressions: int
+    regressions_by_variant: dict[str, int]
+    latency_delta_ms: PairedLatency
+    percentile_delta_ms: dict[str, Interval]  # challenger pXX − champion pXX: what gates read
+    n_labelled: int
+    accuracy_delta: Interval  # challenger − champion, paired
+    mcnemar_p: float | None
+    versions: dict[str, VersionFigures]  # "champion", "challenger"
+    fixed_batch: bool  # one batch sent again and again: counts, but no interval is evidence
+
+
+class Comparison(TypedDict):
+    """The `comparison` block: present when a challenger ran."""
+
+    challenger: str  # its URL, credentials masked
+    share: float  # of ML requests mirrored
+    model_versions: dict[str, str | None]  # what each version's answers named
+    kinds: dict[str, PairFigures]
+    verdict: NotRequired[str]  # "promote", "hold", "rollback": at the end of a run
+    reasons: NotRequired[list[str]]
+
+
 class Figures(TypedDict):
     """What gates are judged on: the whole run's, a stage's, or the figures so far."""
 
     kinds: dict[str, KindFigures]
     all: AllFigures
     duration_s: float
+    comparison: NotRequired[Comparison]  # with a challenger (the run's figures; never a stage's)
 
 
 def no_figures(duration_s: float) -> Figures:
@@ -310,13 +373,17 @@ __all__ = [
     "BreakingPoint",
     "Calibration",
     "Classes",
+    "Comparison",
     "Consistency",
     "Figures",
     "GateVerdict",
     "Histogram",
+    "Interval",
     "KindFigures",
     "Latency",
     "LiveSummary",
+    "PairFigures",
+    "PairedLatency",
     "PayloadSizes",
     "ProfileIdentity",
     "ReliabilityBin",
@@ -326,6 +393,7 @@ __all__ = [
     "StageGate",
     "StageVerdict",
     "TrafficRow",
+    "VersionFigures",
     "Warmup",
     "WindowRow",
     "Workers",

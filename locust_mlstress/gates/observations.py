@@ -16,6 +16,7 @@ from typing import Any
 from locust_mlstress.domain.gates import (
     ACCURACY_METRICS,
     CALIBRATION_METRICS,
+    COMPARISON_METRICS,
     LATENCY_METRICS,
     SHIFT_METRICS,
     TRAFFIC_KINDS,
@@ -36,6 +37,7 @@ class Observation:
     n: int
     kind: str | None = None
     why: str = ""
+    interval: tuple[float, float] | None = None  # a comparison figure's 95% interval: what it is judged on
 
 
 def lookup(summary: Figures, metric: str, kind: str | None) -> Observation:
@@ -55,6 +57,8 @@ def _lookup(summary: Mapping[str, Any], metric: str, kind: str | None) -> Observ
         return _quality(summary, "accuracy", metric, kind or "clean")
     if metric == "flip_rate":
         return _flip_rate(summary)
+    if metric in COMPARISON_METRICS:
+        return _comparison(summary, metric, kind)
     return _traffic(summary, metric, kind or "all")
 
 
@@ -171,3 +175,60 @@ def _flip_rate(summary: Mapping[str, Any]) -> Observation:
     if value is None:
         return Observation(None, 0, "probe", "no resent instances")
     return Observation(value, _count(consistency.get("instances")), "probe")
+
+
+def _comparison(summary: Mapping[str, Any], metric: str, kind: str | None) -> Observation:
+    """A champion/challenger figure (docs/compare.md) with its interval; `regressions` without a
+    kind (or `all`) is the total over every kind."""
+    block = summary.get("comparison")
+    if not isinstance(block, dict):
+        return Observation(None, 0, kind, "no challenger in this run (--ml-challenger)")
+    found = block.get("kinds")
+    kinds: Mapping[str, Any] = found if isinstance(found, dict) else {}
+    if metric == "regressions" and kind in (None, "all"):
+        entries = [e for e in kinds.values() if isinstance(e, dict)]
+        pairs = sum(_count(e.get("n_pairs")) for e in entries)
+        if not pairs:
+            return Observation(None, 0, kind, "no pairs")
+        return Observation(float(sum(_count(e.get("regressions")) for e in entries)), pairs, kind)
+    kind = kind or "clean"
+    entry = kinds.get(kind)
+    if not isinstance(entry, dict):
+        return Observation(None, 0, kind, f"no {kind!r} pairs")
+    if metric == "regressions":
+        return Observation(float(_count(entry.get("regressions"))), _count(entry.get("n_pairs")), kind)
+    if metric == "disagreement":
+        return _with_interval(entry.get("disagreement"), entry.get("disagreement_ci"), entry.get("n_compared"),
+                              kind, "no instance answered by both versions")  # fmt: skip
+    if metric == "accuracy_delta":
+        delta = entry.get("accuracy_delta") or {}
+        return _with_interval(delta.get("value"), delta.get("ci"), entry.get("n_labelled"), kind,
+                              "no labelled instance answered by both versions")  # fmt: skip
+    if metric == "ece_delta":
+        return _ece_delta(entry, kind)
+    delta = (entry.get("percentile_delta_ms") or {}).get(metric.removesuffix("_delta_ms")) or {}
+    missing = "no latency of both versions"
+    return _with_interval(delta.get("value"), delta.get("ci"), entry.get("n_pairs"), kind, missing)
+
+
+def _with_interval(value: Any, ci: Any, n: Any, kind: str, missing: str) -> Observation:
+    number = _number(value)
+    if number is None:
+        return Observation(None, _count(n), kind, missing)
+    bounds = [_number(x) for x in ci] if isinstance(ci, list) and len(ci) == 2 else []
+    if len(bounds) != 2 or bounds[0] is None or bounds[1] is None:
+        return Observation(number, _count(n), kind, "too few pairs for a 95% interval")
+    return Observation(number, _count(n), kind, interval=(bounds[0], bounds[1]))
+
+
+def _ece_delta(entry: Mapping[str, Any], kind: str) -> Observation:
+    """Challenger's ECE minus the champion's, ± the two noise floors (the ECE a perfectly
+    calibrated model shows at these counts): a difference inside them is noise."""
+    versions = entry.get("versions") or {}
+    a, b = versions.get("champion") or {}, versions.get("challenger") or {}
+    ea, eb = _number(a.get("ece")), _number(b.get("ece"))
+    n = min(_count(a.get("n_calibration")), _count(b.get("n_calibration")))
+    if ea is None or eb is None:
+        return Observation(None, n, kind, "no calibration figure for both versions (labels and probabilities needed)")
+    noise = (_number(a.get("ece_noise")) or 0.0) + (_number(b.get("ece_noise")) or 0.0)
+    return Observation(eb - ea, n, kind, interval=(eb - ea - noise, eb - ea + noise))

@@ -13,7 +13,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from locust_mlstress.domain.gates import ACCURACY_METRICS, CALIBRATION_METRICS, POLICIES, SHIFT_METRICS, Gate
+from locust_mlstress.domain.gates import (
+    ACCURACY_METRICS,
+    CALIBRATION_METRICS,
+    COMPARISON_METRICS,
+    INTERVAL_METRICS,
+    POLICIES,
+    SHIFT_METRICS,
+    Gate,
+)
 from locust_mlstress.domain.summary import Figures
 from locust_mlstress.gates.observations import Observation, lookup
 
@@ -41,6 +49,13 @@ DEFAULT_MIN_SAMPLES: dict[str, int] = {
     "brier": 200,
     "accuracy": 100,
     "flip_rate": 50,
+    "regressions": 1,
+    "disagreement": 100,
+    "p50_delta_ms": 100,
+    "p95_delta_ms": 100,
+    "p99_delta_ms": 100,
+    "ece_delta": 200,
+    "accuracy_delta": 100,
     "error_rate": 1,
     "accepted_malformed": 1,
     "requests": 1,
@@ -114,11 +129,56 @@ def judge(gate: Gate, seen: Observation, *, minimum: int, inconclusive_passes: b
         message = f"{subject}: {reason}: inconclusive"
         return GateResult(gate, seen.value, seen.n, INCONCLUSIVE, message, inconclusive_passes, reason)
     value, threshold = _show(seen.value, gate.percent), _show(gate.threshold, gate.percent)
+    if gate.metric in INTERVAL_METRICS:
+        return _judge_interval(gate, seen, subject, value, threshold, inconclusive_passes)
     if gate.holds(seen.value):
         message = f"{subject} = {value} {gate.op} {threshold}: pass (n={seen.n})"
         return GateResult(gate, seen.value, seen.n, PASS, message, inconclusive_passes, source)
     message = f"{subject} = {value}, not {gate.op} {threshold}: fail (n={seen.n})"
     return GateResult(gate, seen.value, seen.n, FAIL, message, inconclusive_passes, source)
+
+
+def _judge_interval(
+    gate: Gate, seen: Observation, subject: str, value: str, threshold: str, inconclusive_passes: bool
+) -> GateResult:
+    """A comparison gate holds when its whole 95% interval does, fails when none of it does, and
+    is inconclusive when the interval straddles the threshold: two versions that differ only by
+    noise are never rolled back (docs/compare.md)."""
+    if seen.interval is None:
+        reason = seen.why or "no interval"
+        return GateResult(gate, seen.value, seen.n, INCONCLUSIVE, f"{subject} = {value}: {reason}: inconclusive",
+                          inconclusive_passes, reason)  # fmt: skip
+    low, high = seen.interval
+    shown = f"{subject} = {value} [{_show(low, gate.percent)}, {_show(high, gate.percent)}]"
+    held = gate.holds(low), gate.holds(high)
+    if all(held):
+        return GateResult(gate, seen.value, seen.n, PASS, f"{shown} {gate.op} {threshold}: pass (n={seen.n})",
+                          inconclusive_passes)  # fmt: skip
+    if not any(held):
+        return GateResult(gate, seen.value, seen.n, FAIL, f"{shown}, not {gate.op} {threshold}: fail (n={seen.n})",
+                          inconclusive_passes)  # fmt: skip
+    reason = f"the 95% interval straddles {threshold}"
+    return GateResult(gate, seen.value, seen.n, INCONCLUSIVE, f"{shown}: {reason}: inconclusive (n={seen.n})",
+                      inconclusive_passes, reason)  # fmt: skip
+
+
+Verdict = Literal["promote", "hold", "rollback"]
+
+
+def comparison_verdict(results: Iterable[GateResult]) -> tuple[Verdict, list[str]]:
+    """What to do with the challenger, and why: `rollback` when a comparison gate failed,
+    `hold` when one could not be judged (too few pairs, an interval across its threshold),
+    `promote` when every one held. The other gates judge the champion's run, not the choice."""
+    judged = [r for r in results if r.gate.metric in COMPARISON_METRICS]
+    if not judged:
+        return "hold", ["no comparison gate was judged"]
+    failed = [r.message for r in judged if r.status == FAIL]
+    if failed:
+        return "rollback", failed
+    open_ = [r.message for r in judged if r.status == INCONCLUSIVE]
+    if open_:
+        return "hold", open_
+    return "promote", [r.message for r in judged]
 
 
 def _show(value: float, percent: bool = False) -> str:

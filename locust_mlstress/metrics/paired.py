@@ -63,6 +63,33 @@ def disagreement(disagree: int, n: int) -> Proportion:
     return Proportion(disagree / n if n else math.nan, low, high, n)
 
 
+def accuracy_delta(b: int, c: int, n: int, z: float = 1.959963984540054) -> Proportion:
+    """Challenger's accuracy minus the champion's over `n` paired instances, with a 95% Wald
+    interval for paired proportions: ``(c − b) / n ± z·sqrt(b + c − (c − b)²/n) / n``. Only the
+    discordant pairs carry the difference, so with none the interval is exactly [0, 0]: the two
+    versions were right on the very same instances."""
+    if n <= 0:
+        return Proportion(math.nan, math.nan, math.nan, 0)
+    d = (c - b) / n
+    half = z * math.sqrt(max(0.0, b + c - (c - b) ** 2 / n)) / n
+    return Proportion(d, max(-1.0, d - half), min(1.0, d + half), n)
+
+
+def quantile_ranks(n: int, q: float, confidence: float = 0.95) -> tuple[int, int] | None:
+    """1-based ranks (low, high) of the order statistics that bracket the `q` quantile of `n`
+    values with at least `confidence`, whatever the distribution (the count of values below a
+    quantile is binomial(n, q)); None when `n` is too small for such an interval (a p99 of 100
+    values has none: the largest value is not above the p99 often enough)."""
+    if n <= 0 or not 0 < q < 1:
+        return None
+    tail = (1 - confidence) / 2
+    low = int(stats.binom.ppf(tail, n, q))  # P(X <= low - 1) <= tail: the low-th value is at or below
+    high = int(stats.binom.ppf(1 - tail, n, q)) + 1
+    if low < 1 or high > n:
+        return None
+    return low, high
+
+
 def worse(champion: str, challenger: str) -> bool:
     """Whether the pair's outcome transition is a regression for the challenger.
 

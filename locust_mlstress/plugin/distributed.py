@@ -81,8 +81,8 @@ def send_report(environment: Environment, data: dict) -> None:
     run = state.run
     if run.recorder is not None:
         data[REPORT_KEY] = run.recorder.take_delta()
-        if state.model_version:
-            data[REPORT_KEY + "_version"] = state.model_version
+        if state.model_versions:
+            data[REPORT_KEY + "_versions"] = dict(state.model_versions)
     if run.traces is not None:
         data[REPORT_KEY + "_traces"] = list(run.traces.take())
     if state.arrivals.unsent:
@@ -95,7 +95,9 @@ def receive_report(environment: Environment, client_id: str, data: dict) -> None
     run = state.run
     if run.monitor is not None and REPORT_KEY in data:
         run.monitor.absorb(data[REPORT_KEY], source=client_id)
-        state.model_version = state.model_version or data.get(REPORT_KEY + "_version")
+        for version, name in (data.get(REPORT_KEY + "_versions") or {}).items():
+            if state.model_versions.get(version) is None:
+                state.model_versions[version] = name
     if run.trace_file is not None and REPORT_KEY + "_traces" in data:
         run.trace_file.add(*data[REPORT_KEY + "_traces"])
     if REPORT_KEY + "_arrivals" in data:

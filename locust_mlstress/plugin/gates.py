@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, TypedDict, cast
 import gevent
 from locust.env import Environment
 
+from locust_mlstress.domain.gates import COMPARISON_METRICS, DEFAULT_COMPARISON_GATES, LABELLED_COMPARISON_GATES
 from locust_mlstress.domain.schema import Profile
 from locust_mlstress.domain.summary import Aborted, BreakingPoint, Figures, GateVerdict, StageVerdict
 from locust_mlstress.gates import (
@@ -36,6 +37,7 @@ from locust_mlstress.gates import (
 from locust_mlstress.gates.verdicts import FAIL, INCONCLUSIVE, PASS
 from locust_mlstress.plugin.outputs import attempt
 from locust_mlstress.plugin.state import MLRun, state_of
+from locust_mlstress.users.challenger import challenger_settings
 from locust_mlstress.users.context import option, plan_for
 
 if TYPE_CHECKING:
@@ -46,8 +48,15 @@ logger = logging.getLogger("locust_mlstress")
 
 
 def gate_spec(environment: Environment, profile: Profile) -> GateSpec:
-    """The profile's [gates] plus every --ml-gate (checked at init, so parsing cannot fail here)."""
-    return profile.gates.with_checks(parse_gates(option(environment, "ml_gate", []) or []))
+    """The profile's [gates] plus every --ml-gate (checked at init, so parsing cannot fail here);
+    with a challenger and no gate on a comparison figure, the default comparison gates."""
+    spec = profile.gates.with_checks(parse_gates(option(environment, "ml_gate", []) or []))
+    if challenger_settings(environment, profile) is None or any(g.metric in COMPARISON_METRICS for g in spec.checks):
+        return spec
+    defaults = DEFAULT_COMPARISON_GATES + (
+        LABELLED_COMPARISON_GATES if profile.has_labels and profile.output.type != "regression" else ()
+    )
+    return spec.with_checks(parse_gates(defaults, label="default comparison gate"))
 
 
 def judge_spec(spec: GateSpec, summary: Figures) -> list[GateResult]:

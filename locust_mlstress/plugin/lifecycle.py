@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+from typing import TypeVar
 
 import gevent
 from locust.env import Environment
@@ -26,6 +27,7 @@ from locust_mlstress.domain.gates import GateSpec
 from locust_mlstress.domain.plan import stage_of
 from locust_mlstress.domain.schema import Profile
 from locust_mlstress.domain.summary import SCHEMA_VERSION, Figures, LiveSummary, RunSummary
+from locust_mlstress.gates import comparison_verdict
 from locust_mlstress.plugin.console import HeldConsole, console
 from locust_mlstress.plugin.distributed import await_final_reports
 from locust_mlstress.plugin.gates import (
@@ -42,9 +44,10 @@ from locust_mlstress.plugin.state import MLRun, state_of
 from locust_mlstress.quality import QualityMonitor, QualityRecorder, Warmup
 from locust_mlstress.quality.baseline import load_baseline, profile_identity, save_baseline
 from locust_mlstress.quality.traces import TraceFile, TraceSampler
-from locust_mlstress.report.console import format_summary
+from locust_mlstress.report.console import format_comparison, format_summary
 from locust_mlstress.report.manifest import mask_host
 from locust_mlstress.users.behaviour import ml_user_classes
+from locust_mlstress.users.challenger import challenger_settings
 from locust_mlstress.users.context import option, plan_for, resolve_profile
 
 logger = logging.getLogger("locust_mlstress")
@@ -110,7 +113,9 @@ def start(environment: Environment) -> MLRun:
     if not isinstance(environment.runner, MasterRunner):
         sink = run.monitor.absorb if run.monitor is not None else None
         plan = plan_for(environment, profile)
-        run.recorder = QualityRecorder(profile.output, window, state.clock(), sink, stage_of(plan))
+        challenger = challenger_settings(environment, profile)
+        tolerance = challenger.tolerance if challenger is not None else 0.0
+        run.recorder = QualityRecorder(profile.output, window, state.clock(), sink, stage_of(plan), tolerance)
         if artifacts:
             run.traces = TraceSampler(float(option(environment, "ml_trace_rate", 0.01)))
     return run
@@ -145,14 +150,32 @@ def _with_data(environment: Environment) -> tuple[QualityMonitor, float] | None:
 def live_summary(environment: Environment) -> LiveSummary | None:
     """The figures so far; None before any data."""
     found = _with_data(environment)
-    return None if found is None else found[0].summary(found[1])
+    return None if found is None else _identify(environment, found[0].summary(found[1]))
 
 
 def gate_summary(environment: Environment) -> Figures | None:
-    """What gates read of the figures so far (`kinds`, `all`, `duration_s`): the live summary
-    without its per-window figures, for judging gates during the run; None before any data."""
+    """What gates read of the figures so far (`kinds`, `all`, `duration_s`, `comparison`): the
+    live summary without its per-window figures, for judging gates during the run; None before
+    any data."""
     found = _with_data(environment)
-    return None if found is None else found[0].gate_figures(round(found[1], 3))
+    return None if found is None else _identify(environment, found[0].gate_figures(round(found[1], 3)))
+
+
+F = TypeVar("F", Figures, LiveSummary)
+
+
+def _identify(environment: Environment, figures: F) -> F:
+    """Name the challenger in a `comparison` block: its URL (credentials masked), the share
+    mirrored, and the model version each version's answers named."""
+    comparison = figures.get("comparison")
+    profile = state_of(environment).run.profile
+    settings = challenger_settings(environment, profile) if profile is not None else None
+    if comparison is not None and settings is not None:
+        comparison["challenger"] = mask_host(settings.url) or ""
+        comparison["share"] = settings.share
+        versions = state_of(environment).model_versions
+        comparison["model_versions"] = {v: versions.get(v) for v in ("champion", "challenger")}
+    return figures
 
 
 def finish(environment: Environment) -> RunSummary | None:
@@ -198,10 +221,14 @@ def finish(environment: Environment) -> RunSummary | None:
             summary["aborted"] = run.aborted
     if (arrivals := state.arrivals.figures()) is not None:
         summary["arrivals"] = arrivals
+    if "comparison" in summary:
+        summary["comparison"]["verdict"], summary["comparison"]["reasons"] = comparison_verdict(results)
     summary.update(stages)
     run.summary = summary
 
     console.info("\n%s\n", format_summary(summary))
+    if "comparison" in summary:
+        console.info("\n%s\n", format_comparison(summary["comparison"]))
     failures: list[str] = []
     report_results(environment, results, run.aborted, failures)
     if arrivals is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from locust.env import Environment
 
 from locust_mlstress.errors import ProfileError
+from locust_mlstress.http.client import Origin
 from locust_mlstress.plugin.outputs import check_outputs
 from locust_mlstress.profile.gate_expression import GateError, parse_gates
 from locust_mlstress.profile.load import header_problem
@@ -47,6 +48,11 @@ OPTIONS: tuple[tuple[str, dict], ...] = (
                                 "Locust's CSV and HTML reports, sampled request traces"}),
     ("--ml-manifest", {"help": "Write the run's manifest (seed, profile hash, versions, command line without "
                                "secrets, host, times, workers, gate verdicts) to PATH"}),
+    ("--ml-challenger", {"include_in_web_ui": True,
+                         "help": "A challenger version's base URL: every ML request is also sent there, same bytes, "
+                                 "and the two are compared (docs/compare.md); overrides [challenger] host"}),
+    ("--ml-challenger-share", {"help": "Share of ML requests mirrored to the challenger (0-1, chosen by request "
+                                       "id; default 1, or [challenger] share)"}),
     ("--ml-trace-rate", {"default": "0.01", "help": "Share of requests kept as traces in --ml-artifacts "
                                                     "(0-1, chosen by request id; default 0.01)"}),
 )  # fmt: skip
@@ -75,7 +81,9 @@ def check_options(environment: Environment) -> None:
         Warmup.parse(option(environment, "ml_warmup", "10s"))
     except ValueError as exc:
         raise ProfileError(None, "--ml-warmup", str(exc).split(": ", 1)[1]) from None
-    for name, flag in (("ml_consistency", "--ml-consistency"), ("ml_trace_rate", "--ml-trace-rate")):
+    shares = (("ml_consistency", "--ml-consistency"), ("ml_trace_rate", "--ml-trace-rate"),
+              ("ml_challenger_share", "--ml-challenger-share"))  # fmt: skip
+    for name, flag in shares:
         share = option(environment, name)
         if share is None:
             continue
@@ -84,6 +92,12 @@ def check_options(environment: Environment) -> None:
                 raise ValueError
         except ValueError:
             raise ProfileError(None, flag, f"must be a share between 0 and 1, got {share!r}") from None
+    if (url := option(environment, "ml_challenger")) is not None:
+        try:
+            Origin.parse(url)
+        except ValueError as exc:
+            raise ProfileError(None, "--ml-challenger", f"{exc}; give the challenger's base URL, "
+                               "e.g. http://127.0.0.1:8081") from None  # fmt: skip
     rate = option(environment, "ml_arrival_rate")
     if rate is not None:
         try:

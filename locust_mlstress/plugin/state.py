@@ -20,7 +20,7 @@ from locust_mlstress.domain.summary import Aborted, BaselineHeader, RunSummary
 from locust_mlstress.quality import QualityMonitor, QualityRecorder
 from locust_mlstress.quality.traces import TraceFile, TraceSampler
 from locust_mlstress.users.context import ATTRIBUTE, RunContext, context_of
-from locust_mlstress.users.events import ml_events
+from locust_mlstress.users.events import ml_events, ml_pair_events
 
 if TYPE_CHECKING:
     from locust_mlstress.plugin.console import HeldConsole
@@ -50,6 +50,10 @@ class MLRun:
             if self.trace_file is not None and len(self.traces.pending) >= 100:
                 self.trace_file.add(*self.traces.take())
 
+    def record_pair(self, **kwargs) -> None:
+        if self.recorder is not None:
+            self.recorder.record_pair(**kwargs)
+
     def stop(self) -> None:
         """Kill the run's greenlets: the gate watcher and the user counter."""
         for greenlet in (self.watcher, self.counter):
@@ -64,12 +68,13 @@ class MLState(RunContext):
 
     @classmethod
     def make(cls, environment: Environment) -> MLState:
-        """A state whose run records every `ml_request` of the environment (the run of the
+        """A state whose run records every `ml_request` and `ml_pair` of the environment (the run of the
         moment: a test start replaces it). A stand-in environment (the web UI's form check)
         has no events to listen to."""
         state = cls()
         if isinstance(environment, Environment):
             ml_events(environment).add_listener(lambda **kw: state.run.record(**kw))
+            ml_pair_events(environment).add_listener(lambda **kw: state.run.record_pair(**kw))
         return state
 
 

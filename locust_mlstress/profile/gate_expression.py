@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from locust_mlstress.domain.gates import (
     ACCURACY_METRICS,
     CALIBRATION_METRICS,
+    COMPARISON_METRICS,
     CONSISTENCY_METRICS,
+    INTERVAL_METRICS,
     KINDS,
     METRICS,
     OPERATORS,
@@ -171,6 +173,10 @@ class _Parser:
             raise self.fail(
                 kind.pos, f"{metric} is measured on consistency probes only; write {metric} or {metric}[probe]"
             )
+        if kind.text == "probe" and metric in COMPARISON_METRICS:
+            raise self.fail(kind.pos, f"probes are not sent to a challenger; {metric} is judged on another kind")
+        if kind.text == "all" and metric in INTERVAL_METRICS:
+            raise self.fail(kind.pos, f"{metric} is judged per kind: write {metric}[clean] or another kind")
         if kind.text == "probe" and metric in SHIFT_METRICS + CALIBRATION_METRICS + ACCURACY_METRICS:
             raise self.fail(kind.pos, f"probes resend earlier payloads and carry no {metric}; use another kind")
 

@@ -14,6 +14,7 @@ from locust_mlstress.codecs import make_codec
 from locust_mlstress.domain.schema import (
     KINDS,
     V2_DATATYPE_NAMES,
+    Challenger,
     DatasetSource,
     Feature,
     Header,
@@ -24,6 +25,7 @@ from locust_mlstress.domain.schema import (
     Target,
 )
 from locust_mlstress.errors import ProfileError
+from locust_mlstress.http.client import Origin
 from locust_mlstress.payloads.dataset import read_dataset_file
 from locust_mlstress.profile.expectations import read_expectations
 from locust_mlstress.profile.fields import Table, printable
@@ -120,14 +122,54 @@ def parse_profile(data: dict, path: Path, sha256: str = "") -> Profile:
     kind_weights = _mix(top.table("mix", required=True), drift, malformed, oversized)
     consistency = _consistency(top.table("consistency"))
     gates = read_gates(top.table("gates"))
+    challenger = _challenger(top.table("challenger"), target, output) if top.has("challenger") else None
     plan = read_plan(top.table("load"), partial_kinds_check(drift, malformed, oversized), gates.checks)
     top.finish()
     return Profile(
         name=name, path=path, sha256=sha256, seed=seed, target=target, features=features,
         output=output, source=source, kind_weights=kind_weights, drift=drift, malformed=malformed,
         oversized=oversized, expect=expect, description=description, consistency=consistency,
-        gates=gates, load=plan,
+        gates=gates, load=plan, challenger=challenger,
     )  # fmt: skip
+
+
+# what a [challenger] table may set: a second version gets the champion's very bytes, so every
+# key of the encoding stays the champion's (docs/compare.md)
+CHALLENGER_KEYS = ("host", "path", "headers", "timeout", "share", "tolerance", "response_path", "item_path")
+
+
+def _challenger(t: Table, target: Target, output: Output) -> Challenger:
+    for key in t.data:
+        if key not in CHALLENGER_KEYS and key in Target.__dataclass_fields__:
+            raise t.error(key, "the challenger is sent the champion's bytes, so the encoding is set once, "
+                          f"in [target]; [challenger] may set {', '.join(CHALLENGER_KEYS)}")  # fmt: skip
+    host = t.str("host", None)
+    if host is not None:
+        try:
+            Origin.parse(host)
+        except ValueError as exc:
+            raise t.error("host", f'{exc}; e.g. host = "http://127.0.0.1:8081"') from None
+    path = t.str("path", None)
+    if path is not None and not path.startswith("/"):
+        raise t.error("path", f"must start with '/', got {path!r}")
+    tolerance = t.number("tolerance", 0.0, min=0)
+    if tolerance and output.type != "regression":
+        raise t.error("tolerance", "applies to regression outputs; a class answer differs or it does not")
+    for key in ("response_path", "item_path"):
+        if t.has(key) and target.codec != "json":
+            raise t.error(key, f"is read by the 'json' codec only; this target's codec is {target.codec!r}")
+    challenger = Challenger(
+        host=host,
+        path=path,
+        headers=_headers(t.table("headers")),
+        timeout=t.number("timeout", None, above=0),
+        share=t.number("share", 1.0, min=0, max=1),
+        tolerance=tolerance,
+        response_path=t.str("response_path", None),
+        item_path=t.str("item_path", None),
+    )
+    t.finish()
+    return challenger
 
 
 def _consistency(t: Table) -> float:

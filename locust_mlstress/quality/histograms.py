@@ -181,7 +181,10 @@ class LogHistogram:
         n = self.n
         if n == 0:
             return math.nan
-        rank = max(1, math.ceil(q * n))
+        return self.at_rank(max(1, math.ceil(q * n)))
+
+    def at_rank(self, rank: int) -> float:
+        """The representative of the bin holding the `rank`-th smallest value (1-based)."""
         i = int(np.searchsorted(np.cumsum(self.counts), rank, side="left"))
         return key_value(i + self.offset)
 

@@ -19,9 +19,11 @@ from locust_mlstress.domain.schema import Profile
 from locust_mlstress.domain.summary import (
     AllFigures,
     Baseline,
+    Comparison,
     Figures,
     KindFigures,
     LiveSummary,
+    PairFigures,
     Shift,
     TrafficRow,
     WindowRow,
@@ -29,8 +31,13 @@ from locust_mlstress.domain.summary import (
 from locust_mlstress.quality import figures
 from locust_mlstress.quality.histograms import LogHistogram
 from locust_mlstress.quality.kindstats import KindStats
+from locust_mlstress.quality.pairs import PairStats, version_figures
 
 HEAD_WINDOWS = 64
+CLEAN_WARMUP_WHY = (
+    "clean's baseline is the champion's own warm-up answers: save a baseline (--ml-save-baseline) and pass it "
+    "with --ml-baseline to compare both versions' clean shift"
+)
 
 
 @dataclass(frozen=True)
@@ -83,6 +90,9 @@ class QualityMonitor:
         self.clean_head: dict[int, KindStats] = {}
         self.stages: dict[int, dict[str, KindStats]] = {}  # load-plan stage -> kind -> stats
         self.received: Counter[str] = Counter()
+        # with a challenger: per kind, the pairs, and each version's stats over the same pairs
+        self.pairs: dict[str, PairStats] = {}
+        self.versions: dict[str, dict[str, KindStats]] = {}
         self.users: dict[int, int] = {}  # window -> the most users seen running in it
 
     def _new(self) -> KindStats:
@@ -91,8 +101,14 @@ class QualityMonitor:
     def absorb(self, delta: list[dict], source: str = "local") -> None:
         """Add one recorder delta (a worker's report, or a local recorder's closed windows)."""
         for item in delta:
-            stats = KindStats.from_wire(item["stats"], self.output, self.n_classes)
             kind, window = item["kind"], item["window"]
+            if "pair" in item:
+                self.pairs.setdefault(kind, PairStats()).merge(PairStats.from_wire(item["pair"]))
+                continue
+            stats = KindStats.from_wire(item["stats"], self.output, self.n_classes)
+            if "version" in item:
+                self.versions.setdefault(item["version"], {}).setdefault(kind, self._new()).merge(stats)
+                continue
             self.received[source] += stats.requests
             self.totals.setdefault(kind, self._new()).merge(stats)
             self.windows.setdefault(window // self.factor, {}).setdefault(kind, self._new()).merge(stats)
@@ -225,10 +241,45 @@ class QualityMonitor:
         refs = self.references()[0] if refs is None else refs
         return {kind: self.kind_figures(kind, stats, refs.get(kind)) for kind, stats in sorted(self.totals.items())}
 
+    def comparison_kinds(self, refs: dict[str, KindStats] | None = None) -> dict[str, PairFigures]:
+        """Per kind, the champion/challenger figures (docs/compare.md); empty without pairs.
+
+        Each version's shift is against the run's baseline for the kind, but not clean's in
+        warm-up mode: that baseline is the champion's own first answers, which the champion's
+        paired answers include, so the two versions would not be judged alike."""
+        if not self.pairs:
+            return {}
+        refs = self.references()[0] if refs is None else refs
+        out: dict[str, PairFigures] = {}
+        for kind, pairs in sorted(self.pairs.items()):
+            ref, why = refs.get(kind), None
+            if kind == "clean" and self.file_baseline is None:
+                ref, why = None, CLEAN_WARMUP_WHY
+            elif ref is None:
+                why = "no baseline for this kind"
+            versions = {
+                version: version_figures(self.versions.get(version, {}).get(kind, self._new()), ref, why)
+                for version in ("champion", "challenger")
+            }
+            out[kind] = found = pairs.figures(versions)
+            if kind in figures.FIXED_BATCH_KINDS:  # its instances repeat: no interval holds
+                found["fixed_batch"] = True
+                found["disagreement_ci"] = found["accuracy_delta"]["ci"] = found["mcnemar_p"] = None
+        return out
+
     def gate_figures(self, duration_s: float) -> Figures:
-        """The part of the summary gates read (gates/observations.py: `kinds` and `all`), without the
-        per-window figures and traffic rows: what judging gates during the run needs."""
-        return {"kinds": self.kinds(), "all": _all_figures(self.totals), "duration_s": duration_s}
+        """The part of the summary gates read (gates/observations.py: `kinds`, `all` and a
+        challenger's `comparison`), without the per-window figures and traffic rows: what judging
+        gates during the run needs."""
+        figures: Figures = {"kinds": self.kinds(), "all": _all_figures(self.totals), "duration_s": duration_s}
+        if self.pairs:
+            figures["comparison"] = self.comparison()
+        return figures
+
+    def comparison(self, refs: dict[str, KindStats] | None = None) -> Comparison:
+        """The summary's `comparison` block without what the plugin knows (URL, share, versions,
+        verdict): those it fills in."""
+        return {"challenger": "", "share": 1.0, "model_versions": {}, "kinds": self.comparison_kinds(refs)}
 
     def summary(self, now: float | None = None) -> LiveSummary:
         """Every figure so far; `duration_s` is `now` (seconds since the run's start), or without
@@ -256,7 +307,7 @@ class QualityMonitor:
                 window_rows.append(row)
         clean = kinds.get("clean")
         baseline["too_small"], baseline["min_n"] = baseline_size(clean["shift"] if clean is not None else None)
-        return {
+        live: LiveSummary = {
             "kinds": kinds,
             "all": _all_figures(self.totals),
             "duration_s": round(now if now is not None else self._end_of_windows(), 3),
@@ -266,6 +317,9 @@ class QualityMonitor:
             "window_s": span,
             "received": dict(self.received),
         }
+        if self.pairs:
+            live["comparison"] = self.comparison(refs)
+        return live
 
 
 def baseline_size(clean_shift: Shift | None) -> tuple[bool | None, int | None]:

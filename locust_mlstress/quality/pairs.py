@@ -10,17 +10,71 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from locust_mlstress.metrics.paired import disagreement, mcnemar, worse
-from locust_mlstress.quality.histograms import LogHistogram
+from locust_mlstress.domain.summary import Interval, PairFigures, VersionFigures
+from locust_mlstress.metrics.paired import accuracy_delta, disagreement, mcnemar, quantile_ranks, worse
+from locust_mlstress.quality import figures
+from locust_mlstress.quality.histograms import LogHistogram, key_bounds
+from locust_mlstress.quality.kindstats import KindStats
 
 QUANTILES = {"p50": 0.5, "p95": 0.95, "p99": 0.99}
+NO_INTERVAL: Interval = {"value": None, "ci": None}
 
 
-def _quantiles(h: LogHistogram) -> dict[str, Any]:
+def interval_of(h: LogHistogram, q: float) -> Interval:
+    """The `q` quantile of a histogram's values with its distribution-free 95% interval (None
+    when there are too few values for one: then no gate can be judged on it)."""
     n = h.n
-    out: dict[str, Any] = {k: (h.quantile(q) if n else None) for k, q in QUANTILES.items()}
-    out["n"] = n
+    if n == 0:
+        return dict(NO_INTERVAL)  # type: ignore[return-value]  # a copy of the TypedDict
+    ranks = quantile_ranks(n, q)
+    return {"value": h.quantile(q), "ci": [h.at_rank(ranks[0]), h.at_rank(ranks[1])] if ranks else None}
+
+
+def latency_intervals(h: LogHistogram) -> dict[str, Interval]:
+    return {name: interval_of(h, q) for name, q in QUANTILES.items()}
+
+
+def percentile_delta(champion: dict[str, Interval], challenger: dict[str, Interval]) -> dict[str, Interval]:
+    """Challenger's percentile minus the champion's, the interval from both intervals at their
+    far ends (conservative: each holds with 95%, so the difference holds with at least 90%, and
+    the two samples are paired, which only tightens it)."""
+    out: dict[str, Interval] = {}
+    for name in QUANTILES:
+        a, b = champion[name], challenger[name]
+        if a["value"] is None or b["value"] is None:
+            out[name] = dict(NO_INTERVAL)  # type: ignore[assignment]
+            continue
+        ci = [b["ci"][0] - a["ci"][1], b["ci"][1] - a["ci"][0]] if a["ci"] and b["ci"] else None
+        out[name] = {"value": b["value"] - a["value"], "ci": ci}
     return out
+
+
+def version_figures(stats: KindStats, reference: KindStats | None, shift_reason: str | None) -> VersionFigures:
+    """One version's figures over the paired requests of a kind; `reference` the run's baseline
+    for the kind, None with `shift_reason` saying why no shift is given."""
+    cal = figures.calibration(stats, detail=False)
+    acc = figures.accuracy(stats)
+    psi = None
+    if reference is not None:
+        shift = figures.shift(reference, stats)
+        psi = shift["psi"] if shift is not None else None
+        if shift is None:
+            shift_reason = "no predictions"
+        elif psi is None:
+            shift_reason = "too few predictions for a shift figure"
+        elif shift["underpowered"]:
+            psi, shift_reason = None, "too few predictions to tell a shift from noise"
+    return {
+        "latency_ms": latency_intervals(stats.latency),
+        "n": stats.requests,
+        "accuracy": acc["accuracy"] if acc else None,
+        "ece": cal["ece"] if cal else None,
+        "ece_noise": cal["ece_noise"] if cal else None,
+        "brier": cal["brier"] if cal else None,
+        "n_calibration": cal["n"] if cal else 0,
+        "psi": psi,
+        "shift_reason": None if psi is not None else shift_reason,
+    }
 
 
 def _label_of(pred: list, output: str) -> Any:
@@ -33,7 +87,8 @@ def _label_of(pred: list, output: str) -> Any:
 
 class PairStats:
     """Paired figures of one kind: disagreement, outcome transitions, regressions, latency
-    differences and, with labels, McNemar's discordant counts."""
+    differences and, with labels, McNemar's discordant counts. Each version's own figures come
+    from its KindStats over the same pairs (`version_figures`)."""
 
     def __init__(self) -> None:
         self.n_pairs = 0
@@ -43,7 +98,6 @@ class PairStats:
         self.transitions: Counter[tuple[str, str]] = Counter()
         self.regressions: Counter[str] = Counter()
         self.delta = LogHistogram()  # challenger − champion, ms: signed log bins
-        self.latency = {"champion": LogHistogram(), "challenger": LogHistogram()}
         self.labelled = 0
         self.correct = {"champion": 0, "challenger": 0}
         self.b = 0
@@ -67,8 +121,6 @@ class PairStats:
         if worse(champion_outcome, challenger_outcome):
             self.regressions[variant] += 1
         self.delta.add(challenger_ms - champion_ms)
-        self.latency["champion"].add(champion_ms)
-        self.latency["challenger"].add(challenger_ms)
         if champion_pred is None or challenger_pred is None:
             return
         for i, (a, b) in enumerate(zip(champion_pred, challenger_pred, strict=True)):
@@ -101,8 +153,7 @@ class PairStats:
         self.transitions.update(other.transitions)
         self.regressions.update(other.regressions)
         self.delta.merge(other.delta)
-        for k in self.latency:
-            self.latency[k].merge(other.latency[k])
+        for k in self.correct:
             self.correct[k] += other.correct[k]
         self.labelled += other.labelled
         self.b += other.b
@@ -117,7 +168,6 @@ class PairStats:
             "transitions": [[a, b, n] for (a, b), n in sorted(self.transitions.items())],
             "regressions": dict(sorted(self.regressions.items())),
             "delta": self.delta.to_wire(),
-            "latency": {k: h.to_wire() for k, h in self.latency.items()},
             "labelled": self.labelled,
             "correct": dict(self.correct),
             "b": self.b,
@@ -132,15 +182,15 @@ class PairStats:
         s.transitions = Counter({(a, b): int(n) for a, b, n in w["transitions"]})
         s.regressions = Counter({k: int(v) for k, v in w["regressions"].items()})
         s.delta = LogHistogram.from_wire(w["delta"])
-        s.latency = {k: LogHistogram.from_wire(v) for k, v in w["latency"].items()}
         s.labelled = int(w["labelled"])
         s.correct = {k: int(v) for k, v in w["correct"].items()}
         s.b, s.c = int(w["b"]), int(w["c"])
         return s
 
-    def figures(self) -> dict[str, Any]:
+    def figures(self, versions: dict[str, VersionFigures]) -> PairFigures:
+        """The kind's paired figures, beside each version's own (`version_figures`)."""
         d = disagreement(self.disagree, self.compared) if self.compared else None
-        labelled = self.labelled
+        delta = accuracy_delta(self.b, self.c, self.labelled) if self.labelled else None
         return {
             "n_pairs": self.n_pairs,
             "n_compared": self.compared,
@@ -150,12 +200,20 @@ class PairStats:
             "transitions": {f"{a}->{b}": n for (a, b), n in sorted(self.transitions.items())},
             "regressions": sum(self.regressions.values()),
             "regressions_by_variant": dict(sorted(self.regressions.items())),
-            "latency_delta_ms": _quantiles(self.delta),
-            "latency_ms": {k: _quantiles(h) for k, h in self.latency.items()},
-            "accuracy": {k: v / labelled for k, v in self.correct.items()} if labelled else None,
-            "n_labelled": labelled,
-            "mcnemar_p": mcnemar(self.b, self.c).p_value if labelled else None,
+            "latency_delta_ms": {
+                **latency_intervals(self.delta),  # type: ignore[typeddict-item]
+                "n": self.delta.n,
+                "histogram": [[*key_bounds(key), float(n)] for key, n in self.delta.items()],
+            },
+            "percentile_delta_ms": percentile_delta(
+                versions["champion"]["latency_ms"], versions["challenger"]["latency_ms"]
+            ),
+            "n_labelled": self.labelled,
+            "accuracy_delta": {"value": delta.value, "ci": [delta.low, delta.high]} if delta else dict(NO_INTERVAL),  # type: ignore[typeddict-item]
+            "mcnemar_p": mcnemar(self.b, self.c).p_value if self.labelled else None,
+            "versions": versions,
+            "fixed_batch": False,
         }
 
 
-__all__ = ["PairStats"]
+__all__ = ["PairStats", "interval_of", "latency_intervals", "percentile_delta", "version_figures"]

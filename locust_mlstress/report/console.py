@@ -339,7 +339,7 @@ def pair_cells(kind: str, p: PairFigures) -> dict[str, str]:
     """One kind's champion/challenger figures as text, keyed by the comparison table's column names.
     Read with .get like `kind_cells`: a figure still missing (a live summary) shows "-"."""
     w = COMPARE_WIDTHS
-    delta = p.get("latency_delta_ms") or {}
+    delta: Mapping[str, Any] = p.get("percentile_delta_ms") or {}  # what the p50/p99_delta_ms gates read
     accuracy = p.get("accuracy_delta") or {}
     labelled = bool(p.get("n_labelled"))
     return {
@@ -393,8 +393,9 @@ def comparison_legend(comparison: Comparison) -> str:
         f"challenger {comparison.get('challenger', '-')} against the champion"
         + ("" if share is None else f", {100 * share:g}% of ML requests mirrored to both")
         + "; Δ = challenger − champion. disagreement: share of the payloads answered by both whose predictions "
-        "differ (Wilson 95%); Δp50/Δp99: percentiles of the per-request latency difference; Δaccuracy and "
-        "McNemar p over labelled pairs"
+        "differ (Wilson 95%); Δp50/Δp99: the challenger's latency percentile minus the champion's, over the same "
+        "payloads (what p50_delta_ms/p99_delta_ms gates read; the per-request differences are in the HTML report "
+        "and latency_delta_ms); Δaccuracy and McNemar p over labelled pairs"
     )
 
 

@@ -286,7 +286,7 @@ PAIR_COLUMNS = ("kind", "pairs", "compared", "disagreement [95%]", "mean |Δscor
 
 def _pair_row(kind: str, p: PairFigures) -> list[str]:
     """One kind's champion/challenger cells, as HTML: the console table's figures, with intervals."""
-    delta = p["latency_delta_ms"]
+    delta = p["percentile_delta_ms"]  # what gates read; the per-request differences are plotted
     labelled = p.get("n_labelled", 0)
     regressions = p.get("regressions", 0)
     return [

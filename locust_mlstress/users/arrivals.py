@@ -89,4 +89,4 @@ class MLArrivalUser(MLUser):
     tasks = [dispatch]
 
     def _arrive(self, payload, due: float) -> None:
-        self._send(payload, self._names[payload.kind], payload.request_id, None, due)
+        self._dispatch(payload, due)

@@ -39,7 +39,8 @@ class RunContext:
     t0: float = field(default_factory=time.monotonic)  # this process's test start (drift schedules)
     started: float = field(default_factory=time.time)  # the same, wall clock, for the run record
     worker_count: int = 1  # workers in the run: a worker learns it from the master (plugin/distributed.py)
-    model_version: str | None = None  # the first one an answer named (users/behaviour.py)
+    # per version ("champion", "challenger"): the first one an answer named (users/behaviour.py)
+    model_versions: dict[str, str | None] = field(default_factory=dict)
     arrivals: ArrivalCounts = field(default_factory=ArrivalCounts)  # open-model dispatch counts
     ids: dict[str, itertools.count] = field(default_factory=dict)  # per user class
     profiles: dict[tuple[str, float], Profile] = field(default_factory=dict)  # one load per file version
@@ -50,7 +51,12 @@ class RunContext:
         self.t0 = time.monotonic()
         self.started = time.time()
         self.ids.clear()
-        self.model_version = None
+        self.model_versions.clear()
+
+    @property
+    def model_version(self) -> str | None:
+        """The champion's: the model under test."""
+        return self.model_versions.get("champion")
 
     def clock(self) -> Callable[[], float]:
         """Seconds since this process saw the test start; read at call time, so a clock taken

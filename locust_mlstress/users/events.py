@@ -1,4 +1,4 @@
-"""The event locust-mlstress adds to Locust's, declared and documented here as Locust does.
+"""The events locust-mlstress adds to Locust's, declared and documented here as Locust does.
 
 It lives on the environment (`environment.events.ml_request`) rather than on a module, so two
 environments in one process (tests, library use) never see each other's requests.
@@ -41,11 +41,32 @@ Event arguments:
 """
 
 
+ml_pair_doc = """
+Fired once for every payload sent to both the champion and a challenger (docs/compare.md), after
+both answers are classified; `ml_request` fired for the champion's answer as for any other.
+
+Event arguments:
+
+:param payload: the `locust_mlstress.payloads.Payload` both were sent
+:param champion: the champion's `MLResult`
+:param challenger: the challenger's `MLResult`
+"""
+
+
 def ml_events(environment: Environment) -> EventHook:
     """The environment's `ml_request` hook, created on first use."""
-    hook = getattr(environment.events, "ml_request", None)
+    return _hook(environment, "ml_request", ml_request_doc)
+
+
+def ml_pair_events(environment: Environment) -> EventHook:
+    """The environment's `ml_pair` hook, created on first use."""
+    return _hook(environment, "ml_pair", ml_pair_doc)
+
+
+def _hook(environment: Environment, name: str, doc: str) -> EventHook:
+    hook = getattr(environment.events, name, None)
     if hook is None:
         hook = EventHook()
-        hook.__doc__ = ml_request_doc
-        environment.events.ml_request = hook  # type: ignore[attr-defined]  # a plugin event Events does not declare
+        hook.__doc__ = doc
+        setattr(environment.events, name, hook)  # a plugin event Locust's Events does not declare
     return hook

@@ -10,6 +10,8 @@ from locust import HttpUser
 from locust_mlstress.http.bodies import read_requests
 from locust_mlstress.payloads import Payload
 from locust_mlstress.users.behaviour import _MLBehaviour
+from locust_mlstress.users.challenger import Side
+from locust_mlstress.users.events import MLResult
 
 
 class MLHttpUser(_MLBehaviour, HttpUser):
@@ -21,20 +23,23 @@ class MLHttpUser(_MLBehaviour, HttpUser):
 
     def on_start(self) -> None:
         self._setup()
-        target = self._profile.target
-        self._options = {"timeout": (target.connect_timeout, target.timeout)}
+        connect = self._profile.target.connect_timeout
+        # the challenger's requests go to an absolute URL (requests leaves those as they are)
+        self._urls = {s.version: s.path if s.host is None else s.host.rstrip("/") + s.path for s in self._sides}
+        self._options = {s.version: {"timeout": (connect, s.timeout)} for s in self._sides}
 
     def _send(
-        self, payload: Payload, name: str, request_id: str, probe_of: list | None, due: float | None = None
-    ) -> None:
+        self, payload: Payload, side: Side, request_id: str, probe_of: list | None, due: float | None = None
+    ) -> MLResult:
         """One request, as MLUser's. `stream=True`: the body is read by `bodies`, within
         `max_response_bytes` and what is left of `target.timeout`, and its reading time is added
         to Locust's time to the headers."""
-        headers = {**self._headers, "Content-Type": payload.content_type, "X-Request-ID": request_id}
+        headers = {**side.headers, "Content-Type": payload.content_type, "X-Request-ID": request_id}
+        name = side.names[payload.kind if probe_of is None else "probe"]
         sent = time.perf_counter()
         with self.client.request(
-            "POST", self._path, data=payload.body, headers=headers, name=name, catch_response=True, stream=True,
-            **self._options,
+            "POST", self._urls[side.version], data=payload.body, headers=headers, name=name, catch_response=True,
+            stream=True, **self._options[side.version],
         ) as resp:  # fmt: skip
             meta = resp.request_meta
             headed = time.perf_counter()
@@ -46,11 +51,14 @@ class MLHttpUser(_MLBehaviour, HttpUser):
             else:
                 meta["response_time"] = (time.perf_counter() - due) * 1000.0
             status = resp.status_code or 0
-            failure = self._judge(payload, status, resp.headers, body, error, meta["response_time"], probe_of)
+            failure, result = self._judge(
+                payload, side, status, resp.headers, body, error, meta["response_time"], probe_of
+            )
             if failure is None:
                 resp.success()
             else:
                 resp.failure(failure)
+        return result
 
     def _body(self, resp, sent: float) -> tuple[bytes | None, BaseException | None]:
         """(body, error): no exception from reading a body reaches the user."""

@@ -16,25 +16,37 @@ task. `MLHttpUser` sends through HttpUser (requests), for targets that need requ
 from __future__ import annotations
 
 import time
-from typing import cast
+from dataclasses import dataclass
 
 import gevent.ssl
 from locust.contrib.fasthttp import FastHttpUser, insecure_ssl_context_factory
 from locust.exception import CatchResponseError, StopUser
 
 from locust_mlstress.errors import ProfileError
-from locust_mlstress.http.client import Pool, post, request_head
+from locust_mlstress.http.client import Origin, Pool, post, request_head
 from locust_mlstress.payloads import Payload
 from locust_mlstress.users.behaviour import _MLBehaviour
+from locust_mlstress.users.challenger import Side
 from locust_mlstress.users.context import context_of, logger, origin_of, resolve_profile
+from locust_mlstress.users.events import MLResult
 from locust_mlstress.version import __version__
+
+
+@dataclass(slots=True)
+class _Wire:
+    """A user's connections to one version, and what each request to it starts with."""
+
+    pool: Pool
+    head: bytes
+    url: str
+    timeout: float
 
 
 class MLUser(_MLBehaviour, FastHttpUser):
     """An ML user whose model requests go through `transport`: the cheap client, for load."""
 
     abstract = True
-    _pool: Pool | None = None
+    _wires: dict[str, _Wire] | None = None
 
     def __init__(self, environment):
         profile = resolve_profile(type(self), environment, quiet=True)
@@ -53,17 +65,20 @@ class MLUser(_MLBehaviour, FastHttpUser):
         except ProfileError as exc:  # a host given after init (a worker's, a class's own): say why once
             context_of(self.environment).log_once(str(exc))
             raise StopUser() from None
-        target = self._profile.target
-        self._pool = Pool(origin, target.connect_timeout, self._tls_context() if origin.scheme == "https" else None)
-        self._url = origin.url(self._path)
-        self._timeout = target.timeout
         self._request_event = self.environment.events.request
-        given = {name.lower() for name in self._headers}
+        # the challenger's URL was checked before traffic (plugin/options.py, profile/load.py)
+        origins = [origin if s.host is None else Origin.parse(s.host) for s in self._sides]
+        self._wires = {s.version: self._wire(s, o) for s, o in zip(self._sides, origins, strict=True)}
+
+    def _wire(self, side: Side, origin: Origin) -> _Wire:
+        tls = self._tls_context() if origin.scheme == "https" else None
+        given = {name.lower() for name in side.headers}
         fixed = {"User-Agent": f"locust-mlstress/{__version__}", "Accept-Encoding": "gzip, deflate, br"}
         headers = {name: value for name, value in fixed.items() if name.lower() not in given} | {
-            name: value for name, value in self._headers.items() if name.lower() not in _PER_REQUEST
+            name: value for name, value in side.headers.items() if name.lower() not in _PER_REQUEST
         }
-        self._head = request_head(origin, self._path, headers)
+        pool = Pool(origin, self._profile.target.connect_timeout, tls)
+        return _Wire(pool, request_head(origin, side.path, headers), origin.url(side.path), side.timeout)
 
     def _tls_context(self):
         """As FastHttpUser makes it: the class's `ssl_context_factory`, else certificates unchecked
@@ -73,26 +88,31 @@ class MLUser(_MLBehaviour, FastHttpUser):
         return insecure_ssl_context_factory() if self.insecure else gevent.ssl.create_default_context()
 
     def on_stop(self) -> None:
-        if self._pool is not None:  # None when on_start stopped the user (Locust calls on_stop then too)
-            self._pool.close()
+        for wire in (self._wires or {}).values():  # none when on_start stopped the user (on_stop runs then too)
+            wire.pool.close()
 
     def _send(
-        self, payload: Payload, name: str, request_id: str, probe_of: list | None, due: float | None = None
-    ) -> None:
+        self, payload: Payload, side: Side, request_id: str, probe_of: list | None, due: float | None = None
+    ) -> MLResult:
         """One request. With `due` (a perf_counter time: open-model arrivals), latency counts
         from that intended send time instead of the actual one, in Locust's stats and ours."""
-        request = post(self._head, payload.content_type, request_id, payload.body)
+        wire = self._wires[side.version]  # type: ignore[index]  # set by on_start, before any task
+        request = post(wire.head, payload.content_type, request_id, payload.body)
         started = time.time()
         sent = time.perf_counter()
-        answer = cast(Pool, self._pool).exchange(request, self._timeout, self.max_response_bytes)  # set by on_start
+        answer = wire.pool.exchange(request, wire.timeout, self.max_response_bytes)
         response_time = (time.perf_counter() - (sent if due is None else due)) * 1000.0
         content = answer.content
-        failure = self._judge(payload, answer.status, answer.headers, content, answer.error, response_time, probe_of)
+        failure, result = self._judge(
+            payload, side, answer.status, answer.headers, content, answer.error, response_time, probe_of
+        )
         self._request_event.fire(
-            request_type="POST", name=name, response_time=response_time,
-            response_length=len(content) if content is not None else 0, response=answer, context=self.context(),
-            exception=None if failure is None else CatchResponseError(failure), start_time=started, url=self._url,
+            request_type="POST", name=side.names[payload.kind if probe_of is None else "probe"],
+            response_time=response_time, response_length=len(content) if content is not None else 0,
+            response=answer, context=self.context(), exception=None if failure is None else CatchResponseError(failure),
+            start_time=started, url=wire.url,
         )  # fmt: skip
+        return result
 
 
 # FastHttpUser settings a class may set that the model requests (the transport) do not use, and

@@ -145,7 +145,7 @@ def _send_clean(user, count: int) -> None:
     while sent < count:
         payload = user._factory.next()
         if payload.kind == "clean":
-            user._send(payload, user._names["clean"], payload.request_id, None)
+            user._send(payload, user._champion, payload.request_id, None)
             sent += 1
 
 

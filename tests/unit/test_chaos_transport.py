@@ -64,7 +64,7 @@ def send_clean(user, count: int) -> float:
         if payload.kind != "clean":
             continue
         started = time.perf_counter()
-        user._send(payload, user._names["clean"], payload.request_id, None)
+        user._send(payload, user._champion, payload.request_id, None)
         longest = max(longest, time.perf_counter() - started)
         sent += 1
     return longest

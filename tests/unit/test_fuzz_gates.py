@@ -25,7 +25,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from locust_mlstress.domain.gates import ACCURACY_METRICS, CALIBRATION_METRICS, SHIFT_METRICS
+from locust_mlstress.domain.gates import (
+    ACCURACY_METRICS,
+    CALIBRATION_METRICS,
+    COMPARISON_METRICS,
+    INTERVAL_METRICS,
+    SHIFT_METRICS,
+)
 from locust_mlstress.gates import KINDS, METRICS, OPERATORS, Gate, GateError, parse_gate, parse_gates
 
 SCALE = float(os.environ.get("MLSTRESS_FUZZ_SCALE", "1"))
@@ -44,9 +50,14 @@ def fuzz(examples: int) -> settings:
 
 
 def allowed(metric: str, kind: str | None) -> bool:
-    """The pairs docs/gates.md says the parser refuses: flip_rate off probes, shift/calibration/accuracy on them."""
+    """The pairs docs/gates.md says the parser refuses: flip_rate off probes, shift/calibration/accuracy
+    and comparison figures on them, and a comparison figure with an interval over `all`."""
     if metric == "flip_rate":
         return kind in (None, "probe")
+    if metric in COMPARISON_METRICS and kind == "probe":
+        return False
+    if metric in INTERVAL_METRICS and kind == "all":
+        return False
     return not (kind == "probe" and metric in SHIFT_METRICS + CALIBRATION_METRICS + ACCURACY_METRICS)
 
 

@@ -6,6 +6,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from locust_mlstress.domain.gates import INTERVAL_METRICS
 from locust_mlstress.gates import (
     DEFAULT_MIN_SAMPLES,
     EXIT_GATE_FAILED,
@@ -64,16 +65,18 @@ def test_default_minimum_samples_per_metric():
     assert set(DEFAULT_MIN_SAMPLES) == set(METRICS)
     expected = {"p50_ms": 100, "p95_ms": 100, "p99_ms": 100, "psi": 100, "js": 100, "ks": 100, "ece": 200,
                 "mce": 200, "brier": 200, "accuracy": 100, "flip_rate": 50, "error_rate": 1, "accepted_malformed": 1,
-                "requests": 1, "rps": 1}  # fmt: skip
+                "requests": 1, "rps": 1, "regressions": 1, "disagreement": 100, "p50_delta_ms": 100,
+                "p95_delta_ms": 100, "p99_delta_ms": 100, "ece_delta": 200, "accuracy_delta": 100}  # fmt: skip
     assert expected == DEFAULT_MIN_SAMPLES
 
 
 @pytest.mark.parametrize("metric", METRICS)
 def test_each_metric_needs_its_minimum(metric):
-    gate = parse_gate(f"{metric} >= 0")
+    gate = parse_gate(f"{metric}[clean] >= 0" if metric in INTERVAL_METRICS else f"{metric} >= 0")
     need = minimum_samples(metric)
-    assert judge(gate, Observation(0.5, need), minimum=need).status == "pass"
-    assert judge(gate, Observation(0.5, need - 1), minimum=need).status == "inconclusive"
+    interval = (0.4, 0.6) if metric in INTERVAL_METRICS else None  # comparison figures are judged on theirs
+    assert judge(gate, Observation(0.5, need, interval=interval), minimum=need).status == "pass"
+    assert judge(gate, Observation(0.5, need - 1, interval=interval), minimum=need).status == "inconclusive"
 
 
 def test_a_global_minimum_overrides_all_but_the_counts():

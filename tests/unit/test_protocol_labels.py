@@ -313,7 +313,7 @@ def run_user(base, profile, answer: bytes, headers=(), version_header: str | Non
         while sent < 2:
             payload = user._factory.next()
             if payload.kind == "clean":
-                user._send(payload, user._names["clean"], payload.request_id, None)
+                user._send(payload, user._champion, payload.request_id, None)
                 sent += 1
         user.on_stop()
     finally:

@@ -3,7 +3,14 @@ import random
 
 import pytest
 
-from locust_mlstress.quality.pairs import PairStats
+from locust_mlstress.quality.kindstats import KindStats
+from locust_mlstress.quality.pairs import PairStats, version_figures
+
+
+def _versions() -> dict:
+    empty = version_figures(KindStats("binary", 0), None, "no baseline in this test")
+    return {"champion": empty, "challenger": empty}
+
 
 OUT = ["ok", "rejected", "timeout", "server_error"]
 
@@ -27,7 +34,7 @@ def test_identical_predictions() -> None:
     for i in range(200):
         p = [[i / 200]]
         s.record("x", "ok", "ok", p, p, 5.0, 5.0, None, "binary", 0.0)
-    f = s.figures()
+    f = s.figures(_versions())
     assert f["disagreement"] == 0 and f["regressions"] == 0 and f["mean_abs_diff"] == 0
     assert f["mcnemar_p"] is None
 
@@ -37,10 +44,12 @@ def test_known_flips() -> None:
     for i in range(100):
         a, b = [[0.9]], [[0.1 if i % 10 == 0 else 0.8]]
         s.record("x", "ok", "timeout" if i < 7 else "ok", a, b, 1.0, 2.0, [1], "binary", 0.0)
-    f = s.figures()
+    f = s.figures(_versions())
     assert f["n_compared"] == 100 and f["disagreement"] == pytest.approx(0.10)
     assert f["regressions"] == 7 and f["transitions"]["ok->timeout"] == 7
-    assert f["accuracy"] == {"champion": 1.0, "challenger": 0.9}
+    assert f["accuracy_delta"]["value"] == pytest.approx(-0.1)  # 10 instances only the champion got right
+    low, high = f["accuracy_delta"]["ci"]
+    assert low < -0.1 < high < 0
 
 
 def test_merge_equals_single() -> None:
@@ -51,7 +60,7 @@ def test_merge_equals_single() -> None:
     _record(right, rows[1700:])
     merged = PairStats.from_wire(json.loads(json.dumps(left.to_wire())))
     merged.merge(PairStats.from_wire(right.to_wire()))
-    a, b = one.figures(), merged.figures()
+    a, b = one.figures(_versions()), merged.figures(_versions())
     assert a.pop("mean_abs_diff") == pytest.approx(b.pop("mean_abs_diff"), rel=1e-12)
     assert a == b
 

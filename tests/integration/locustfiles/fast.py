@@ -15,13 +15,14 @@ from pathlib import Path
 
 from locust import constant, events
 
-from locust_mlstress import MLHttpUser, MLUser, ml_events
+from locust_mlstress import MLHttpUser, MLUser, ml_events, ml_pair_events
 from locust_mlstress.plugin import state_of
 
 OUT = os.environ.get("MLSTRESS_TEST_OUT")
 BASE = MLHttpUser if os.environ.get("MLSTRESS_TEST_USER") == "http" else MLUser
 user_ids: set[int] = set()
 sent: Counter = Counter()
+pairs: Counter = Counter()  # (kind, champion outcome, challenger outcome) of payloads sent to both
 
 
 class Model(BASE):
@@ -36,6 +37,11 @@ def _track(environment, **_kwargs):
         user_ids.add(int(payload.request_id.split("-")[1], 16))
 
     ml_events(environment).add_listener(seen)
+
+    def paired(payload, champion, challenger, **_kw):
+        pairs[(payload.kind, champion.outcome.value, challenger.outcome.value)] += 1
+
+    ml_pair_events(environment).add_listener(paired)
 
     def reported(client_id, data, **_kw):
         # Runs in the same greenlet pass as the library's own report listener, so this snapshot
@@ -56,6 +62,7 @@ def _dump(environment, **_kwargs):
         "role": type(environment.runner).__name__,
         "client_id": getattr(environment.runner, "client_id", None),
         "outcomes": [[k, v, o, n] for (k, v, o), n in sent.items()],
+        "pairs": [[k, a, b, n] for (k, a, b), n in pairs.items()],
         "user_ids": sorted(user_ids),
         "locust_requests": environment.runner.stats.total.num_requests,
         "locust_failures": environment.runner.stats.total.num_failures,
