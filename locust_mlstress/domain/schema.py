@@ -249,14 +249,6 @@ class Profile:
     challenger: Challenger | None = None  # [challenger]: a second version (docs/compare.md)
     extra: dict[str, object] = field(default_factory=dict)
 
-    @property
-    def has_labels(self) -> bool:
-        """Whether payloads carry true labels (a label model, or a dataset's label column)."""
-        source = self.source
-        if isinstance(source, DatasetSource):
-            return source.label_column is not None
-        return source.label_model is not None
-
     def feature(self, name: str) -> Feature:
         for f in self.features:
             if f.name == name:

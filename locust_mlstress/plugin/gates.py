@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, TypedDict, cast
 import gevent
 from locust.env import Environment
 
-from locust_mlstress.domain.gates import COMPARISON_METRICS, DEFAULT_COMPARISON_GATES, LABELLED_COMPARISON_GATES
+from locust_mlstress.domain.gates import COMPARISON_METRICS, DEFAULT_COMPARISON_GATES
 from locust_mlstress.domain.schema import Profile
 from locust_mlstress.domain.summary import Aborted, BreakingPoint, Figures, GateVerdict, StageVerdict
 from locust_mlstress.gates import (
@@ -53,10 +53,7 @@ def gate_spec(environment: Environment, profile: Profile) -> GateSpec:
     spec = profile.gates.with_checks(parse_gates(option(environment, "ml_gate", []) or []))
     if challenger_settings(environment, profile) is None or any(g.metric in COMPARISON_METRICS for g in spec.checks):
         return spec
-    defaults = DEFAULT_COMPARISON_GATES + (
-        LABELLED_COMPARISON_GATES if profile.has_labels and profile.output.type != "regression" else ()
-    )
-    return spec.with_checks(parse_gates(defaults, label="default comparison gate"))
+    return spec.with_checks(parse_gates(DEFAULT_COMPARISON_GATES, label="default comparison gate"))
 
 
 def judge_spec(spec: GateSpec, summary: Figures) -> list[GateResult]:
