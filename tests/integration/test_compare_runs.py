@@ -111,3 +111,40 @@ def test_a_bad_challenger_url_stops_the_run_before_traffic(server, tmp_path):
     assert run.returncode == 2
     errors = [line for line in run.stderr.splitlines() if "--ml-challenger" in line]
     assert errors and "http://" in errors[0] and "Traceback" not in run.stderr
+
+
+def test_a_server_whose_scores_jitter_under_load_is_not_rolled_back(tmp_path):
+    # one server as both versions, its logits moved by noise that grows with the requests in flight
+    with ReferenceServer(QUICKSTART, ServerKnobs(load_noise=0.02, seed=5)) as jittery:
+        run = run_local(QUICKSTART, jittery.url, tmp_path, "-u", "6", "-r", "6", "-t", "6s",
+                        "--ml-challenger", jittery.url)  # fmt: skip
+    comparison = run.record()["summary"]["comparison"]
+    clean = comparison["kinds"]["clean"]
+    assert clean["mean_abs_diff"] > 0  # the answers did move
+    assert clean["disagreement"] < 0.02 and clean["regressions"] == 0
+    assert comparison["verdict"] != "rollback" and run.returncode != 3, comparison["reasons"]
+
+
+def test_open_model_arrivals_send_each_payload_to_both(server, flipped, tmp_path):
+    run = run_local(QUICKSTART, server.url, tmp_path, "-u", "1", "-t", "5s", "--ml-arrival-rate", "100",
+                    "--ml-challenger", flipped.url, locustfile="arrivals.py")  # fmt: skip
+    record = run.record()
+    comparison = record["summary"]["comparison"]
+    pairs = sum(f["n_pairs"] for f in comparison["kinds"].values())
+    assert _transitions(comparison) == _pairs(record) and 350 <= pairs <= 520  # ~100/s for 5 s
+    assert comparison["kinds"]["clean"]["latency_delta_ms"]["n"] == comparison["kinds"]["clean"]["n_pairs"]
+
+
+def test_a_staged_plan_pairs_in_every_stage_and_reports_both(server, flipped, tmp_path):
+    profile = tmp_path / "staged.toml"
+    stage = '[[load.stages]]\nname = "{}"\nduration = 3\nusers = {}\ngates = ["error_rate < 5%"]\n'
+    plan = '\n[load]\nshape = "stages"\nspawn_rate = 10\n' + stage.format("a", 2) + stage.format("b", 4)
+    profile.write_text(QUICKSTART.read_text() + plan)
+    html = tmp_path / "report.html"
+    run = run_local(profile, server.url, tmp_path / "out", "--ml-challenger", flipped.url, "--ml-html", str(html),
+                    locustfile="shaped.py")  # fmt: skip
+    summary = run.record()["summary"]
+    assert [s["name"] for s in summary["stages"]] == ["a", "b"]
+    assert sum(f["n_pairs"] for f in summary["comparison"]["kinds"].values()) > 100
+    page = html.read_text()
+    assert "Champion and challenger" in page and summary["comparison"]["verdict"] in page
