@@ -11,13 +11,16 @@ Configurations (per profile):
 - ml-clean: MLUser with clean payloads only;
 - plain: a FastHttpUser posting one fixed pre-encoded clean body;
 - replay: a FastHttpUser posting the ML user's own bodies, pre-encoded, in turn;
-- lean: the plain user's fixed body sent through MLUser's own transport, nothing judged.
+- lean: the plain user's fixed body sent through MLUser's own transport, nothing judged;
+- ml-paired (`--with-challenger`): ml-full with the same target as challenger, so every payload
+  is sent twice and the two answers compared.
 
 ml-clean / plain is what a user pays per request for choosing MLUser over a plain FastHttpUser;
 ml-full / replay is the same under the full mix (same bytes on the wire); ml-full / plain adds
 the cost of the mix's bigger bodies. ml-clean / lean is the ML work alone (payload, decoding,
 judging, recording) on top of MLUser's transport, which is cheaper than FastHttpUser's: it says
-how much of the margin the ML work uses. The 0.90 target is for the first two.
+how much of the margin the ML work uses. The 0.90 target is for the first two. ml-paired /
+ml-full counts HTTP requests (two per pair): at 1.0 a pair costs exactly two single requests.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ class Config:
     name: str
     user: str
     mix: str = "full"
+    extra: tuple[str, ...] = ()  # more Locust options; "{host}" stands for the canned target's URL
 
 
 CONFIGS = (
@@ -57,6 +61,8 @@ CONFIGS = (
 )
 IN_SITU = Config("ml-timed", "MLTimed")
 REQUESTS_CONFIGS = (Config("ml-full-requests", "MLRequests"), Config("plain-requests", "PlainRequests"))
+# the same target as champion and challenger: every ML request sent twice, compared (docs/compare.md)
+PAIRED = Config("ml-paired", "MLFast", extra=("--ml-challenger", "{host}"))
 
 
 def _busy_cores() -> tuple[float, float]:
@@ -94,7 +100,8 @@ def run_once(
         )
         cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--only-summary",
                "-u", str(users), "-r", str(users), "-t", f"{int(seconds + warmup + 60)}s", "--host", host,
-               "--ml-window", "5", "--ml-warmup", "1s", config.user]  # fmt: skip
+               "--ml-window", "5", "--ml-warmup", "1s", *(a.format(host=host) for a in config.extra),
+               config.user]  # fmt: skip
         nginx_procs = nginx.processes()
         n0, m0, t0 = _cpu(nginx_procs), _busy_cores(), time.perf_counter()
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=seconds + warmup + 120)
@@ -158,6 +165,7 @@ RATIOS = (  # label, numerator, denominator, whether the 0.90 target is for it
     ("ml-full/plain", "ml-full", "plain", False),
     ("ml-clean/lean", "ml-clean", "lean", False),
     ("ml-full-requests/plain-requests", "ml-full-requests", "plain-requests", False),
+    ("ml-paired/ml-full", "ml-paired", "ml-full", False),  # HTTP requests, two per pair
 )
 
 

@@ -255,6 +255,8 @@ class QualityMonitor:
             ref, why = refs.get(kind), None
             if kind == "clean" and self.file_baseline is None:
                 ref, why = None, CLEAN_WARMUP_WHY
+            elif kind in figures.FIXED_BATCH_KINDS:
+                ref, why = None, "fixed batch: one batch per variant sent again and again, so its shift is no evidence"
             elif ref is None:
                 why = "no baseline for this kind"
             versions = {

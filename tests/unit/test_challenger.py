@@ -95,3 +95,13 @@ def test_pairing_draws_depend_on_the_payload_alone():
     # the order does not follow the share: among mirrored payloads the challenger is first half the time
     mirrored = [f for u, f in draws if u < 0.25]
     assert abs(sum(mirrored) / len(mirrored) - 0.5) < 5 * (0.25 / len(mirrored)) ** 0.5
+
+
+def test_the_documented_challenger_table_loads(tmp_path, monkeypatch):
+    docs = (PROFILES.parent / "docs" / "profiles.md").read_text()
+    example = docs.split("## `[challenger]`", 1)[1].split("```toml\n", 1)[1].split("```", 1)[0]
+    monkeypatch.setenv("CANDIDATE_TOKEN", "t0ken")
+    (tmp_path / "p.toml").write_text(f"{QUICKSTART}\n{example}")
+    challenger = load_profile(tmp_path / "p.toml").challenger
+    assert challenger is not None and challenger.host == "http://127.0.0.1:8081"
+    assert [(h.name, h.value) for h in challenger.headers] == [("Authorization", "t0ken")]
