@@ -22,20 +22,19 @@ is judged like any status), proxies, client certificates, cookies.
 
 from __future__ import annotations
 
-import base64
 import select
 import socket
 import ssl
 import time
 from dataclasses import dataclass
 from typing import cast
-from urllib.parse import unquote, urlsplit
 
 from gevent import socket as gsocket
 from gevent.monkey import get_original
 
 from locust_mlstress.http.bodies import BodyError, BodyTooLarge, decompressed, too_late
 from locust_mlstress.http.framing import BLOCK, ConnectionClosed, Reader, TooLarge, parse_head, response_framing
+from locust_mlstress.http.origin import Origin
 
 # A zero-timeout look at an idle socket needs no trip through gevent's loop: the original poll,
 # or select where there is none (Windows; select alone fails past file descriptor 1023).
@@ -49,34 +48,6 @@ SEND_SLICE = 1 << 20  # a big body goes out in slices, with a look for an early 
 
 class ConnectTimeout(TimeoutError):
     """No connection within `target.connect_timeout`."""
-
-
-@dataclass(frozen=True)
-class Origin:
-    scheme: str
-    host: str
-    port: int
-    netloc: str  # the Host header: host and port, without credentials
-    base: str  # the host URL's own path, without a trailing slash: prefixed to every request path
-    authorization: str | None = None  # Basic, from credentials in the URL (as FastHttpSession does)
-
-    @classmethod
-    def parse(cls, url: str | None) -> Origin:
-        """ValueError says what is wrong with `url` (Locust's --host; None when none was given)."""
-        parts = urlsplit(url or "")  # None reads as "", as urlsplit itself reads it
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"host {url!r} is not an http:// or https:// URL")
-        port = parts.port or (443 if parts.scheme == "https" else 80)  # .port raises on a bad port
-        auth = None
-        if parts.username is not None:
-            pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode("latin-1")
-            auth = "Basic " + base64.b64encode(pair).decode("ascii")
-        netloc = parts.netloc.rpartition("@")[2]
-        return cls(parts.scheme, parts.hostname, port, netloc, parts.path.rstrip("/"), auth)
-
-    def url(self, path: str) -> str:
-        """The URL of `path`, credentials left out: for Locust's request event and reports."""
-        return f"{self.scheme}://{self.netloc}{self.base}{path}"
 
 
 def request_head(origin: Origin, path: str, headers: dict[str, str]) -> bytes:

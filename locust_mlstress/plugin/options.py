@@ -10,7 +10,7 @@ from __future__ import annotations
 from locust.env import Environment
 
 from locust_mlstress.errors import ProfileError
-from locust_mlstress.http.client import Origin
+from locust_mlstress.http.origin import Origin
 from locust_mlstress.plugin.outputs import check_outputs
 from locust_mlstress.profile.gate_expression import GateError, parse_gates
 from locust_mlstress.profile.load import header_problem

@@ -25,7 +25,7 @@ from locust_mlstress.domain.schema import (
     Target,
 )
 from locust_mlstress.errors import ProfileError
-from locust_mlstress.http.client import Origin
+from locust_mlstress.http.origin import Origin
 from locust_mlstress.payloads.dataset import read_dataset_file
 from locust_mlstress.profile.expectations import read_expectations
 from locust_mlstress.profile.fields import Table, printable

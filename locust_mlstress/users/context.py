@@ -23,7 +23,7 @@ from locust.runners import WorkerRunner
 from locust_mlstress.domain.plan import LoadPlan
 from locust_mlstress.domain.schema import Profile
 from locust_mlstress.errors import ProfileError
-from locust_mlstress.http.client import Origin
+from locust_mlstress.http.origin import Origin
 from locust_mlstress.profile import load_profile
 from locust_mlstress.profile.plan import plan_from_option
 from locust_mlstress.users.arrival_counts import ArrivalCounts

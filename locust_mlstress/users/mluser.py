@@ -23,7 +23,8 @@ from locust.contrib.fasthttp import FastHttpUser, insecure_ssl_context_factory
 from locust.exception import CatchResponseError, StopUser
 
 from locust_mlstress.errors import ProfileError
-from locust_mlstress.http.client import Origin, Pool, post, request_head
+from locust_mlstress.http.client import Pool, post, request_head
+from locust_mlstress.http.origin import Origin
 from locust_mlstress.payloads import Payload
 from locust_mlstress.users.behaviour import _MLBehaviour
 from locust_mlstress.users.challenger import Side
