@@ -161,6 +161,17 @@ def test_health_and_metadata(app):
     assert status["model_version_status"][0]["state"] == "AVAILABLE"
 
 
+def test_every_place_that_names_a_version_names_the_servers(model):
+    """A challenger started with --model-version 2 says so in its metadata and in each v2 answer
+    (what the v2 codec reads), not only in the X-Model-Version header."""
+    for version in ("1", "2-candidate"):
+        app = ReferenceApp(model, ServerKnobs(model_version=version), "churn")
+        assert call(app, "GET", "/v2/models/churn").json()["versions"] == [version]
+        assert call(app, "GET", "/v1/models/churn").json()["model_version_status"][0]["version"] == version
+        reply = call(app, "POST", V2, v2_batch(ROWS))
+        assert reply.json()["model_version"] == version and reply.headers["X-Model-Version"] == version
+
+
 def test_a_server_bug_is_a_json_500(model, capsys):
     broken = ReferenceApp(dataclasses.replace(model, weights=np.zeros(3)), ServerKnobs(), "churn")
     reply = call(broken, "POST", V1, {"instances": [ROW]})

@@ -179,10 +179,10 @@ class ReferenceApp:
 
     def describe(self, endpoint: str) -> dict[str, Any]:
         if endpoint == "v2_metadata":
-            return metadata(self.model, self.model_name)
+            return metadata(self.model, self.model_name, self.knobs.model_version)
         if endpoint == "v1_status":
             state = {
-                "version": "1",
+                "version": self.knobs.model_version,
                 "state": "AVAILABLE",
                 "status": {"error_code": "OK", "error_message": ""},
             }
@@ -236,4 +236,7 @@ class ReferenceApp:
         if knobs.flip_share > 0:  # after every other knob: the answer itself changes class, per row
             mask = flipped_rows(x, knobs.flip_share, knobs.seed)
             predictions = flip_answers(predictions, mask, self.model.output.type)
-        return 200, encode(self.model, self.model_name, predictions, decoded)
+        answer = encode(self.model, self.model_name, predictions, decoded)
+        if endpoint == "v2":  # the Open Inference Protocol's answer names the version that gave it
+            answer["model_version"] = knobs.model_version
+        return 200, answer

@@ -54,11 +54,11 @@ def output_specs(model: Model) -> dict[str, tuple[str, int]]:
     return {"value": ("FP64", 1)}
 
 
-def metadata(model: Model, model_name: str) -> dict:
+def metadata(model: Model, model_name: str, version: str = "1") -> dict:
     k = len(model.output.classes)
     return {
         "name": model_name,
-        "versions": ["1"],
+        "versions": [version],
         "platform": "locust-mlstress-reference",
         "inputs": [
             {"name": f.wire_name, "datatype": f.datatype or DATATYPES[f.type][0], "shape": [-1]} for f in model.features
