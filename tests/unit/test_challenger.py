@@ -105,3 +105,18 @@ def test_the_documented_challenger_table_loads(tmp_path, monkeypatch):
     challenger = load_profile(tmp_path / "p.toml").challenger
     assert challenger is not None and challenger.host == "http://127.0.0.1:8081"
     assert [(h.name, h.value) for h in challenger.headers] == [("Authorization", "t0ken")]
+
+
+def test_loading_a_profile_loads_no_network_stack():
+    """`mlstress validate` and the benchmarks load profiles before Locust patches ssl: the profile
+    layer (which checks a challenger's URL) must not pull in gevent, urllib3 or Locust."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, locust_mlstress.profile as p; p.load_profile(sys.argv[1]); "
+        "print(sorted(m for m in ('gevent', 'urllib3', 'requests', 'locust') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(PROFILES / "quickstart.toml")], capture_output=True,
+                         text=True, check=True).stdout  # fmt: skip
+    assert out.strip() == "[]"
