@@ -1,4 +1,5 @@
-"""Locust's web UI, ML-aware: an "ML quality" tab, two CSV downloads, and checked form fields.
+"""Locust's web UI, ML-aware: an "ML quality" tab (and "ML comparison" with a challenger), two CSV
+downloads, and checked form fields.
 
 - The tab: Locust's React UI (2.47) adds a tab per `template_args["extended_tabs"]` entry and fills
   its table (`extended_tables`: the columns) with the rows under the tab's key in
@@ -8,6 +9,14 @@
   open window; a master has what the workers reported). A summary computes Monte Carlo ECE
   thresholds and every window's shift: the tab takes only the per-kind figures, and each is
   computed at most once per `REFRESH_S` per process, however many browsers poll.
+- The comparison tab, when a challenger runs: one row per payload kind of the summary's
+  `comparison` (the console's comparison table, same text) and a "verdict so far" row, the
+  run's gates judged on the figures so far as at the end (`comparison_verdict`). The UI reads
+  its tabs from `template_args` at page load: the tab is added once `--ml-challenger` (command
+  line or start form) or the profile's `[challenger]` table names one, so a challenger named at
+  start-up has it on the first page, one typed in the form on the next load. Both tabs then read
+  one `gate_summary` (the per-kind figures plus the comparison), computed at most once per
+  `REFRESH_S`: no figure twice per poll.
 - Downloads (the Download Data tab, `extended_csv_files`): the per-window rows (report/formats.py's
   writer, the columns of `--ml-csv`) and the gate verdicts judged on the live figures.
 - The form's file fields (`--ml-profile`, `--ml-baseline`) name files only in the working directory
@@ -37,27 +46,30 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, TypeVar, cast
+from typing import Any, NamedTuple, TypeVar, cast
 
 from flask import Blueprint, Response, g, jsonify, make_response, request
 from locust.env import Environment
 from locust.runners import WorkerRunner
 
-from locust_mlstress.domain.summary import Figures, KindFigures, LiveSummary, no_figures
+from locust_mlstress.domain.summary import Figures, KindFigures, LiveSummary, PairFigures, no_figures
 from locust_mlstress.errors import ProfileError
-from locust_mlstress.gates import GateSpec
+from locust_mlstress.gates import GateSpec, comparison_verdict
 from locust_mlstress.plugin.checks import check_run
 from locust_mlstress.plugin.gates import judge_spec
-from locust_mlstress.plugin.lifecycle import current_monitor, gate_summary, live_summary
+from locust_mlstress.plugin.lifecycle import current_monitor, gate_summary, live_summary, run_profile
 from locust_mlstress.plugin.options import OPTIONS
 from locust_mlstress.plugin.state import state_of
 from locust_mlstress.profile.fields import printable
-from locust_mlstress.report.console import kind_cells
+from locust_mlstress.report.console import kind_cells, pair_cells
 from locust_mlstress.report.formats import WINDOW_COLUMNS, write_rows, write_window_csv
+from locust_mlstress.users.challenger import challenger_settings
+from locust_mlstress.users.context import option
 
 logger = logging.getLogger("locust_mlstress")
 T = TypeVar("T")
 SWARM_ENDPOINT = "locust.swarm"  # Locust's view that starts a run from the form
+INDEX_ENDPOINT = "locust.index"  # the page, rendered from `template_args` at each load
 
 TAB_KEY = "ml-quality"
 REFRESH_S = 2.0  # the UI polls /stats/requests every 2 s
@@ -68,6 +80,14 @@ TABLE = (
     ("PSI", "psi"), ("JS", "js"), ("KS", "ks"), ("ECE", "ece"), ("accuracy", "accuracy"), ("p95 ms", "p95"),
     ("p99 ms", "p99"), ("verdict", "verdict"), ("note", "note"),
 )  # fmt: skip
+COMPARE_TAB_KEY = "ml-comparison"
+# (console column of report.console.COMPARE, JSON key), then the verdict row's two cells
+COMPARE_TABLE = (
+    ("kind", "kind"), ("pairs", "pairs"), ("compared", "compared"), ("disagreement 95%", "disagreement"),
+    ("mean |Δ|", "meandiff"), ("regressions", "regressions"), ("Δp50 ms", "deltap50"), ("Δp99 ms", "deltap99"),
+    ("Δaccuracy", "deltaaccuracy"), ("McNemar p", "mcnemar"), ("verdict", "verdict"), ("note", "note"),
+)  # fmt: skip
+VERDICT_ROW = "verdict so far"
 TITLES = {"ok": "ok %", "rejected": "rejected %", "failed": "failure %", "KS": "KS (lower bound)",
           "ECE": "ECE (* above noise)"}  # fmt: skip
 GATE_COLUMNS = ("gate", "metric", "kind", "op", "threshold", "value", "n", "status", "counts_as", "detail", "message")
@@ -81,18 +101,42 @@ OUTSIDE = (
 _SEPARATORS = re.compile(r"[;,\n]")
 
 
+class LiveComparison(NamedTuple):
+    """The comparison so far: each kind's champion/challenger figures, and what the run's gates,
+    judged on the figures so far, would decide (`gates.comparison_verdict`) and why."""
+
+    kinds: dict[str, PairFigures]
+    verdict: str
+    reasons: list[str]
+
+
+def live_comparison(spec: GateSpec | None, figures: Figures | None) -> LiveComparison | None:
+    """The figures' `comparison` with the verdict the run's gates give on them; None before the
+    first pair. Judged as at the end of the run: the same gates (with a challenger and no
+    comparison gate, the default ones), the same intervals and minimum samples, so too few pairs
+    read `hold`, never `rollback`."""
+    if figures is None or "comparison" not in figures:
+        return None
+    verdict, reasons = comparison_verdict(judge_spec(spec, figures) if spec is not None else [])
+    return LiveComparison(figures["comparison"]["kinds"], verdict, reasons)
+
+
 class LiveFigures:
     """The run's figures so far, each computed at most every `max_age_s`, and afresh for a new run.
 
     The tab needs only the per-kind figures (a few ms); the full summary adds every window's shift
     and calibration (tens of ms on a long run, on the event loop the users share), so only the
     per-window download asks for it; the gate verdicts need only the per-kind figures and `all`.
+    With a challenger (`paired`) the per-kind figures are taken from the gate figures, which hold
+    them beside the comparison: one computation serves both tabs.
     """
 
-    def __init__(self, environment: Environment, max_age_s: float = REFRESH_S):
+    def __init__(self, environment: Environment, max_age_s: float = REFRESH_S, paired: bool = False):
         self.environment = environment
         self.max_age_s = max_age_s
+        self.paired = paired
         self._cache: dict[str, tuple[object, float, Any]] = {}
+        self._judged: tuple[Figures | None, LiveComparison | None] | None = None
 
     def _cached(self, name: str, compute: Callable[[], T | None]) -> T | None:
         run, now = state_of(self.environment).run, time.monotonic()
@@ -107,7 +151,21 @@ class LiveFigures:
 
     def kinds(self) -> dict[str, KindFigures] | None:
         """The summary's `kinds` alone: the same figures, without the windows."""
+        if self.paired:
+            try:
+                figures = self.gates()
+            except Exception:  # noqa: BLE001 - the comparison failed: the comparison tab says so, this one goes on
+                pass
+            else:
+                return None if figures is None else figures["kinds"]
         return self._cached("kinds", self._kinds)
+
+    def comparison(self) -> LiveComparison | None:
+        """`live_comparison` of `gates()`, judged once per set of figures, however many polls read it."""
+        figures = self.gates()
+        if self._judged is None or self._judged[0] is not figures:
+            self._judged = (figures, live_comparison(state_of(self.environment).run.gates, figures))
+        return self._judged[1]
 
     def gates(self) -> Figures | None:
         """`lifecycle.gate_summary`: what gates read of the summary, without the windows."""
@@ -128,6 +186,58 @@ def table_rows(kinds: dict[str, KindFigures] | None) -> list[dict]:
         row["requests"] = figures["requests"]  # a number, so the column sorts as one
         rows.append(row)
     return rows
+
+
+def _pair_note(p: PairFigures) -> str:
+    """What a kind's row needs said beside it (the console's notes say the same)."""
+    if p.get("fixed_batch"):
+        return "one fixed batch sent again and again: counts, no interval"
+    if p.get("disagreement") is None:
+        return "no payload had a prediction from both versions" if not p.get("n_compared") else "not computed"
+    return ""
+
+
+def comparison_rows(live: LiveComparison | None) -> list[dict]:
+    """One row per payload kind (the console's comparison table, same text; pairs and compared as
+    numbers, so they sort as such), then the verdict so far with its first reason; none before
+    the first pair."""
+    if live is None:
+        return []
+    rows = []
+    for kind, p in sorted(live.kinds.items()):
+        cells = pair_cells(kind, p) | {"verdict": "", "note": _pair_note(p)}
+        row: dict[str, str | int] = {key: cells[name] for name, key in COMPARE_TABLE}
+        row["pairs"], row["compared"] = p["n_pairs"], p["n_compared"]
+        rows.append(row)
+    verdict = {key: "" for _, key in COMPARE_TABLE}
+    verdict |= {"kind": VERDICT_ROW, "verdict": live.verdict, "note": live.reasons[0] if live.reasons else ""}
+    return [*rows, verdict]
+
+
+def names_challenger(environment: Environment) -> bool:
+    """Whether the options name a challenger: `--ml-challenger` (on the command line or in the
+    start form, which writes it into the options), or the ML users' profile's `[challenger]` table."""
+    if option(environment, "ml_challenger"):
+        return True
+    profile = run_profile(environment)
+    return profile is not None and challenger_settings(environment, profile) is not None
+
+
+def show_comparison(environment: Environment, figures: LiveFigures) -> bool:
+    """Add the comparison tab once the options name a challenger; whether it is there. Locust's UI
+    reads its tabs from the template's arguments when the page loads, so a challenger named at
+    start-up has the tab from the first page on, and one typed in the start form from the next
+    page load on (the rows are in the polled statistics at once). Once added it stays: a later
+    run without a challenger shows an empty table."""
+    web_ui = environment.web_ui
+    if figures.paired or web_ui is None or not names_challenger(environment):
+        return figures.paired
+    figures.paired = True
+    web_ui.template_args["extended_tabs"].append({"title": "ML comparison", "key": COMPARE_TAB_KEY})
+    web_ui.template_args["extended_tables"].append(
+        {"key": COMPARE_TAB_KEY, "structure": [{"key": key, "title": name} for name, key in COMPARE_TABLE]}
+    )
+    return True
 
 
 def gate_rows(spec: GateSpec | None, summary: Figures | None) -> list[dict]:
@@ -275,7 +385,7 @@ def guard_start_form(environment: Environment) -> None:
 
 
 def extend(environment: Environment) -> LiveFigures:
-    """Add the tab, the downloads, and the form checks to `environment.web_ui`."""
+    """Add the tabs, the downloads, and the form checks to `environment.web_ui`."""
     web_ui = environment.web_ui
     # on_init calls this only where there is a web UI, and Locust's WebUI builds its app at once
     assert web_ui is not None and web_ui.app is not None
@@ -285,6 +395,7 @@ def extend(environment: Environment) -> LiveFigures:
     web_ui.template_args["extended_tables"] = [
         {"key": TAB_KEY, "structure": [{"key": key, "title": TITLES.get(name, name)} for name, key in TABLE]}
     ]
+    show_comparison(environment, figures)
     web_ui.template_args["extended_csv_files"] = [
         {"href": "./ml/windows.csv", "title": "Download ML quality per window CSV"},
         {"href": "./ml/gates.csv", "title": "Download ML gate verdicts CSV"},
@@ -306,16 +417,37 @@ def extend(environment: Environment) -> LiveFigures:
     web_ui.app.register_blueprint(routes)
     guard_start_form(environment)
 
+    @web_ui.app.before_request
+    def tabs_for_this_page() -> None:
+        if request.endpoint == INDEX_ENDPOINT:
+            try:
+                show_comparison(environment, figures)
+            except Exception as exc:  # the page must load whatever happens here
+                state_of(environment).log_once(f"the web UI's ML comparison tab could not be added: {exc!r}")
+
     @web_ui.app.after_request
     def add_ml_table(response: Response) -> Response:
         if request.endpoint != "locust.request_stats" or response.status_code != 200 or not response.is_json:
             return response
         try:
+            paired = show_comparison(environment, figures)
+        except Exception as exc:  # nor Locust's own statistics
+            state_of(environment).log_once(f"the web UI's ML comparison tab could not be added: {exc!r}")
+            paired = figures.paired
+        try:
             rows = table_rows(figures.kinds())
         except Exception as exc:  # the figures must never take Locust's own statistics down with them
             state_of(environment).log_once(f"the web UI's ML quality table could not be computed: {exc!r}")
             rows = []
-        response.set_data(json.dumps(response.get_json() | {"extended_stats": [{"key": TAB_KEY, "data": rows}]}))
+        tables = [{"key": TAB_KEY, "data": rows}]
+        if paired:
+            try:
+                pairs = comparison_rows(figures.comparison())
+            except Exception as exc:  # nor the comparison: each tab fails alone
+                state_of(environment).log_once(f"the web UI's ML comparison table could not be computed: {exc!r}")
+                pairs = []
+            tables.append({"key": COMPARE_TAB_KEY, "data": pairs})
+        response.set_data(json.dumps(response.get_json() | {"extended_stats": tables}))
         return response
 
     return figures

@@ -1,6 +1,7 @@
 """The quickstart in Locust's web UI, over HTTP: the ML fields of the start form, the ML quality
 table in the polled statistics, the CSV downloads, bad form values refused with a message, a
-master fed by a worker, and the routes behind --web-login."""
+master fed by a worker, the routes behind --web-login, and the ML comparison tab of a run with a
+challenger (absent without one)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from locust_mlstress.report.formats import WINDOW_COLUMNS
-from tests.integration.harness import LOCUST, ROOT, free_port, locust_env
+from tests.integration.conftest import QUICKSTART as QUICKSTART_PROFILE
+from tests.integration.harness import LOCUST, LOCUSTFILES, ROOT, free_port, locust_env
 
 # Plain urllib here: importing requests/urllib3 into the test process before a later test module
 # imports Locust (gevent's monkey-patching) breaks that import; for the same reason webui.py,
@@ -28,6 +30,8 @@ DEADLINE = 60.0
 QUICKSTART = ROOT / "locustfiles" / "quickstart.py"
 KINDS = ["clean", "drifted", "malformed", "oversized"]
 TAB_KEY = "ml-quality"
+COMPARE_TAB_KEY = "ml-comparison"
+VERDICT_ROW = "verdict so far"
 GATE_COLUMNS = ["gate", "metric", "kind", "op", "threshold", "value", "n", "status", "counts_as", "detail", "message"]
 
 
@@ -90,8 +94,8 @@ class WebUI:
     def stats(self) -> dict:
         return self.get("/stats/requests").json()
 
-    def ml_rows(self) -> list[dict]:
-        (table,) = [t for t in self.stats()["extended_stats"] if t["key"] == TAB_KEY]
+    def ml_rows(self, key: str = TAB_KEY) -> list[dict]:
+        (table,) = [t for t in self.stats()["extended_stats"] if t["key"] == key]
         return table["data"]
 
     def stderr(self) -> str:
@@ -140,7 +144,7 @@ def test_ml_tab_table_and_downloads_during_a_quickstart(tmp_path):
         args = template_args(ui.get("/").text)
         # the form offers our three ML fields and nothing else of ours (no header secrets, no paths)
         ours = sorted(k for k in args["extra_options"] if k.startswith("ml_"))
-        assert ours == ["ml_baseline", "ml_gate", "ml_profile"]
+        assert ours == ["ml_baseline", "ml_challenger", "ml_gate", "ml_profile"]
         assert args["extended_tabs"] == [{"title": "ML quality", "key": TAB_KEY}]
         (table,) = args["extended_tables"]
         assert table["key"] == TAB_KEY and [c["key"] for c in table["structure"]][:2] == ["kind", "requests"]
@@ -290,3 +294,71 @@ def test_ml_routes_are_behind_the_web_login(tmp_path, server):
         assert read_csv(ui.get("/ml/windows.csv", session))[0] == list(WINDOW_COLUMNS)
         answer = ui.swarm(session, ml_profile="x.toml")
         assert answer["message"].startswith("--ml-profile: x.toml: file not found")
+
+
+def fast_run(server_url: str, *extra: str) -> tuple[str, ...]:
+    """A run that starts at once (--autostart) with 4 users sending without waiting (the test
+    locustfile, tests/integration/locustfiles/fast.py) the quickstart mix to `server_url`."""
+    return ("--ml-profile", str(QUICKSTART_PROFILE), "--host", server_url, "--autostart", "-u", "4", "-r", "4", *extra)
+
+
+def test_the_comparison_tab_shows_the_same_server_agreeing_with_itself_live(tmp_path, server):
+    fast = LOCUSTFILES / "fast.py"
+    with running_web_ui(tmp_path, *fast_run(server.url, "--ml-challenger", server.url), locustfile=fast) as ui:
+        args = template_args(ui.get("/").text)
+        assert args["extended_tabs"] == [
+            {"title": "ML quality", "key": TAB_KEY},
+            {"title": "ML comparison", "key": COMPARE_TAB_KEY},
+        ]
+        (table,) = [t for t in args["extended_tables"] if t["key"] == COMPARE_TAB_KEY]
+        keys = [c["key"] for c in table["structure"]]
+        assert keys[:4] == ["kind", "pairs", "compared", "disagreement"] and keys[-2:] == ["verdict", "note"]
+        assert all("_" not in k for k in keys)  # the UI camel-cases `_x`: the rows' keys would not match
+
+        def agreeing_clean_row():
+            # A/A: the same server answers the same bytes the same; "0.00%" (two decimals) once the
+            # interval's upper end is under 1%, that is a few hundred clean instances compared
+            rows = ui.ml_rows(COMPARE_TAB_KEY)
+            clean = [r for r in rows if r["kind"] == "clean"]
+            return rows if clean and clean[0]["disagreement"].startswith("0.00% [0.00–") else None
+
+        started = time.monotonic()
+        rows = {r["kind"]: r for r in wait_for(agreeing_clean_row, "a clean row agreeing to 0.00%", deadline=20)}
+        seconds = time.monotonic() - started
+        assert set(rows) - {VERDICT_ROW} <= set(KINDS) and VERDICT_ROW in rows
+        assert list(rows)[-1] == VERDICT_ROW  # the verdict comes after the kinds
+        clean = rows["clean"]
+        assert isinstance(clean["pairs"], int) and clean["pairs"] > 0 and clean["compared"] > 0
+        assert clean["meandiff"] == "0.000"
+        for kind in set(rows) - {VERDICT_ROW}:
+            assert rows[kind]["regressions"] == "0", rows[kind]  # the same server never does worse than itself
+        verdict = rows[VERDICT_ROW]
+        assert verdict["verdict"] in ("promote", "hold"), verdict  # never rollback under the null
+        assert verdict["note"], verdict
+        assert all(verdict[k] == "" for k in keys if k not in ("kind", "verdict", "note"))
+
+        # the ML quality tab, read from the same figures, goes on beside it; Locust shows both versions
+        assert "clean" in {r["kind"] for r in ui.ml_rows()}
+        names = {s["name"] for s in ui.stats()["stats"]}
+        assert {"POST /v1/models/churn:predict [clean]", "challenger POST /v1/models/churn:predict [clean]"} <= names
+    print(f"comparison tab: clean at 0.00% after {seconds:.1f} s, {clean['pairs']} pairs, verdict {verdict}")
+
+
+def test_no_comparison_tab_without_a_challenger_until_the_form_names_one(tmp_path, server):
+    fast = LOCUSTFILES / "fast.py"
+    with running_web_ui(tmp_path, *fast_run(server.url), locustfile=fast) as ui:
+        args = template_args(ui.get("/").text)
+        assert [t["key"] for t in args["extended_tabs"]] == [TAB_KEY]
+        assert [t["key"] for t in args["extended_tables"]] == [TAB_KEY]
+        wait_for(lambda: [r for r in ui.ml_rows() if r["kind"] == "clean"], "clean rows", deadline=20)
+        assert [t["key"] for t in ui.stats()["extended_stats"]] == [TAB_KEY]
+        assert not any(s["name"].startswith("challenger ") for s in ui.stats()["stats"])
+        assert [t["key"] for t in template_args(ui.get("/").text)["extended_tabs"]] == [TAB_KEY]  # still none
+
+        # a new run whose challenger is typed in the form: its rows at once, the tab on the next page load
+        assert fetch(ui.base + "/stop", {}).json()["success"] is True
+        assert ui.swarm(host=server.url, user_count=4, spawn_rate=4, ml_challenger=server.url)["success"] is True
+        rows = wait_for(lambda: [r["kind"] for r in ui.ml_rows(COMPARE_TAB_KEY)], "comparison rows", deadline=20)
+        assert "clean" in rows and rows[-1] == VERDICT_ROW
+        tabs = template_args(ui.get("/").text)["extended_tabs"]
+        assert [t["key"] for t in tabs] == [TAB_KEY, COMPARE_TAB_KEY]
