@@ -39,6 +39,7 @@ from locust_mlstress.plugin.state import MLState
 from locust_mlstress.report.formats import write_csv, write_json
 from locust_mlstress.report.html import render_html, write_page
 from locust_mlstress.report.manifest import REDACTED, build_manifest, current_argv, host_password, mask_host
+from locust_mlstress.users.challenger import challenger_settings
 from locust_mlstress.users.context import extra_headers, option
 
 logger = logging.getLogger("locust_mlstress")
@@ -178,11 +179,14 @@ def _locust_csv(environment: Environment, directory: Path, failures: list[str]) 
 
 
 def secrets_of(environment: Environment, profile) -> list[str]:
-    """Every secret value a written file must not hold: secret profile headers, --ml-header
-    values, and the password of --host."""
-    values = [h.value for h in profile.target.headers if h.secret and h.value]
+    """Every secret value a written file must not hold: secret profile headers (the challenger's
+    too), --ml-header values, and the password of --host and of the challenger's URL."""
+    headers = [*profile.target.headers, *(profile.challenger.headers if profile.challenger else ())]
+    values = [h.value for h in headers if h.secret and h.value]
     values += [v for v in extra_headers(environment).values() if v]
-    return values + [p for p in (host_password(environment.host),) if p]
+    challenger = challenger_settings(environment, profile)
+    hosts = (environment.host, challenger.url if challenger is not None else None)
+    return values + [p for p in map(host_password, hosts) if p]
 
 
 def _escaped_forms(secret: str) -> set[str]:

@@ -148,3 +148,15 @@ def test_a_staged_plan_pairs_in_every_stage_and_reports_both(server, flipped, tm
     assert sum(f["n_pairs"] for f in summary["comparison"]["kinds"].values()) > 100
     page = html.read_text()
     assert "Champion and challenger" in page and summary["comparison"]["verdict"] in page
+
+
+def test_the_challengers_credentials_reach_no_file(server, tmp_path):
+    secret = "chall3nger-s3cret"
+    url = server.url.replace("http://", f"http://ops:{secret}@")
+    out = tmp_path / "record"
+    run = run_local(QUICKSTART, server.url, tmp_path / "run", "-u", "2", "-r", "2", "-t", "3s",
+                    "--ml-challenger", url, "--ml-artifacts", str(out), "--ml-trace-rate", "1")  # fmt: skip
+    assert run.record()["summary"]["comparison"]["challenger"] == server.url.replace("http://", "http://ops:***@")
+    written = [p for p in out.rglob("*") if p.is_file()]
+    assert {p.name for p in written} >= {"manifest.json", "ml_summary.json", "report.html", "traces.jsonl"}
+    assert not [p.name for p in written if secret in p.read_text(errors="replace")]
