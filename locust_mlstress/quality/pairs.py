@@ -77,12 +77,24 @@ def version_figures(stats: KindStats, reference: KindStats | None, shift_reason:
     }
 
 
-def _label_of(pred: list, output: str) -> Any:
+def predicted_class(output: str, p: Any) -> int:
+    """The class an answer to one instance picks: binary P(positive) >= 0.5, multiclass the argmax."""
+    if output == "binary":
+        return int(p >= 0.5)
+    return max(range(len(p)), key=p.__getitem__)
+
+
+def answer_gap(output: str, a: Any, b: Any) -> tuple[bool, float]:
+    """Two answers to one instance: (whether they pick different classes, how far apart they are).
+    Binary: P(positive) on either side of 0.5, and |Δp|; multiclass: the argmax, and the largest
+    change of any class's probability (a rolled vector moves its class but not its top value);
+    regression: no class, |Δvalue|. Consistency probes and challenger pairs both read it."""
     if output == "regression":
-        return float(pred[0]) if isinstance(pred, list) else float(pred)
-    if output == "binary" or len(pred) == 1:
-        return int(float(pred[-1] if isinstance(pred, list) else pred) >= 0.5)
-    return max(range(len(pred)), key=lambda i: pred[i])
+        return False, abs(a - b)
+    if output == "binary":
+        return (a >= 0.5) != (b >= 0.5), abs(a - b)
+    gap = max(abs(x - y) for x, y in zip(a, b, strict=False))
+    return predicted_class(output, a) != predicted_class(output, b), gap
 
 
 class PairStats:
@@ -125,20 +137,13 @@ class PairStats:
             return
         for i, (a, b) in enumerate(zip(champion_pred, challenger_pred, strict=True)):
             self.compared += 1
-            la, lb = _label_of(a, output), _label_of(b, output)
-            if output == "regression":
-                differ = abs(la - lb) > tolerance
-                self.abs_diff += abs(la - lb)
-            else:
-                differ = la != lb
-                sa = a[-1] if isinstance(a, list) and output == "binary" else (max(a) if isinstance(a, list) else a)
-                sb = b[-1] if isinstance(b, list) and output == "binary" else (max(b) if isinstance(b, list) else b)
-                self.abs_diff += abs(float(sa) - float(sb))
-            self.disagree += differ
-            if labels is not None and i < len(labels):
+            flipped, gap = answer_gap(output, a, b)
+            self.abs_diff += gap
+            self.disagree += gap > tolerance if output == "regression" else flipped
+            # a regression value is never exactly right: accuracy and McNemar are for classes
+            if labels is not None and output != "regression" and i < len(labels):
                 y = labels[i]
-                ok_a = abs(la - y) <= tolerance if output == "regression" else la == y
-                ok_b = abs(lb - y) <= tolerance if output == "regression" else lb == y
+                ok_a, ok_b = predicted_class(output, a) == y, predicted_class(output, b) == y
                 self.labelled += 1
                 self.correct["champion"] += ok_a
                 self.correct["challenger"] += ok_b

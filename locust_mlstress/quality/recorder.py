@@ -13,7 +13,7 @@ from collections.abc import Callable
 from locust_mlstress.domain.outcomes import Outcome
 from locust_mlstress.domain.schema import Output
 from locust_mlstress.quality.kindstats import KindStats
-from locust_mlstress.quality.pairs import PairStats
+from locust_mlstress.quality.pairs import PairStats, answer_gap
 
 PROBE = "probe"  # the pseudo-kind of consistency probes: resent payloads, kept out of the mix
 
@@ -121,15 +121,6 @@ class QualityRecorder:
 
 
 def compare(output: str, before: list, after: list) -> tuple[int, list[float]]:
-    """(predicted-class flips, absolute score differences per instance) between two answers."""
-    flips, diffs = 0, []
-    for a, b in zip(before, after, strict=False):
-        if output == "binary":
-            flips += (a >= 0.5) != (b >= 0.5)
-            diffs.append(abs(a - b))
-        elif output == "multiclass":
-            flips += max(range(len(a)), key=a.__getitem__) != max(range(len(b)), key=b.__getitem__)
-            diffs.append(max(abs(x - y) for x, y in zip(a, b, strict=False)))
-        else:
-            diffs.append(abs(a - b))
-    return flips, diffs
+    """(predicted-class flips, score differences per instance) between two answers."""
+    gaps = [answer_gap(output, a, b) for a, b in zip(before, after, strict=False)]
+    return sum(flipped for flipped, _ in gaps), [gap for _, gap in gaps]
