@@ -42,7 +42,7 @@ def read_plan(t: Table, kind_weights_ok, default_gates: tuple = ()) -> LoadPlan 
     if shape == "step":
         start, step = t.integer("users", min=1, max=MAX_USERS), t.integer("step", min=1)
         length, top = t.number("step_duration", above=0), t.integer("max_users", min=1, max=MAX_USERS)
-        slo = read_gate_list(t, "slo", default_gates)
+        slo = read_gate_list(t, "slo", default_gates, stage=True)
         if not slo:
             raise t.error("slo", "step-to-failure needs SLO checks: slo = [...] here, or [gates] checks")
         if top < start:
@@ -130,7 +130,7 @@ def _stage(t: Table, rate: float, kind_weights_ok, previous_users: int) -> Stage
         if sum(mix.values()) <= 0:
             raise m.error("", "needs a positive weight for at least one kind")
         kind_weights_ok(m, mix)
-    gates = read_gate_list(t, "gates", ())
+    gates = read_gate_list(t, "gates", (), stage=True)
     rate = t.number("rate", None, min=0)
     ramp_from = previous_users if t.boolean("ramp", False) else None
     t.finish()

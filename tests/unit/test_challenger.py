@@ -120,3 +120,19 @@ def test_loading_a_profile_loads_no_network_stack():
     out = subprocess.run([sys.executable, "-c", code, str(PROFILES / "quickstart.toml")], capture_output=True,
                          text=True, check=True).stdout  # fmt: skip
     assert out.strip() == "[]"
+
+
+def test_a_stage_cannot_gate_a_comparison_and_a_step_plan_leaves_it_to_the_run(tmp_path):
+    stage = '\n[load]\nshape = "stages"\n[[load.stages]]\nduration = 5\nusers = 2\n'
+    stage += 'gates = ["disagreement[clean] < 1%"]\n'
+    (tmp_path / "stage.toml").write_text(QUICKSTART + stage)
+    with pytest.raises(ProfileError) as info:
+        load_profile(tmp_path / "stage.toml")
+    assert "load.stages[0].gates[0]" in str(info.value) and "[gates] checks" in str(info.value)
+    step = '\n[gates]\nchecks = ["regressions == 0", "error_rate < 1%"]\n' \
+           '[load]\nshape = "step"\nusers = 2\nstep = 2\nstep_duration = 5\nmax_users = 4\n'  # fmt: skip
+    (tmp_path / "step.toml").write_text(QUICKSTART + step)
+    profile = load_profile(tmp_path / "step.toml")
+    assert profile.load is not None
+    assert {g.text for s in profile.load.stages for g in s.gates} == {"error_rate < 1%"}
+    assert {g.text for g in profile.gates.checks} == {"regressions == 0", "error_rate < 1%"}
