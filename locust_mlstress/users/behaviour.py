@@ -101,10 +101,8 @@ class _MLBehaviour:
     def _dispatch(self, payload: Payload, due: float | None = None) -> None:
         """Send a new payload to the champion, and to the challenger when it is mirrored: the
         same bytes, one after the other, in an order drawn from the payload (challenger.py)."""
-        if self._pair_share <= 0:
-            self._send(payload, self._champion, payload.request_id, None, due)
-            return
-        draw, challenger_first = pair_draw(self._profile.seed, payload.request_id)
+        mirrored = self._pair_share > 0  # without a challenger, no hashing on the request path
+        draw, challenger_first = pair_draw(self._profile.seed, payload.request_id) if mirrored else (1.0, False)
         if draw >= self._pair_share:
             self._send(payload, self._champion, payload.request_id, None, due)
             return
