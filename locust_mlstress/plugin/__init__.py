@@ -6,12 +6,14 @@ What runs where and when (each listener is documented in its module):
     init                      checks.before_traffic          judge the run (exit 2), build payload kits
                               console.quiet_interrupts       Ctrl-C without tracebacks
                               outputs.prepare                the --ml-artifacts folder
+                              observe.start                  --ml-prometheus-port, the --otel export
                               webui.on_init                  the ML tab, downloads, checked start form
                               distributed                    report / receive / final-report listeners
     test_start                lifecycle.start                a fresh clock, recorder and monitor
                               checks.recheck_profiles        a profile changed from the web UI
                               distributed.announce_run       the worker count, to every worker
     quitting                  lifecycle.finish_held          final figures, gates, files, exit code
+                              observe.finish                 the final figures exported, then linger
     quit                      lifecycle.release_held         our console lines, after Locust's tables
 
 Importing a user class from `locust_mlstress` calls `register()`, as Locust plugins register on
@@ -24,7 +26,7 @@ from locust import events
 from locust.env import Environment
 from locust.runners import WorkerRunner
 
-from locust_mlstress.plugin import checks, distributed, lifecycle, options, outputs, webui
+from locust_mlstress.plugin import checks, distributed, lifecycle, observe, options, outputs, webui
 from locust_mlstress.plugin.console import quiet_interrupts
 from locust_mlstress.plugin.state import MLState, state_of
 from locust_mlstress.users.context import use_state
@@ -60,10 +62,13 @@ def _wire(environment: Environment, **_kwargs) -> None:
         environment.runner.register_message(distributed.RUN_MESSAGE, distributed.on_run_message)
         return
     outputs.prepare(environment)
+    observe.start(environment)
     hooks.worker_report.add_listener(
         lambda client_id, data, **_kw: distributed.receive_report(environment, client_id, data)
     )
     hooks.worker_connect.add_listener(lambda client_id, **_kw: distributed.welcome_worker(environment, client_id))
+    # Locust fires `quitting` in reverse order of registration: the exports go out after finishing.
+    hooks.quitting.add_listener(lambda environment, **_kw: observe.finish(environment))
     hooks.quitting.add_listener(lambda environment, **_kw: lifecycle.finish_held(environment))
     hooks.quit.add_listener(lambda **_kw: lifecycle.release_held(environment))
 

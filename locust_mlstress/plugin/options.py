@@ -53,6 +53,12 @@ OPTIONS: tuple[tuple[str, dict], ...] = (
                                  "and the two are compared (docs/compare.md); overrides [challenger] host"}),
     ("--ml-challenger-share", {"help": "Share of ML requests mirrored to the challenger (0-1, chosen by request "
                                        "id; default 1, or [challenger] share)"}),
+    ("--ml-prometheus-port", {"help": "Serve the ML figures for Prometheus on PORT (path /metrics) from the local "
+                                      "runner or master (docs/observe.md)"}),
+    ("--ml-prometheus-host", {"default": "127.0.0.1", "help": "Address the Prometheus endpoint listens on "
+                                                             "(default 127.0.0.1; 0.0.0.0 in a cluster)"}),
+    ("--ml-prometheus-linger", {"default": "0", "help": "At the end of a run, keep serving the final figures until "
+                                                       "Prometheus has scraped them once, at most this many seconds"}),
     ("--ml-trace-rate", {"default": "0.01", "help": "Share of requests kept as traces in --ml-artifacts "
                                                     "(0-1, chosen by request id; default 0.01)"}),
 )  # fmt: skip
@@ -109,6 +115,7 @@ def check_options(environment: Environment) -> None:
         parse_gates(option(environment, "ml_gate", []) or [])
     except GateError as exc:
         raise ProfileError(None, "", str(exc)) from None
+    check_exports(environment)
     check_outputs(environment)  # every output path writable (folders created), before any traffic
     for header in option(environment, "ml_header", []) or []:
         if ":" not in header or not header.split(":", 1)[0].strip():
@@ -116,3 +123,21 @@ def check_options(environment: Environment) -> None:
         name, value = (part.strip() for part in header.split(":", 1))
         if problem := header_problem(name, value):
             raise ProfileError(None, "--ml-header", problem)
+
+
+def check_exports(environment: Environment) -> None:
+    """--ml-prometheus-port and -linger (whether the port is free is known only by listening on
+    it, at init: plugin/observe.py)."""
+    port = option(environment, "ml_prometheus_port")
+    if port is not None:
+        try:
+            if not 1 <= int(port) <= 65535:
+                raise ValueError
+        except ValueError:
+            raise ProfileError(None, "--ml-prometheus-port", f"must be a TCP port 1-65535, got {port!r}") from None
+    linger = option(environment, "ml_prometheus_linger", 0)
+    try:
+        if not float(linger) >= 0:
+            raise ValueError
+    except ValueError:
+        raise ProfileError(None, "--ml-prometheus-linger", f"must be seconds >= 0, e.g. 15, got {linger!r}") from None

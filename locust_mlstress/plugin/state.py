@@ -8,6 +8,8 @@ held back until Locust has printed its own. `register()` (plugin/__init__.py) ma
 
 from __future__ import annotations
 
+import secrets
+import time
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING
 
@@ -24,6 +26,13 @@ from locust_mlstress.users.events import ml_events, ml_pair_events
 
 if TYPE_CHECKING:
     from locust_mlstress.plugin.console import HeldConsole
+    from locust_mlstress.plugin.observe import Exports
+
+
+def new_run_id() -> str:
+    """When the test started (UTC) and four random hex digits: sorts by time, unique enough to
+    tell apart the runs of one dashboard."""
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(2)
 
 
 @dataclass
@@ -31,6 +40,7 @@ class MLRun:
     """One test's quality state; replaced at each test start."""
 
     profile: Profile | None = None
+    run_id: str = field(default_factory=new_run_id)  # names the run in exports and the summary
     recorder: QualityRecorder | None = None
     monitor: QualityMonitor | None = None
     baseline_header: BaselineHeader | None = None
@@ -65,6 +75,7 @@ class MLRun:
 class MLState(RunContext):
     run: MLRun = field(default_factory=MLRun)
     held: HeldConsole | None = None  # the end-of-run console lines, until Locust's tables are out
+    exports: Exports | None = None  # --ml-prometheus-port and --otel (plugin/observe.py)
 
     @classmethod
     def make(cls, environment: Environment) -> MLState:

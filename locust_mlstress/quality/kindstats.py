@@ -54,7 +54,8 @@ class Consistency:
 
 class KindStats:
     __slots__ = ("output", "n_classes", "outcomes", "predictions", "classes", "class_sums", "calibration",
-                 "latency", "consistency", "sizes", "variant_latency", "answers", "accuracy", "hard")  # fmt: skip
+                 "latency", "latency_us", "consistency", "sizes", "variant_latency", "answers", "accuracy",
+                 "hard")  # fmt: skip
 
     def __init__(self, output: str, n_classes: int = 0):
         self.output = output
@@ -67,6 +68,9 @@ class KindStats:
         self.class_sums = [0] * n_classes  # Σ P(class) in fixed point (multiclass)
         self.calibration = CalibrationBins() if output != "regression" else None
         self.latency = LogHistogram()
+        # Σ latency in whole microseconds: an int, so it adds exactly across workers (a float sum
+        # depends on the order of addition); the exports' histogram sum (observe/samples.py).
+        self.latency_us = 0
         self.consistency = Consistency()
         self.sizes: dict[str, list[int]] = {}  # variant -> [requests, Σ body bytes, max body bytes]
         # Latency per variant only where the variants differ in size (oversized), to plot one
@@ -95,6 +99,7 @@ class KindStats:
     ) -> None:
         self.outcomes[(variant, outcome)] += 1
         self.latency.add(response_time)
+        self.latency_us += round(response_time * 1000)
         row = self.sizes.get(variant)
         if row is None:
             row = self.sizes[variant] = [0, 0, 0]
@@ -182,6 +187,7 @@ class KindStats:
         if self.calibration is not None and other.calibration is not None:
             self.calibration.merge(other.calibration)
         self.latency.merge(other.latency)
+        self.latency_us += other.latency_us
         self.consistency.merge(other.consistency)
         for variant, (n, total, top) in other.sizes.items():
             row = self.sizes.setdefault(variant, [0, 0, 0])
@@ -200,6 +206,7 @@ class KindStats:
             "outcomes": [[v, o, int(n)] for (v, o), n in self.outcomes.items()],
             "predictions": self.predictions.to_wire(),
             "latency": self.latency.to_wire(),
+            "latency_us": int(self.latency_us),
             "consistency": self.consistency.to_wire(),
             "sizes": [[v, int(n), int(total), int(top)] for v, (n, total, top) in self.sizes.items()],
         }
@@ -224,6 +231,7 @@ class KindStats:
         s.outcomes.update({(v, o): n for v, o, n in wire["outcomes"]})
         s.predictions = (LogHistogram if output == "regression" else LinearHistogram).from_wire(wire["predictions"])
         s.latency = LogHistogram.from_wire(wire["latency"])
+        s.latency_us = int(wire.get("latency_us", 0))
         s.consistency = Consistency.from_wire(wire["consistency"])
         s.sizes = {v: [n, total, top] for v, n, total, top in wire.get("sizes", [])}
         s.variant_latency = {v: LogHistogram.from_wire(rows) for v, rows in wire.get("variant_latency", [])}
