@@ -55,6 +55,7 @@ def main() -> None:
     parser.add_argument("--in-situ", action="store_true", help="add a run timing the ML steps inside Locust")
     parser.add_argument("--with-requests", action="store_true", help="add MLHttpUser against a plain HttpUser")
     parser.add_argument("--with-challenger", action="store_true", help="add MLUser paired with a challenger")
+    parser.add_argument("--with-export", action="store_true", help="add MLUser with --ml-prometheus-port scraped")
     parser.add_argument("--no-save", action="store_true", help="print only; leave results.json and RESULTS.md")
     args = parser.parse_args()
     parts = [p.strip() for p in args.only.split(",") if p.strip()]
@@ -77,6 +78,7 @@ def main() -> None:
         configs = overhead.CONFIGS + ((overhead.IN_SITU,) if args.in_situ else ())
         configs += overhead.REQUESTS_CONFIGS if args.with_requests else ()
         configs += (overhead.PAIRED,) if args.with_challenger else ()
+        configs += (overhead.EXPORTED,) if args.with_export else ()
         print(f"\n== client overhead: {rounds} round(s) x {len(configs)} configs x {seconds:g} s, "
               f"{args.users} users ==", flush=True)  # fmt: skip
         entry["overhead"] = {}

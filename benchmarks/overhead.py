@@ -14,6 +14,9 @@ Configurations (per profile):
 - lean: the plain user's fixed body sent through MLUser's own transport, nothing judged;
 - ml-paired (`--with-challenger`): ml-full with the same target as challenger, so every payload
   is sent twice and the two answers compared.
+- ml-exported (`--with-export`): ml-full serving `--ml-prometheus-port`, scraped every second
+  by this harness (15 times Prometheus's default rate), so the scrapes' cost lands in the
+  measured process.
 
 ml-clean / plain is what a user pays per request for choosing MLUser over a plain FastHttpUser;
 ml-full / replay is the same under the full mix (same bytes on the wire); ml-full / plain adds
@@ -27,11 +30,14 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,7 +55,8 @@ class Config:
     name: str
     user: str
     mix: str = "full"
-    extra: tuple[str, ...] = ()  # more Locust options; "{host}" stands for the canned target's URL
+    extra: tuple[str, ...] = ()  # more Locust options; "{host}" the canned target's URL, "{port}" a free port
+    scrape: bool = False  # GET http://127.0.0.1:{port}/metrics every second while it runs
 
 
 CONFIGS = (
@@ -63,6 +70,24 @@ IN_SITU = Config("ml-timed", "MLTimed")
 REQUESTS_CONFIGS = (Config("ml-full-requests", "MLRequests"), Config("plain-requests", "PlainRequests"))
 # the same target as champion and challenger: every ML request sent twice, compared (docs/compare.md)
 PAIRED = Config("ml-paired", "MLFast", extra=("--ml-challenger", "{host}"))
+# our figures for Prometheus, scraped every second (docs/observe.md)
+EXPORTED = Config("ml-exported", "MLFast", extra=("--ml-prometheus-port", "{port}"), scrape=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _scrape_every_second(port: int, stop: threading.Event, scrapes: list[int]) -> None:
+    """Scrapes until `stop`; each scrape's size in bytes is appended to `scrapes`."""
+    while not stop.wait(1.0):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+                scrapes.append(len(response.read()))
+        except OSError:  # not listening yet, or gone
+            pass
 
 
 def _busy_cores() -> tuple[float, float]:
@@ -87,6 +112,9 @@ def run_once(
     config: Config, profile: Path, host: str, nginx: CannedNginx, users: int, seconds: float, warmup: float
 ) -> dict:
     """One Locust process; its own measurement plus nginx's and the machine's CPU over its run."""
+    port = _free_port()
+    stop, scrapes = threading.Event(), []
+    scraper = threading.Thread(target=_scrape_every_second, args=(port, stop, scrapes), daemon=True)
     with tempfile.TemporaryDirectory(prefix="mlstress-bench-") as tmp:
         out = Path(tmp) / "measure.json"
         env = dict(os.environ)
@@ -100,11 +128,14 @@ def run_once(
         )
         cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--only-summary",
                "-u", str(users), "-r", str(users), "-t", f"{int(seconds + warmup + 60)}s", "--host", host,
-               "--ml-window", "5", "--ml-warmup", "1s", *(a.format(host=host) for a in config.extra),
+               "--ml-window", "5", "--ml-warmup", "1s", *(a.format(host=host, port=port) for a in config.extra),
                config.user]  # fmt: skip
         nginx_procs = nginx.processes()
         n0, m0, t0 = _cpu(nginx_procs), _busy_cores(), time.perf_counter()
+        if config.scrape:
+            scraper.start()
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=seconds + warmup + 120)
+        stop.set()
         n1, m1, t1 = _cpu(nginx_procs), _busy_cores(), time.perf_counter()
         if not out.exists():
             tail = proc.stderr[-3000:]
@@ -130,6 +161,7 @@ def run_once(
         "machine_cores": machine_busy,
         "outcomes": m.get("outcomes"),
         "steps_us": m.get("steps_us"),
+        **({"scrapes": len(scrapes), "scrape_bytes": max(scrapes, default=0)} if config.scrape else {}),
         "gc_us_per_request": [
             round((x - y) / max(1, requests) * 1e6, 2) for x, y in zip(a["gc_s"], b["gc_s"], strict=True)
         ],
@@ -166,6 +198,7 @@ RATIOS = (  # label, numerator, denominator, whether the 0.90 target is for it
     ("ml-clean/lean", "ml-clean", "lean", False),
     ("ml-full-requests/plain-requests", "ml-full-requests", "plain-requests", False),
     ("ml-paired/ml-full", "ml-paired", "ml-full", False),  # HTTP requests, two per pair
+    ("ml-exported/ml-full", "ml-exported", "ml-full", False),  # the Prometheus endpoint scraped every second
 )
 
 
@@ -189,6 +222,11 @@ def summarise(runs: list[dict]) -> dict:
             "client_cores": round(statistics.median(r["client_cores"] for r in mine), 3),
             "machine_cores": round(statistics.median(r["machine_cores"] for r in mine), 3),
             "outcomes": mine[-1]["outcomes"],
+            **(
+                {"scrapes": mine[-1]["scrapes"], "scrape_bytes": mine[-1]["scrape_bytes"]}
+                if "scrapes" in mine[-1]
+                else {}
+            ),
             **({"steps_us": mine[-1]["steps_us"]} if mine[-1].get("steps_us") else {}),
         }
     ratios = {}
