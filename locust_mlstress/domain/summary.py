@@ -194,6 +194,20 @@ class PairFigures(TypedDict):
     fixed_batch: bool  # one batch sent again and again: counts, but no interval is evidence
 
 
+class PairWindowRow(TypedDict):
+    """One kind's pairs in one time window: disagreement over time (the web UI's trend chart)."""
+
+    window: int
+    start_s: float
+    end_s: float
+    kind: str
+    n_pairs: int
+    n_compared: int
+    disagreement: float | None
+    disagreement_ci: list[float] | None
+    regressions: int
+
+
 class Comparison(TypedDict):
     """The `comparison` block: present when a challenger ran."""
 
@@ -203,6 +217,8 @@ class Comparison(TypedDict):
     kinds: dict[str, PairFigures]
     verdict: NotRequired[str]  # "promote", "hold", "rollback": at the end of a run
     reasons: NotRequired[list[str]]
+    # per window and kind, in a summary (the figures gates read during a run leave it out)
+    windows: NotRequired[list[PairWindowRow]]
 
 
 class Figures(TypedDict):

@@ -221,4 +221,40 @@ class PairStats:
         }
 
 
-__all__ = ["PairStats", "interval_of", "latency_intervals", "percentile_delta", "version_figures"]
+class PairCounts:
+    """One kind's pairs in one time window, for disagreement over time: the few counters a trend
+    needs, not a whole `PairStats` (no latency histogram, no per-variant or transition counts), so
+    the monitor's pair windows cost four integers per window and kind. Sums of counts: merging
+    workers' windows is exact, and so is merging neighbouring windows when the monitor coarsens."""
+
+    __slots__ = ("compared", "disagree", "n_pairs", "regressions")
+
+    def __init__(self) -> None:
+        self.n_pairs = 0
+        self.compared = 0
+        self.disagree = 0
+        self.regressions = 0
+
+    def add(self, stats: PairStats) -> None:
+        """Count a recorder delta's pairs (a worker's report, or a local recorder's window)."""
+        self.n_pairs += stats.n_pairs
+        self.compared += stats.compared
+        self.disagree += stats.disagree
+        self.regressions += sum(stats.regressions.values())
+
+    def merge(self, other: PairCounts) -> None:
+        self.n_pairs += other.n_pairs
+        self.compared += other.compared
+        self.disagree += other.disagree
+        self.regressions += other.regressions
+
+    def figures(self) -> tuple[float | None, list[float] | None]:
+        """The window's disagreement and its Wilson 95% interval (as the run's `disagreement`);
+        None when no instance had an answer from both versions."""
+        if not self.compared:
+            return None, None
+        d = disagreement(self.disagree, self.compared)
+        return d.value, [d.low, d.high]
+
+
+__all__ = ["PairCounts", "PairStats", "interval_of", "latency_intervals", "percentile_delta", "version_figures"]

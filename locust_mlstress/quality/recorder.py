@@ -115,6 +115,13 @@ class QualityRecorder:
         self._versions.clear()
         return delta
 
+    def reset(self) -> None:
+        """Forget what is not handed on yet (Locust's Reset button on a local runner): the open
+        window's counts from before the reset must not reach the monitor, which counts afresh."""
+        self._unsent.clear()
+        self._pairs.clear()
+        self._versions.clear()
+
     def flush(self) -> None:
         if self.sink is not None and (self._unsent or self._pairs):
             self.sink(self.take_delta())
