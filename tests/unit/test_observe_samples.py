@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import re
+from pathlib import Path
 
 import numpy as np
 from prometheus_client import generate_latest
@@ -22,6 +24,7 @@ from locust_mlstress.observe.samples import (
 )
 from locust_mlstress.quality.histograms import LogHistogram
 
+ROOT = Path(__file__).resolve().parents[2]
 RUN = RunLabels(profile="p", profile_sha256="abc", seed=7, run_id="r1", model_version="3")
 
 
@@ -143,3 +146,13 @@ def test_a_failing_source_answers_an_empty_scrape():
 
     assert generate_latest(registry_for(broken)) == b""
     assert families([Metric("mlstress.psi", "gauge", "", "", ())]) == []
+
+
+def test_docs_observe_names_every_metric():
+    """docs/observe.md lists each metric by its OpenTelemetry name (the Prometheus name beside it)."""
+    source = (ROOT / "locust_mlstress" / "observe" / "samples.py").read_text()
+    names = set(re.findall(r'"(mlstress(?:\.[a-z_]+)+)"', source))
+    assert len(names) > 30
+    docs = (ROOT / "docs" / "observe.md").read_text()
+    missing = sorted(n for n in names if f"`{n}`" not in docs)
+    assert not missing, f"docs/observe.md does not name: {missing}"
