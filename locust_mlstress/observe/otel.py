@@ -183,6 +183,7 @@ def _otlp_exporter() -> tuple[str, MetricExporter] | None:
             return None
         return "OTLP/gRPC", cast(MetricExporter, grpc.OTLPMetricExporter())
     if protocol in ("http/protobuf", "http"):
+        # only for this protocol: it pulls in requests and protobuf's generated modules
         from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 
         return f"OTLP/HTTP {_endpoint()}", OTLPMetricExporter()

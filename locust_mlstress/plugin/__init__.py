@@ -12,6 +12,7 @@ What runs where and when (each listener is documented in its module):
     test_start                lifecycle.start                a fresh clock, recorder and monitor
                               checks.recheck_profiles        a profile changed from the web UI
                               distributed.announce_run       the worker count, to every worker
+                              observe.new_test               the exports' counters restart
     quitting                  lifecycle.finish_held          final figures, gates, files, exit code
                               observe.finish                 the final figures exported, then linger
     quit                      lifecycle.release_held         our console lines, after Locust's tables
@@ -76,5 +77,6 @@ def _wire(environment: Environment, **_kwargs) -> None:
 def _on_test_start(environment: Environment, **_kwargs) -> None:
     lifecycle.start(environment)
     if not isinstance(environment.runner, WorkerRunner):
+        observe.new_test(environment)
         checks.recheck_profiles(environment)
         distributed.announce_run(environment)

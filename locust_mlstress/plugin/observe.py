@@ -19,6 +19,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import gevent
 from gevent.event import Event
@@ -32,7 +33,10 @@ from locust_mlstress.plugin.lifecycle import current_monitor, gate_summary
 from locust_mlstress.plugin.state import state_of
 from locust_mlstress.users.context import option
 
-__all__ = ["current_metrics", "finish", "start"]
+if TYPE_CHECKING:
+    from locust_mlstress.observe.otel import OtelExport
+
+__all__ = ["current_metrics", "finish", "new_test", "start"]
 
 logger = logging.getLogger("locust_mlstress")
 REFRESH_S = 1.0
@@ -45,7 +49,7 @@ class Exports:
 
     server: WSGIServer | None = None
     scraped_final: Event = field(default_factory=Event)  # a scrape has read a finished run's figures
-    otel: object | None = None  # observe.otel.OtelExport, imported only with --otel
+    otel: OtelExport | None = None
     pusher: gevent.Greenlet | None = None
     cache: tuple[float, str, list[Metric]] | None = None  # (when, which run and whether finished, metrics)
 
@@ -159,8 +163,7 @@ def start(environment: Environment) -> None:
 def _start_otel(environment: Environment, exports: Exports) -> None:
     from locust_mlstress.observe.otel import export_interval_s, otel_export  # the OTel SDK only with --otel
 
-    labels = run_labels(environment)
-    export = otel_export(_resource(labels), time.time())
+    export = otel_export(_resource(run_labels(environment)), state_of(environment).started)
     if export is None:
         return
     exports.otel = export
@@ -170,13 +173,30 @@ def _start_otel(environment: Environment, exports: Exports) -> None:
         while True:
             gevent.sleep(interval)
             if state_of(environment).run.monitor is not None:
-                export.export(current_metrics(environment))
+                _export(environment, export)
 
     exports.pusher = gevent.spawn(push)
 
 
+def _export(environment: Environment, export: OtelExport) -> None:
+    """One OpenTelemetry export of the metrics now, under the run's identity of now (a new test
+    has a new run id; the model version is known once an answer named it)."""
+    from locust_mlstress.observe.otel import resource_for  # the OTel SDK only with --otel
+
+    export.resource = resource_for(_resource(run_labels(environment)))
+    export.export(current_metrics(environment))
+
+
 def _resource(labels: RunLabels) -> dict[str, str]:
     return {f"mlstress.{key}": value for key, value in labels.labels()}
+
+
+def new_test(environment: Environment) -> None:
+    """At a test start: counters restart from zero, so OpenTelemetry's start time does too."""
+    exports = exports_of(environment)
+    exports.cache = None
+    if exports.otel is not None:
+        exports.otel.start_ns = int(state_of(environment).started * 1e9)
 
 
 def finish(environment: Environment) -> None:
@@ -188,10 +208,7 @@ def finish(environment: Environment) -> None:
     if exports.pusher is not None:
         exports.pusher.kill(block=False)
     if exports.otel is not None:
-        from locust_mlstress.observe.otel import OtelExport  # the OTel SDK only with --otel
-
-        assert isinstance(exports.otel, OtelExport)
-        exports.otel.export(current_metrics(environment))
+        _export(environment, exports.otel)
         exports.otel.shutdown()
         exports.otel = None
     linger = float(option(environment, "ml_prometheus_linger", 0) or 0)
