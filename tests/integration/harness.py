@@ -116,11 +116,12 @@ def read_records(out: Path) -> list[dict]:
     return records
 
 
-def start_distributed(profile: Path, host: str, out: Path, workers: int, *extra: str):
-    """A headless master and `workers` worker processes, all on 127.0.0.1, started."""
+def start_distributed(profile: Path, host: str, out: Path, workers: int, *extra: str, env: dict | None = None):
+    """A headless master and `workers` worker processes, all on 127.0.0.1, started; `env` adds
+    to every process's environment."""
     out.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    env = locust_env(out)
+    env = locust_env(out) | (env or {})
     master = subprocess.Popen(
         locust_args(profile, host, "--headless", "--master", "--master-bind-host", "127.0.0.1",
                     "--master-bind-port", str(port), "--expect-workers", str(workers), *extra),
