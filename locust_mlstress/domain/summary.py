@@ -315,6 +315,7 @@ class RunIdentity(TypedDict):
     profile: ProfileIdentity
     host: str | None  # credentials masked
     model_version: str | None
+    run_id: NotRequired[str]  # absent in summaries written before the exports (docs/observe.md)
 
 
 class Workers(TypedDict):
