@@ -460,7 +460,7 @@ class WindowPsi:
             lo, hi = min(lo for lo, _ in spans), max(hi for _, hi in spans)
             edges, ref_counts = ref.dense(lo, hi)
             _, cur_counts = cur.dense(lo, hi)
-            coarse = metrics.coarse_edges(edges, ref.counts, bins=figures.SHIFT_BINS)
+            coarse = metrics.coarse_edges(edges, ref_counts, bins=figures.SHIFT_BINS)
             psi = metrics.psi_from_counts(
                 metrics.regroup(ref_counts, edges, coarse), metrics.regroup(cur_counts, edges, coarse)
             )
