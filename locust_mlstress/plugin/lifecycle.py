@@ -130,6 +130,24 @@ def _count_users(environment: Environment, monitor: QualityMonitor) -> None:
         gevent.sleep(1.0)
 
 
+def reset(environment: Environment) -> bool:
+    """Locust's Reset button (`reset_stats`, fired on the process serving the web UI: a local
+    runner or a master; workers are not told, so their counts in flight are sorted by window):
+    the run's figures count afresh from the current window on, as Locust's statistics do from the
+    click. The recorder of a local runner forgets its open window's counts, the monitor its
+    totals, windows, pairs and warm-up (`QualityMonitor.reset`); the run itself (clock, load
+    plan, gates, traces, the user counter) goes on, and the end-of-run summary holds what came
+    after the reset. Whether there was anything to reset: nothing before a test with a profile."""
+    run = state_of(environment).run
+    if run.recorder is not None and run.monitor is not None:
+        run.recorder.reset()
+    if run.monitor is None:
+        return False
+    run.monitor.reset(int(state_of(environment).clock()() // run.monitor.window_s))
+    logger.info("ML figures reset: counting afresh from now, warm-up included")
+    return True
+
+
 def current_monitor(environment: Environment) -> QualityMonitor | None:
     """The run's monitor holding everything recorded so far (a local recorder hands over its
     open window first); None on a worker, or without a profile."""

@@ -1,10 +1,18 @@
-"""Locust's web UI, ML-aware: an "ML quality" tab (and "ML comparison" with a challenger), two CSV
-downloads, and checked form fields.
+"""Locust's web UI, ML-aware: an "ML quality" tab with live trend charts (and "ML comparison" with
+a challenger), two CSV downloads, checked form fields, and Locust's Reset reaching our figures.
 
 - The tab: Locust's React UI (2.47) adds a tab per `template_args["extended_tabs"]` entry and fills
   its table (`extended_tables`: the columns) with the rows under the tab's key in
   `extended_stats` of the `/stats/requests` JSON, which it polls every 2 s while a test runs; an
-  `after_request` hook adds them. No JavaScript of ours.
+  `after_request` hook adds them.
+- The trend charts: Locust's UI has no place for charts in an extra tab, so the index page gets
+  three tags (`with_trend_charts`): uPlot, vendored in static/ (no CDN: the page works offline),
+  and static/mltrends.js, which keeps an element of its own after the tab's panel and draws what
+  `/ml/trends.json` gives every 2 s. Everything is computed here (`trend_charts`: each chart's x,
+  series, colours), from the monitor's cheap per-window rows (`QualityMonitor.trend_rows`), not
+  the full summary; the script only draws.
+- Reset: Locust's Reset button fires `reset_stats` where the web UI runs; `reset_figures` has
+  `lifecycle.reset` count the figures afresh and forgets what `LiveFigures` kept.
 - The figures are the run's live summary (`lifecycle.live_summary`: a local runner hands over its
   open window; a master has what the workers reported). A summary computes Monte Carlo ECE
   thresholds and every window's shift: the tab takes only the per-kind figures, and each is
@@ -46,23 +54,32 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, NamedTuple, TypeVar, cast
+from typing import Any, NamedTuple, TypedDict, TypeVar, cast
 
-from flask import Blueprint, Response, g, jsonify, make_response, request
+from flask import Blueprint, Response, g, jsonify, make_response, request, send_from_directory
 from locust.env import Environment
 from locust.runners import WorkerRunner
 
-from locust_mlstress.domain.summary import Figures, KindFigures, LiveSummary, PairFigures, no_figures
+from locust_mlstress.domain.summary import (
+    Figures,
+    KindFigures,
+    LiveSummary,
+    PairFigures,
+    PairWindowRow,
+    no_figures,
+)
 from locust_mlstress.errors import ProfileError
 from locust_mlstress.gates import GateSpec, comparison_verdict
 from locust_mlstress.plugin.checks import check_run
 from locust_mlstress.plugin.gates import judge_spec
-from locust_mlstress.plugin.lifecycle import current_monitor, gate_summary, live_summary, run_profile
+from locust_mlstress.plugin.lifecycle import current_monitor, gate_summary, live_summary, reset, run_profile
 from locust_mlstress.plugin.options import OPTIONS
 from locust_mlstress.plugin.state import state_of
 from locust_mlstress.profile.fields import printable
+from locust_mlstress.quality.monitor import TrendRow
 from locust_mlstress.report.console import kind_cells, pair_cells
 from locust_mlstress.report.formats import WINDOW_COLUMNS, write_rows, write_window_csv
+from locust_mlstress.report.plots import KIND_COLOURS, OTHER_COLOURS, OUTCOME_COLOURS
 from locust_mlstress.users.challenger import challenger_settings
 from locust_mlstress.users.context import option
 
@@ -99,6 +116,18 @@ OUTSIDE = (
     "put the file there, or pass it on the command line"
 )
 _SEPARATORS = re.compile(r"[;,\n]")
+STATIC = Path(__file__).parent / "static"
+# what the index page loads of ours: uPlot (MIT, vendored: no CDN, the page works offline) and the
+# script that draws the trend charts into the ML quality tab
+STATIC_FILES = frozenset({"uPlot.iife.min.js", "uPlot.min.css", "uPlot.LICENSE", "mltrends.js"})
+PAGE_TAGS = (
+    '<link rel="stylesheet" href="./ml/static/uPlot.min.css">'
+    '<script defer src="./ml/static/uPlot.iife.min.js"></script>'
+    '<script defer src="./ml/static/mltrends.js"></script>'
+)
+PSI_LINES = (0.1, 0.25)  # moderate and major shift (docs/metrics.md)
+RELIABILITY_KINDS = ("clean", "drifted")
+TREND_OUTCOMES = ("ok", "rejected", "accepted_malformed")  # and "errors": every other outcome
 
 
 class LiveComparison(NamedTuple):
@@ -121,6 +150,131 @@ def live_comparison(spec: GateSpec | None, figures: Figures | None) -> LiveCompa
     return LiveComparison(figures["comparison"]["kinds"], verdict, reasons)
 
 
+class Series(TypedDict):
+    """One line of a trend chart: a value per point of the chart's `x` (None: no value there)."""
+
+    label: str
+    values: list[float | None]
+    colour: str
+    dash: bool
+
+
+class Chart(TypedDict):
+    """One trend chart as static/mltrends.js draws it with uPlot: nothing is computed in the page."""
+
+    id: str
+    title: str
+    xlabel: str
+    ylabel: str
+    x: list[float]
+    series: list[Series]
+    lines: list[float]  # horizontal reference lines (PSI's 0.1 and 0.25)
+    ymin: float | None  # the y range always shown, widened by the values
+    ymax: float | None
+    span_gaps: bool  # join points across missing values (the reliability diagram's bins)
+
+
+def kind_colour(kind: str, order: list[str]) -> str:
+    """The HTML report's colour for a kind (report/plots.py), so both read alike."""
+    return KIND_COLOURS.get(kind) or OTHER_COLOURS[order.index(kind) % len(OTHER_COLOURS)]
+
+
+def _chart(id_: str, title: str, xlabel: str, ylabel: str, x: list[float], series: list[Series],
+           lines: tuple[float, ...] = (), ymin: float | None = 0.0, ymax: float | None = None,
+           span_gaps: bool = False) -> Chart:  # fmt: skip
+    return {"id": id_, "title": title, "xlabel": xlabel, "ylabel": ylabel, "x": x, "series": series,
+            "lines": list(lines), "ymin": ymin, "ymax": ymax, "span_gaps": span_gaps}  # fmt: skip
+
+
+def _by_window(rows: list[TrendRow], x: list[float], value: Callable[[TrendRow], float | None]) -> dict[str, list]:
+    """Per kind, `value` of its row in each window of `x` (None where the kind had no row)."""
+    at = {start: i for i, start in enumerate(x)}
+    out: dict[str, list[float | None]] = {}
+    for row in rows:
+        out.setdefault(row["kind"], [None] * len(x))[at[row["start_s"]]] = value(row)
+    return out
+
+
+def trend_charts(
+    rows: list[TrendRow], pair_rows: list[PairWindowRow], kinds: dict[str, KindFigures] | None
+) -> list[Chart]:
+    """The ML tab's trend charts from the monitor's per-window rows (`trend_rows`,
+    `pair_window_rows`) and the run's per-kind figures (the reliability bins): shift per kind with
+    the 0.1/0.25 lines, p50/p99 per kind, outcome shares over all kinds, the reliability diagram of
+    clean and drifted traffic, and with a challenger the disagreement per kind. x is each window's
+    start in seconds since the test started; none before the first window."""
+    x = sorted({r["start_s"] for r in rows} | {r["start_s"] for r in pair_rows})
+    if not x:
+        return []
+    order = sorted({r["kind"] for r in rows} | {r["kind"] for r in pair_rows})
+    seconds = "seconds since the start (window start)"
+    psi = _by_window(rows, x, lambda r: r["psi"])
+    shift: list[Series] = [{"label": kind, "values": v, "colour": kind_colour(kind, order), "dash": False}
+                           for kind, v in sorted(psi.items()) if any(p is not None for p in v)]  # fmt: skip
+    charts = [_chart("ml-trend-psi", "Prediction shift (PSI) per kind", seconds, "PSI", x, shift, PSI_LINES, 0.0, 0.3)]
+    latency: list[Series] = []
+    for name, dash in (("p50", False), ("p99", True)):
+        values = _by_window(rows, x, lambda r, name=name: r[name])  # type: ignore[misc]  # p50 or p99
+        latency += [{"label": f"{kind} {name}", "values": v, "colour": kind_colour(kind, order), "dash": dash}
+                    for kind, v in sorted(values.items())]  # fmt: skip
+    charts.append(
+        _chart("ml-trend-latency", "Latency p50 (solid) and p99 (dashed) per kind", seconds, "ms", x, latency)
+    )
+    charts.append(_chart("ml-trend-outcomes", "Outcome shares, all kinds", seconds, "% of requests", x,
+                         outcome_series(rows, x), ymax=100.0))  # fmt: skip
+    if (reliability := reliability_chart(kinds or {}, order)) is not None:
+        charts.append(reliability)
+    if pair_rows:
+        at = {start: i for i, start in enumerate(x)}
+        shares: dict[str, list[float | None]] = {}
+        for p in pair_rows:
+            d = p["disagreement"]
+            shares.setdefault(p["kind"], [None] * len(x))[at[p["start_s"]]] = None if d is None else 100 * d
+        disagree: list[Series] = [{"label": kind, "values": v, "colour": kind_colour(kind, order), "dash": False}
+                                  for kind, v in sorted(shares.items())]  # fmt: skip
+        charts.append(_chart("ml-trend-disagreement", "Disagreement with the challenger per kind", seconds,
+                             "% of compared instances", x, disagree))  # fmt: skip
+    return charts
+
+
+def outcome_series(rows: list[TrendRow], x: list[float]) -> list[Series]:
+    """Per window, each outcome's share of all requests (probes left out, as in `all`): ok,
+    rejected, accepted_malformed, and errors for every other outcome (5xx, timeouts, ...)."""
+    counts = {name: [0] * len(x) for name in (*TREND_OUTCOMES, "errors")}
+    totals = [0] * len(x)
+    at = {start: i for i, start in enumerate(x)}
+    for row in rows:
+        i = at[row["start_s"]]
+        for outcome, n in row["outcomes"].items():
+            counts[outcome if outcome in TREND_OUTCOMES else "errors"][i] += n
+            totals[i] += n
+    colours = {**OUTCOME_COLOURS, "errors": OUTCOME_COLOURS["server_error"]}
+    return [
+        {"label": name.replace("_", " "), "colour": colours[name], "dash": False,
+         "values": [100 * c / t if t else None for c, t in zip(values, totals, strict=True)]}
+        for name, values in counts.items()
+    ]  # fmt: skip
+
+
+def reliability_chart(kinds: dict[str, KindFigures], order: list[str]) -> Chart | None:
+    """The reliability diagram of the run so far: per bin of predicted probability, the mean
+    prediction (x) against the share of positive labels (y), for clean and drifted traffic, with
+    the diagonal a calibrated model follows; None while neither has calibration figures."""
+    bins = {}
+    for kind in RELIABILITY_KINDS:
+        calibration = kinds[kind]["calibration"] if kind in kinds else None
+        if calibration and calibration.get("reliability"):
+            bins[kind] = {round(b["mean_p"], 6): b["mean_y"] for b in calibration["reliability"]}
+    if not bins:
+        return None
+    x = sorted({0.0, 1.0} | {p for points in bins.values() for p in points})
+    series: list[Series] = [{"label": "calibrated", "values": list(x), "colour": "#999999", "dash": True}]
+    series += [{"label": kind, "values": [points.get(p) for p in x], "colour": kind_colour(kind, order), "dash": False}
+               for kind, points in bins.items()]  # fmt: skip
+    return _chart("ml-trend-reliability", "Reliability: clean and drifted (run so far)", "mean predicted probability",
+                  "share of positive labels", x, series, ymin=0.0, ymax=1.0, span_gaps=True)  # fmt: skip
+
+
 class LiveFigures:
     """The run's figures so far, each computed at most every `max_age_s`, and afresh for a new run.
 
@@ -128,7 +282,10 @@ class LiveFigures:
     and calibration (tens of ms on a long run, on the event loop the users share), so only the
     per-window download asks for it; the gate verdicts need only the per-kind figures and `all`.
     With a challenger (`paired`) the per-kind figures are taken from the gate figures, which hold
-    them beside the comparison: one computation serves both tabs.
+    them beside the comparison: one computation serves both tabs. The trend charts read the
+    monitor's cheap per-window rows and the per-kind figures the table reads; kept while the
+    monitor has absorbed nothing new (a stopped test costs nothing per poll). `clear` forgets it
+    all (Locust's Reset button).
     """
 
     def __init__(self, environment: Environment, max_age_s: float = REFRESH_S, paired: bool = False):
@@ -137,6 +294,13 @@ class LiveFigures:
         self.paired = paired
         self._cache: dict[str, tuple[object, float, Any]] = {}
         self._judged: tuple[Figures | None, LiveComparison | None] | None = None
+        self._trends: tuple[object, int, float, list[Chart]] | None = None  # run, revision, when, charts
+
+    def clear(self) -> None:
+        """Forget every figure computed (the run's figures were reset): the next poll computes afresh."""
+        self._cache.clear()
+        self._judged = None
+        self._trends = None
 
     def _cached(self, name: str, compute: Callable[[], T | None]) -> T | None:
         run, now = state_of(self.environment).run, time.monotonic()
@@ -144,6 +308,23 @@ class LiveFigures:
         if hit is None or hit[0] is not run or now - hit[1] >= self.max_age_s:
             hit = self._cache[name] = (run, now, compute())
         return hit[2]
+
+    def trends(self) -> list[Chart]:
+        """`trend_charts` of the figures so far: at most once per half `max_age_s`, and not again
+        while the monitor has absorbed nothing (after a stop); none before any data."""
+        run, now = state_of(self.environment).run, time.monotonic()
+        monitor = current_monitor(self.environment)  # a local recorder hands over its open window
+        if monitor is None or not monitor.totals:
+            return []
+        hit = self._trends
+        # fresh for half the polling interval: a browser polling every 2 s gets new figures at each
+        # poll (not every other one, as timer jitter would give), many browsers one computation a second
+        if hit is not None and hit[0] is run and (hit[1] == monitor.revision or now - hit[2] < self.max_age_s / 2):
+            return hit[3]
+        refs = monitor.references()[0]
+        charts = trend_charts(monitor.trend_rows(refs), monitor.pair_window_rows(), self.kinds())
+        self._trends = (run, monitor.revision, now, charts)
+        return charts
 
     def summary(self) -> LiveSummary | None:
         """`lifecycle.live_summary`: None before any data."""
@@ -414,8 +595,28 @@ def extend(environment: Environment) -> LiveFigures:
         summary = figures.gates()
         return _csv_response(gates_csv(gate_rows(state_of(environment).run.gates, summary)), "ml_gates.csv")
 
+    @routes.route("/ml/trends.json")
+    @web_ui.auth_required_if_enabled
+    def ml_trends() -> Response:
+        try:
+            charts = figures.trends()
+        except Exception as exc:  # a chart must never take the page down: the charts say so, the table goes on
+            state_of(environment).log_once(f"the web UI's ML trend charts could not be computed: {exc!r}")
+            return jsonify({"charts": [], "error": "the trend charts could not be computed; see the log"})
+        response = jsonify({"charts": charts})
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @routes.route("/ml/static/<name>")
+    @web_ui.auth_required_if_enabled
+    def ml_static(name: str) -> Response:
+        if name not in STATIC_FILES:
+            return make_response("not found", 404)
+        return send_from_directory(STATIC, name, max_age=0)
+
     web_ui.app.register_blueprint(routes)
     guard_start_form(environment)
+    environment.events.reset_stats.add_listener(lambda **_kw: reset_figures(environment, figures))
 
     @web_ui.app.before_request
     def tabs_for_this_page() -> None:
@@ -424,6 +625,13 @@ def extend(environment: Environment) -> LiveFigures:
                 show_comparison(environment, figures)
             except Exception as exc:  # the page must load whatever happens here
                 state_of(environment).log_once(f"the web UI's ML comparison tab could not be added: {exc!r}")
+
+    @web_ui.app.after_request
+    def load_trend_charts(response: Response) -> Response:
+        # the rendered page (a login redirect is left alone): uPlot and our chart script
+        if request.endpoint == INDEX_ENDPOINT and response.status_code == 200 and response.mimetype == "text/html":
+            response.set_data(with_trend_charts(response.get_data(as_text=True)))
+        return response
 
     @web_ui.app.after_request
     def add_ml_table(response: Response) -> Response:
@@ -451,6 +659,26 @@ def extend(environment: Environment) -> LiveFigures:
         return response
 
     return figures
+
+
+def with_trend_charts(page: str) -> str:
+    """Locust's index page with our stylesheet and scripts before `</head>`: uPlot and
+    static/mltrends.js, which draws the trend charts under the ML quality tab's table. Deferred,
+    so they run in order after the page is parsed, beside Locust's own module script. A page
+    without a head (not Locust's) is left as it is."""
+    if "</head>" not in page or "./ml/static/mltrends.js" in page:
+        return page
+    return page.replace("</head>", PAGE_TAGS + "</head>", 1)
+
+
+def reset_figures(environment: Environment, figures: LiveFigures) -> None:
+    """Locust's Reset button: the run's figures count afresh (`lifecycle.reset`) and the tab's
+    table and charts with them (their cache is forgotten: the next poll shows the reset)."""
+    try:
+        reset(environment)
+    except Exception as exc:  # Locust's own reset goes on whatever happens to ours
+        logger.error("the ML figures could not be reset: %r", exc)
+    figures.clear()
 
 
 def on_init(environment: Environment, **_kwargs) -> None:
