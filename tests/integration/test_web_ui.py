@@ -152,8 +152,17 @@ def test_ml_tab_table_and_downloads_during_a_quickstart(tmp_path):
         host = args["host"]
         assert host.startswith("http://127.0.0.1:")  # the embedded server, started at init
 
-        # before any test: an empty table and header-only downloads, not errors
+        # the page loads uPlot and our chart script from the package (no CDN)
+        page = ui.get("/").text
+        assert page.index("./ml/static/uPlot.iife.min.js") < page.index("./ml/static/mltrends.js")
+        script = ui.get("/ml/static/mltrends.js")
+        assert script.status == 200 and "javascript" in script.headers["Content-Type"]
+        assert ui.get("/ml/static/uPlot.iife.min.js").text.startswith("/*! https://github.com/leeoniya/uPlot")
+        assert ui.get("/ml/static/webui.py").status == 404  # only the files the page loads
+
+        # before any test: an empty table, no charts and header-only downloads, not errors
         assert ui.ml_rows() == []
+        assert ui.get("/ml/trends.json").json() == {"charts": []}
         assert read_csv(ui.get("/ml/windows.csv")) == (list(WINDOW_COLUMNS), [])
         assert read_csv(ui.get("/ml/gates.csv")) == (GATE_COLUMNS, [])
 
@@ -177,12 +186,25 @@ def test_ml_tab_table_and_downloads_during_a_quickstart(tmp_path):
         assert {w["kind"] for w in windows} == set(KINDS)
         assert all(int(w["requests"]) > 0 for w in windows)
 
+        charts = {c["id"]: c for c in ui.get("/ml/trends.json").json()["charts"]}
+        assert list(charts)[:3] == ["ml-trend-psi", "ml-trend-latency", "ml-trend-outcomes"]
+        assert [s["label"] for s in charts["ml-trend-outcomes"]["series"]][:2] == ["ok", "rejected"]
+
         columns, verdicts = read_csv(ui.get("/ml/gates.csv"))
         assert columns == GATE_COLUMNS
         assert [v["gate"] for v in verdicts] == ["p99_ms[clean] < 300", "error_rate < 1%"]  # the field, split
         error_rate = verdicts[1]
         assert error_rate["metric"] == "error_rate" and float(error_rate["threshold"]) == 0.01
         assert error_rate["status"] == ("pass" if float(error_rate["value"]) < 0.01 else "fail")
+
+        # Locust's Reset: our figures count afresh at once (a local runner drops its open window)
+        def ml_requests() -> int:
+            return sum(r["requests"] for r in ui.ml_rows())
+
+        before = wait_for(lambda: (n := ml_requests()) > 100 and n, "a hundred ML requests")
+        assert fetch(ui.base + "/stats/reset", {}).text == "ok"
+        assert ml_requests() < before / 4  # a few ms of traffic since
+        wait_for(lambda: len(ui.ml_rows()) == len(KINDS), "every kind counted again after the reset")
 
         assert fetch(ui.base + "/stop", {}).json()["success"] is True
 
@@ -248,6 +270,10 @@ def test_a_master_web_ui_shows_what_its_worker_reports(tmp_path, server):
             assert rows[0]["requests"] > 0
             _, windows = read_csv(ui.get("/ml/windows.csv"))
             assert any(w["kind"] == "clean" for w in windows)
+            # Reset on a master: its figures count afresh; the worker (not told) goes on reporting
+            assert fetch(ui.base + "/stats/reset", {}).text == "ok"
+            assert any("ML figures reset" in line for line in ui.get("/logs").json()["master"])
+            wait_for(lambda: [r for r in ui.ml_rows() if r["kind"] == "clean"], "clean rows again after the reset")
     finally:
         worker.terminate()
         worker.wait(timeout=30)
@@ -282,7 +308,7 @@ def test_ml_routes_are_behind_the_web_login(tmp_path, server):
     locustfile = tmp_path / "with_login.py"
     locustfile.write_text(LOGIN_PLUGIN)
     with running_web_ui(tmp_path, "--web-login", "--host", server.url, locustfile=locustfile) as ui:
-        for path in ("/ml/windows.csv", "/ml/gates.csv"):
+        for path in ("/ml/windows.csv", "/ml/gates.csv", "/ml/trends.json", "/ml/static/mltrends.js"):
             refused = ui.get(path)
             assert refused.status == 302 and "/login" in refused.headers["Location"], path
             assert "window," not in refused.text
@@ -292,6 +318,8 @@ def test_ml_routes_are_behind_the_web_login(tmp_path, server):
         session = browser_like()
         assert ui.get("/test-login", session).text == "logged in"
         assert read_csv(ui.get("/ml/windows.csv", session))[0] == list(WINDOW_COLUMNS)
+        assert ui.get("/ml/trends.json", session).json() == {"charts": []}
+        assert ui.get("/ml/static/mltrends.js", session).status == 200
         answer = ui.swarm(session, ml_profile="x.toml")
         assert answer["message"].startswith("--ml-profile: x.toml: file not found")
 
@@ -332,6 +360,9 @@ def test_the_comparison_tab_shows_the_same_server_agreeing_with_itself_live(tmp_
         assert clean["meandiff"] == "0.000"
         for kind in set(rows) - {VERDICT_ROW}:
             assert rows[kind]["regressions"] == "0", rows[kind]  # the same server never does worse than itself
+        charts = {c["id"]: c for c in ui.get("/ml/trends.json").json()["charts"]}
+        (clean_line,) = [line for line in charts["ml-trend-disagreement"]["series"] if line["label"] == "clean"]
+        assert {v for v in clean_line["values"] if v is not None} == {0.0}  # A/A: no window disagrees
         verdict = rows[VERDICT_ROW]
         assert verdict["verdict"] in ("promote", "hold"), verdict  # never rollback under the null
         assert verdict["note"], verdict
