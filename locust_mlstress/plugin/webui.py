@@ -125,6 +125,7 @@ PAGE_TAGS = (
     '<script defer src="./ml/static/uPlot.iife.min.js"></script>'
     '<script defer src="./ml/static/mltrends.js"></script>'
 )
+LOG_SPAN = 30.0
 PSI_LINES = (0.1, 0.25)  # moderate and major shift (docs/metrics.md)
 RELIABILITY_KINDS = ("clean", "drifted")
 TREND_OUTCOMES = ("ok", "rejected", "accepted_malformed")  # and "errors": every other outcome
@@ -172,6 +173,7 @@ class Chart(TypedDict):
     ymin: float | None  # the y range always shown, widened by the values
     ymax: float | None
     span_gaps: bool  # join points across missing values (the reliability diagram's bins)
+    log: bool  # a log y axis: latency spanning more than LOG_SPAN times (the HTML report's rule)
 
 
 def kind_colour(kind: str, order: list[str]) -> str:
@@ -181,9 +183,16 @@ def kind_colour(kind: str, order: list[str]) -> str:
 
 def _chart(id_: str, title: str, xlabel: str, ylabel: str, x: list[float], series: list[Series],
            lines: tuple[float, ...] = (), ymin: float | None = 0.0, ymax: float | None = None,
-           span_gaps: bool = False) -> Chart:  # fmt: skip
+           span_gaps: bool = False, log: bool = False) -> Chart:  # fmt: skip
     return {"id": id_, "title": title, "xlabel": xlabel, "ylabel": ylabel, "x": x, "series": series,
-            "lines": list(lines), "ymin": ymin, "ymax": ymax, "span_gaps": span_gaps}  # fmt: skip
+            "lines": list(lines), "ymin": ymin, "ymax": ymax, "span_gaps": span_gaps, "log": log}  # fmt: skip
+
+
+def spans_widely(series: list[Series]) -> bool:
+    """Whether the values span more than `LOG_SPAN` times (a first window's cold start beside
+    steady millisecond answers), which a linear axis would flatten into a line at 0."""
+    values = [v for s in series for v in s["values"] if v is not None and v > 0]
+    return bool(values) and max(values) > LOG_SPAN * min(values)
 
 
 def _by_window(rows: list[TrendRow], x: list[float], value: Callable[[TrendRow], float | None]) -> dict[str, list]:
@@ -217,9 +226,8 @@ def trend_charts(
         values = _by_window(rows, x, lambda r, name=name: r[name])  # type: ignore[misc]  # p50 or p99
         latency += [{"label": f"{kind} {name}", "values": v, "colour": kind_colour(kind, order), "dash": dash}
                     for kind, v in sorted(values.items())]  # fmt: skip
-    charts.append(
-        _chart("ml-trend-latency", "Latency p50 (solid) and p99 (dashed) per kind", seconds, "ms", x, latency)
-    )
+    title = "Latency p50 (solid) and p99 (dashed) per kind"
+    charts.append(_chart("ml-trend-latency", title, seconds, "ms", x, latency, log=spans_widely(latency)))
     charts.append(_chart("ml-trend-outcomes", "Outcome shares, all kinds", seconds, "% of requests", x,
                          outcome_series(rows, x), ymax=100.0))  # fmt: skip
     if (reliability := reliability_chart(kinds or {}, order)) is not None:

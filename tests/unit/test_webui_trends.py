@@ -26,6 +26,7 @@ from locust_mlstress.plugin.webui import (
     STATIC_FILES,
     LiveFigures,
     reset_figures,
+    spans_widely,
     trend_charts,
     with_trend_charts,
 )
@@ -73,6 +74,7 @@ def test_the_charts_of_a_run_without_a_challenger():
     assert min(v for v in psi["series"][1]["values"] if v is not None) > 0.25  # drifted well past "major"
 
     latency = charts["ml-trend-latency"]
+    assert latency["log"] is False  # 1 to 9 ms: a linear axis reads well
     assert [(s["label"], s["dash"]) for s in latency["series"]][:3] == [
         ("clean p50", False), ("drifted p50", False), ("malformed p50", False)]  # fmt: skip
     assert [s["label"] for s in latency["series"]][3:] == ["clean p99", "drifted p99", "malformed p99"]
@@ -110,6 +112,14 @@ def test_with_a_challenger_disagreement_over_time_is_charted():
     assert chart["series"][0]["values"] == [100 * clean[t] for t in chart["x"]]
     values = chart["series"][0]["values"]
     assert max(values[:6]) < 15 < min(values[6:])  # the challenger going wrong half-way
+
+
+def test_latency_spanning_more_than_thirty_times_gets_a_log_axis():
+    """A cold first window (hundreds of ms) beside steady answers of a few ms: on a linear axis
+    the steady line would lie flat on 0."""
+    steady = {"label": "clean p50", "values": [None, 2.0, 3.0], "colour": "#000000", "dash": False}
+    cold = {"label": "clean p99", "values": [240.0, 4.0, None], "colour": "#000000", "dash": True}
+    assert spans_widely([steady, cold]) and not spans_widely([steady]) and not spans_widely([])
 
 
 def test_no_charts_before_the_first_window():

@@ -106,7 +106,7 @@
   function options(chart, width) {
     var fg = textColour();
     var axis = { stroke: fg, grid: { stroke: "rgba(128,128,128,0.2)" }, ticks: { stroke: "rgba(128,128,128,0.4)" } };
-    var series = [{ label: chart.xlabel }];
+    var series = [{ label: chart.id === "ml-trend-reliability" ? "mean p" : "window start, s" }]; // the legend's x
     chart.series.forEach(function (s) {
       series.push({
         label: s.label,
@@ -124,7 +124,7 @@
       height: HEIGHT,
       scales: {
         x: { time: false },
-        y: {
+        y: chart.log ? { distr: 3, log: 10 } : {
           range: function (u, min, max) {
             // the chart's fixed range (0 to 100 %, PSI up to 0.3), widened by the values, padded
             // so a line on an end (an A/A disagreement of 0) is not hidden under the axis
@@ -155,7 +155,7 @@
   }
 
   function signature(chart) {
-    return JSON.stringify([chart.title, chart.lines, chart.span_gaps, chart.series.map(function (s) {
+    return JSON.stringify([chart.title, chart.lines, chart.span_gaps, chart.log, chart.series.map(function (s) {
       return [s.label, s.colour, s.dash];
     })]);
   }
