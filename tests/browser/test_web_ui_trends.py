@@ -73,6 +73,10 @@ def test_the_trend_charts_draw_update_reset_and_survive_stop_and_start(browser, 
     ui = paired_ui
     host = template_args(ui.get("/").text)["host"]
     assert ui.swarm(host=host, ml_challenger=host)["success"] is True  # A/A: the same server twice
+    # the session's browser may still show an earlier module's page, polling a server now gone:
+    # leave it and forget its console, so the errors read at the end are this page's
+    browser.get("about:blank")
+    browser.get_log("browser")
     browser.get(ui.base + "/?tab=ml-quality")
 
     def state():
