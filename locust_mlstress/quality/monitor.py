@@ -408,6 +408,12 @@ class QualityMonitor:
         return rows
 
 
+def _floored_shares(counts: np.ndarray) -> np.ndarray:
+    """Shares of coarse counts with an empty bin at `metrics.PSI_FLOOR`, as PSI floors them."""
+    shares = counts.astype(np.float64) / float(counts.sum())
+    return np.where(shares == 0, metrics.PSI_FLOOR, shares)
+
+
 def _finite(x: float) -> float | None:
     """A percentile as the summary gives it: None for an empty histogram's NaN."""
     return float(x) if math.isfinite(x) else None
@@ -437,12 +443,16 @@ class WindowPsi:
     def __init__(self, reference: KindStats):
         self.reference = reference
         self.n = reference.predictions.n
-        self.coarse: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        # probability histograms: where each coarse bin starts among the fine ones, and the
+        # reference's floored shares on them (what metrics.regroup and psi_from_counts compute,
+        # without re-checking the same reference for every window)
+        self.coarse: tuple[np.ndarray, np.ndarray] | None = None
         ref = reference.predictions
         if self.n >= figures.MIN_SHIFT_SAMPLES and not reference.n_classes and isinstance(ref, LinearHistogram):
             edges = ref.edges
             coarse = metrics.coarse_edges(edges, ref.counts, bins=figures.SHIFT_BINS)
-            self.coarse = (edges, coarse, metrics.regroup(ref.counts, edges, coarse))
+            starts = np.concatenate(([0], np.searchsorted(edges, coarse[1:-1])))
+            self.coarse = (starts, _floored_shares(np.add.reduceat(ref.counts, starts)))
 
     def of(self, current: KindStats) -> float | None:
         n = current.predictions.n
@@ -452,8 +462,9 @@ class WindowPsi:
         if self.reference.n_classes:
             psi = metrics.psi_from_counts(np.asarray(self.reference.classes), np.asarray(current.classes))
         elif self.coarse is not None:
-            edges, coarse, ref_coarse = self.coarse
-            psi = metrics.psi_from_counts(ref_coarse, metrics.regroup(cur.counts, edges, coarse))
+            starts, e = self.coarse
+            a = _floored_shares(np.add.reduceat(cur.counts, starts))
+            psi = float(np.sum((a - e) * np.log(a / e)))  # metrics.psi_from_counts, term for term
         else:
             assert isinstance(ref, LogHistogram) and isinstance(cur, LogHistogram)
             spans = [span for span in (ref.span(), cur.span()) if span is not None]
