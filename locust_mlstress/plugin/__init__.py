@@ -13,6 +13,8 @@ What runs where and when (each listener is documented in its module):
                               checks.recheck_profiles        a profile changed from the web UI
                               distributed.announce_run       the worker count, to every worker
                               observe.new_test               the exports' counters restart
+    reset_stats               observe.new_test               Reset: the exports' counters restart
+                              lifecycle.reset (by webui)     Reset: our figures restart
     quitting                  lifecycle.finish_held          final figures, gates, files, exit code
                               observe.finish                 the final figures exported, then linger
     quit                      lifecycle.release_held         our console lines, after Locust's tables
@@ -64,6 +66,7 @@ def _wire(environment: Environment, **_kwargs) -> None:
         return
     outputs.prepare(environment)
     observe.start(environment)
+    hooks.reset_stats.add_listener(lambda **_kw: observe.new_test(environment))  # counters restart
     hooks.worker_report.add_listener(
         lambda client_id, data, **_kw: distributed.receive_report(environment, client_id, data)
     )

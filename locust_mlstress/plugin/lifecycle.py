@@ -220,6 +220,7 @@ def finish(environment: Environment) -> RunSummary | None:
             "profile": profile_identity(run.profile),
             "host": mask_host(environment.host),
             "model_version": state.model_version,
+            "run_id": run.run_id,
         },
     }
     if run.baseline_header is not None:
