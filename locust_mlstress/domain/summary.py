@@ -239,8 +239,9 @@ def no_figures(duration_s: float) -> Figures:
     }
 
 
-class WindowRow(TypedDict):
-    """One kind in one time window."""
+class WindowHead(TypedDict):
+    """Which kind, which window, and how its requests ended: shared by the report's window rows
+    and the web UI's lighter trend rows, so the two read alike."""
 
     window: int
     start_s: float
@@ -248,6 +249,11 @@ class WindowRow(TypedDict):
     kind: str
     requests: int
     outcomes: dict[str, int]
+
+
+class WindowRow(WindowHead):
+    """One kind in one time window."""
+
     shift: Shift | None
     calibration: Calibration | None
     latency_ms: Latency
@@ -412,6 +418,7 @@ __all__ = [
     "TrafficRow",
     "VersionFigures",
     "Warmup",
+    "WindowHead",
     "WindowRow",
     "Workers",
     "no_figures",

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass
-from typing import TypedDict, cast
+from typing import cast
 
 import numpy as np
 
@@ -38,6 +38,7 @@ from locust_mlstress.domain.summary import (
     PairWindowRow,
     Shift,
     TrafficRow,
+    WindowHead,
     WindowRow,
 )
 from locust_mlstress.quality import figures
@@ -419,15 +420,9 @@ def _finite(x: float) -> float | None:
     return float(x) if math.isfinite(x) else None
 
 
-class TrendRow(TypedDict):
+class TrendRow(WindowHead):
     """One kind in one window, as the web UI's trend charts read it (`QualityMonitor.trend_rows`)."""
 
-    window: int
-    start_s: float
-    end_s: float
-    kind: str
-    requests: int
-    outcomes: dict[str, int]
     psi: float | None
     p50: float | None
     p99: float | None
