@@ -116,7 +116,9 @@ def read_records(out: Path) -> list[dict]:
     return records
 
 
-def start_distributed(profile: Path, host: str, out: Path, workers: int, *extra: str, env: dict | None = None):
+def start_distributed(
+    profile: Path, host: str, out: Path, workers: int, *extra: str, env: dict | None = None, locustfile: str = "fast.py"
+):
     """A headless master and `workers` worker processes, all on 127.0.0.1, started; `env` adds
     to every process's environment."""
     out.mkdir(parents=True, exist_ok=True)
@@ -124,7 +126,8 @@ def start_distributed(profile: Path, host: str, out: Path, workers: int, *extra:
     env = locust_env(out) | (env or {})
     master = subprocess.Popen(
         locust_args(profile, host, "--headless", "--master", "--master-bind-host", "127.0.0.1",
-                    "--master-bind-port", str(port), "--expect-workers", str(workers), *extra),
+                    "--master-bind-port", str(port), "--expect-workers", str(workers), *extra,
+                    locustfile=locustfile),
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
     )  # fmt: skip
     procs = [
@@ -132,7 +135,7 @@ def start_distributed(profile: Path, host: str, out: Path, workers: int, *extra:
             [
                 *LOCUST,
                 "-f",
-                str(LOCUSTFILES / "fast.py"),
+                str(LOCUSTFILES / locustfile),
                 "--worker",
                 "--master-host",
                 "127.0.0.1",
