@@ -27,6 +27,7 @@ class Latency(TypedDict):
     p95: float | None
     p99: float | None
     n: int
+    unreliable: NotRequired[str]  # the load generator was saturated: why (quality/generator.py)
 
 
 class PayloadSizes(TypedDict):
@@ -307,6 +308,40 @@ class Baseline(TypedDict):
     model: NotRequired[dict[str, str | None]]
 
 
+class GeneratorProcess(TypedDict):
+    """One process with users: how hard it worked, and how late its event loop woke."""
+
+    seconds: int  # health rows it sent: one per second of the run
+    saturated_s: int
+    cpu_bound_s: int  # seconds at or above `thresholds.cpu_bound` of one core
+    cpu_mean: float | None
+    cpu_max: float
+    loop_lag_ms_max: float
+    late_share: float | None  # open-model arrivals only
+    dropped_share: float | None
+    dispatch_lag_ms_max: float | None
+
+
+class GeneratorThresholds(TypedDict):
+    loop_lag_ms: float
+    late_share: float
+    cpu_bound: float
+    min_saturated_s: int
+    min_saturated_share: float
+
+
+class Generator(TypedDict):
+    """Was the load generator the bottleneck (docs/distributed.md)?"""
+
+    bottleneck: bool  # over the whole run; latency figures are then marked `unreliable`
+    reason: str | None
+    measured_s: int  # seconds of the run some process reported on
+    saturated_s: int  # seconds some process was saturated
+    spans: list[list[int]]  # saturated [start_s, end_s), longest first
+    processes: dict[str, GeneratorProcess]  # by worker id ("local" in one process)
+    thresholds: GeneratorThresholds
+
+
 class LiveSummary(Figures):
     """The figures so far, as the monitor gives them (the web UI polls these during a run)."""
 
@@ -315,6 +350,7 @@ class LiveSummary(Figures):
     baseline: Baseline
     window_s: float
     received: dict[str, int]  # requests counted per worker id ("local" in one process)
+    generator: NotRequired[Generator]  # the load generator's health, once a process measured it
 
 
 class RunIdentity(TypedDict):
@@ -400,6 +436,9 @@ __all__ = [
     "Consistency",
     "Figures",
     "GateVerdict",
+    "Generator",
+    "GeneratorProcess",
+    "GeneratorThresholds",
     "Histogram",
     "Interval",
     "KindFigures",

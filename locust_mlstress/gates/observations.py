@@ -38,6 +38,7 @@ class Observation:
     kind: str | None = None
     why: str = ""
     interval: tuple[float, float] | None = None  # a comparison figure's 95% interval: what it is judged on
+    unreliable: str = ""  # why the value is not evidence (a saturated load generator's latency)
 
 
 def lookup(summary: Figures, metric: str, kind: str | None) -> Observation:
@@ -90,7 +91,8 @@ def _latency(summary: Mapping[str, Any], metric: str, kind: str) -> Observation:
     value = _number(latency.get(metric.removesuffix("_ms")))
     if value is None:
         return Observation(None, 0, kind, "no latency recorded")
-    return Observation(value, _count(latency.get("n")), kind)
+    why = latency.get("unreliable")
+    return Observation(value, _count(latency.get("n")), kind, unreliable=why if isinstance(why, str) else "")
 
 
 def _traffic(summary: Mapping[str, Any], metric: str, kind: str) -> Observation:

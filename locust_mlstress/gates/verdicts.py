@@ -124,6 +124,9 @@ def judge(gate: Gate, seen: Observation, *, minimum: int, inconclusive_passes: b
         reason = f"no value ({seen.why})" if seen.why else "no value"
         message = f"{subject}: {reason}: inconclusive"
         return GateResult(gate, None, seen.n, INCONCLUSIVE, message, inconclusive_passes, reason)
+    if seen.unreliable:  # measured, but not the server's alone: neither a pass nor a fail
+        message = f"{subject} = {_show(seen.value, gate.percent)}: {seen.unreliable}: inconclusive (n={seen.n})"
+        return GateResult(gate, seen.value, seen.n, INCONCLUSIVE, message, inconclusive_passes, seen.unreliable)
     if seen.n < minimum:
         reason = f"{'1 sample' if seen.n == 1 else f'{seen.n} samples'}, fewer than {minimum}"
         message = f"{subject}: {reason}: inconclusive"

@@ -87,6 +87,8 @@ def send_report(environment: Environment, data: dict) -> None:
         data[REPORT_KEY + "_traces"] = list(run.traces.take())
     if state.arrivals.unsent:
         data[REPORT_KEY + "_arrivals"] = state.arrivals.take_delta()
+    if run.probe is not None and run.probe.pending:
+        data[REPORT_KEY + "_health"] = run.probe.take()
 
 
 def receive_report(environment: Environment, client_id: str, data: dict) -> None:
@@ -102,6 +104,8 @@ def receive_report(environment: Environment, client_id: str, data: dict) -> None
         run.trace_file.add(*data[REPORT_KEY + "_traces"])
     if REPORT_KEY + "_arrivals" in data:
         state.arrivals.add(data[REPORT_KEY + "_arrivals"])
+    if run.health is not None and REPORT_KEY + "_health" in data:
+        run.health.add(client_id, data[REPORT_KEY + "_health"])
 
 
 def send_final_report(environment: Environment) -> None:

@@ -39,10 +39,12 @@ from locust_mlstress.plugin.gates import (
     verdicts_of,
     watch,
 )
+from locust_mlstress.plugin.health import HealthProbe
 from locust_mlstress.plugin.outputs import attempt, finish_code, write_outputs
 from locust_mlstress.plugin.state import MLRun, state_of
 from locust_mlstress.quality import QualityMonitor, QualityRecorder, Warmup
 from locust_mlstress.quality.baseline import load_baseline, profile_identity, save_baseline
+from locust_mlstress.quality.generator import LAG_MS, GeneratorHealth, mark_figures, mark_summary
 from locust_mlstress.quality.traces import TraceFile, TraceSampler
 from locust_mlstress.report.console import format_comparison, format_summary
 from locust_mlstress.report.manifest import mask_host
@@ -105,6 +107,7 @@ def start(environment: Environment) -> MLRun:
             baseline=baseline,
         )
         run.counter = gevent.spawn(_count_users, environment, run.monitor)
+        run.health = GeneratorHealth(float(option(environment, "ml_generator_lag_ms", LAG_MS)))
         run.gates = gate_spec(environment, profile)
         if run.gates.abort_on_fail and run.gates.checks:
             run.watcher = watch(environment, run.gates, lambda: gate_summary(environment), run)
@@ -118,6 +121,10 @@ def start(environment: Environment) -> MLRun:
         run.recorder = QualityRecorder(profile.output, window, state.clock(), sink, stage_of(plan), tolerance)
         if artifacts:
             run.traces = TraceSampler(float(option(environment, "ml_trace_rate", 0.01)))
+        health = run.health
+        local = (lambda row: health.add("local", [row])) if health is not None else None
+        run.probe = HealthProbe(state.clock(), state.arrivals, local)
+        run.prober = gevent.spawn(run.probe.run, environment)
     return run
 
 
@@ -144,6 +151,8 @@ def reset(environment: Environment) -> bool:
     if run.monitor is None:
         return False
     run.monitor.reset(int(state_of(environment).clock()() // run.monitor.window_s))
+    if run.health is not None:
+        run.health.reset()
     logger.info("ML figures reset: counting afresh from now, warm-up included")
     return True
 
@@ -166,9 +175,14 @@ def _with_data(environment: Environment) -> tuple[QualityMonitor, float] | None:
 
 
 def live_summary(environment: Environment) -> LiveSummary | None:
-    """The figures so far; None before any data."""
+    """The figures so far, latency marked where the generator was saturated; None before any data."""
     found = _with_data(environment)
-    return None if found is None else _identify(environment, found[0].summary(found[1]))
+    if found is None:
+        return None
+    summary = found[0].summary(found[1])
+    if (health := state_of(environment).run.health) is not None:
+        mark_summary(summary, health)
+    return _identify(environment, summary)
 
 
 def gate_summary(environment: Environment) -> Figures | None:
@@ -176,7 +190,12 @@ def gate_summary(environment: Environment) -> Figures | None:
     live summary without its per-window figures, for judging gates during the run; None before
     any data."""
     found = _with_data(environment)
-    return None if found is None else _identify(environment, found[0].gate_figures(round(found[1], 3)))
+    if found is None:
+        return None
+    figures = found[0].gate_figures(round(found[1], 3))
+    if (health := state_of(environment).run.health) is not None:
+        mark_figures(figures, health.unreliable(0.0, figures["duration_s"]))
+    return _identify(environment, figures)
 
 
 F = TypeVar("F", Figures, LiveSummary)

@@ -59,6 +59,10 @@ OPTIONS: tuple[tuple[str, dict], ...] = (
                                                              "(default 127.0.0.1; 0.0.0.0 in a cluster)"}),
     ("--ml-prometheus-linger", {"default": "0", "help": "At the end of a run, keep serving the final figures until "
                                                        "Prometheus has scraped them once, at most this many seconds"}),
+    ("--ml-generator-lag-ms", {"default": "50", "help": "A second whose event loop woke this many ms late (or "
+                                                      "whose arrivals went out late) marks the load generator "
+                                                      "saturated; latency from such spans is flagged unreliable "
+                                                      "(default 50; docs/distributed.md)"}),
     ("--ml-trace-rate", {"default": "0.01", "help": "Share of requests kept as traces in --ml-artifacts "
                                                     "(0-1, chosen by request id; default 0.01)"}),
 )  # fmt: skip
@@ -104,6 +108,12 @@ def check_options(environment: Environment) -> None:
         except ValueError as exc:
             raise ProfileError(None, "--ml-challenger", f"{exc}; give the challenger's base URL, "
                                "e.g. http://127.0.0.1:8081") from None  # fmt: skip
+    lag = option(environment, "ml_generator_lag_ms", 50)
+    try:
+        if not float(lag) > 0:
+            raise ValueError
+    except ValueError:
+        raise ProfileError(None, "--ml-generator-lag-ms", f"must be milliseconds > 0, e.g. 50, got {lag!r}") from None
     rate = option(environment, "ml_arrival_rate")
     if rate is not None:
         try:

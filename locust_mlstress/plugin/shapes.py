@@ -18,6 +18,8 @@ from locust_mlstress.domain.schema import Profile
 from locust_mlstress.domain.summary import BreakingPoint, StageVerdict, no_figures
 from locust_mlstress.gates import evaluate
 from locust_mlstress.plugin.lifecycle import current_monitor, run_profile
+from locust_mlstress.plugin.state import state_of
+from locust_mlstress.quality.generator import mark_figures
 from locust_mlstress.users.context import plan_for
 
 SETTLE_LOCAL_S = 0.5  # a local recorder hands its data over at once
@@ -74,6 +76,8 @@ class ProfileShape(LoadTestShape):
             if monitor is None:
                 return
             summary = monitor.stage_summary(index, stage.duration) or no_figures(stage.duration)
+            if (health := state_of(self.runner.environment).run.health) is not None:
+                mark_figures(summary, health.unreliable(end - stage.duration, end))
             results = evaluate(list(stage.gates), summary, min_samples=profile.gates.min_samples,
                                inconclusive=profile.gates.inconclusive)  # fmt: skip
             verdict: StageVerdict = {

@@ -20,12 +20,14 @@ from locust_mlstress.domain.gates import GateSpec
 from locust_mlstress.domain.schema import Profile
 from locust_mlstress.domain.summary import Aborted, BaselineHeader, RunSummary
 from locust_mlstress.quality import QualityMonitor, QualityRecorder
+from locust_mlstress.quality.generator import GeneratorHealth
 from locust_mlstress.quality.traces import TraceFile, TraceSampler
 from locust_mlstress.users.context import ATTRIBUTE, RunContext, context_of
 from locust_mlstress.users.events import ml_events, ml_pair_events
 
 if TYPE_CHECKING:
     from locust_mlstress.plugin.console import HeldConsole
+    from locust_mlstress.plugin.health import HealthProbe
     from locust_mlstress.plugin.observe import Exports
 
 
@@ -51,6 +53,9 @@ class MLRun:
     watcher: gevent.Greenlet | None = None  # judges the gates during the run (abort_on_fail)
     counter: gevent.Greenlet | None = None  # notes the running user count each second
     aborted: Aborted | None = None
+    health: GeneratorHealth | None = None  # the local runner or master: every process's health rows
+    probe: HealthProbe | None = None  # processes with users: this one's health (plugin/health.py)
+    prober: gevent.Greenlet | None = None  # runs the probe
 
     def record(self, **kwargs) -> None:
         if self.recorder is not None:
@@ -65,8 +70,8 @@ class MLRun:
             self.recorder.record_pair(**kwargs)
 
     def stop(self) -> None:
-        """Kill the run's greenlets: the gate watcher and the user counter."""
-        for greenlet in (self.watcher, self.counter):
+        """Kill the run's greenlets: the gate watcher, the user counter and the health probe."""
+        for greenlet in (self.watcher, self.counter, self.prober):
             if greenlet is not None:
                 greenlet.kill(block=False)
 

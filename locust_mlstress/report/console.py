@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from locust_mlstress.domain.outcomes import OUTCOMES, SUCCESSES
-from locust_mlstress.domain.summary import Comparison, KindFigures, PairFigures, RunSummary, VersionFigures
+from locust_mlstress.domain.summary import Comparison, KindFigures, LiveSummary, PairFigures, RunSummary, VersionFigures
 from locust_mlstress.metrics.paired import worse
 
 WIDTH = 120  # the widest line format_summary prints
@@ -116,6 +116,13 @@ def _range(lo: float | None, hi: float | None, width: int) -> str:
     return f"{_fit_number(lo, half)}–{_fit_number(hi, half)}"
 
 
+def _latency_cell(latency: Mapping[str, Any], q: str, width: int) -> str:
+    """A percentile; '!' after it when the load generator was saturated (the notes say how)."""
+    if latency.get("unreliable") and latency.get(q) is not None:
+        return _fit_number(latency[q], width - 1, 1) + "!"
+    return _fit_number(latency.get(q), width, 1)
+
+
 def kind_cells(kind: str, k: KindFigures) -> dict[str, str]:
     """One kind's figures as text, keyed by column name (both tables' columns, and `note`, the web
     UI's): the console tables and the web UI's ML tab show the same numbers the same way."""
@@ -137,8 +144,8 @@ def kind_cells(kind: str, k: KindFigures) -> dict[str, str]:
         "ECE": _ece(k),
         "Brier": _fit_number(cal.get("brier"), w["Brier"]),
         "accuracy": _fit_number(accuracy.get("accuracy"), w["accuracy"]),
-        "p50 ms": _fit_number(lat.get("p50"), w["p50 ms"], 1),
-        "p99 ms": _fit_number(lat.get("p99"), w["p99 ms"], 1),
+        "p50 ms": _latency_cell(lat, "p50", w["p50 ms"]),
+        "p99 ms": _latency_cell(lat, "p99", w["p99 ms"]),
         "verdict": _verdict(k),
         "n(shift)": _count(shift.get("n"), w["n(shift)"]),
         "n(ref)": _count(shift.get("n_reference"), w["n(ref)"]),
@@ -147,7 +154,7 @@ def kind_cells(kind: str, k: KindFigures) -> dict[str, str]:
         "MCE": _fit_number(cal.get("mce"), w["MCE"]),
         "n(cal)": _count(cal.get("n"), w["n(cal)"]),
         "accuracy 95%": _range(*interval, w["accuracy 95%"]) if interval[0] is not None else "-",
-        "p95 ms": _fit_number(lat.get("p95"), w["p95 ms"], 1),
+        "p95 ms": _latency_cell(lat, "p95", w["p95 ms"]),
         "note": kind_note(kind, k),
     }
 
@@ -258,7 +265,30 @@ def table_notes(summary: RunSummary) -> list[str]:
         notes.append(
             "workers missing at the end (their data after their last report is lost): " + ", ".join(workers["missing"])
         )
+    notes += generator_notes(summary)
     return [""] + notes
+
+
+def generator_notes(summary: LiveSummary) -> list[str]:
+    """Whether the load generator, not the server, set the pace (quality/generator.py)."""
+    generator = summary.get("generator")
+    if generator is None:
+        return []
+    if generator["bottleneck"]:
+        return [
+            f"latency marked ! is unreliable: {generator['reason']}; latency gates are inconclusive. Spread the "
+            "users over more workers, or fewer users per worker (docs/distributed.md)"
+        ]
+    limits = generator["thresholds"]
+    least = lambda p: max(limits["min_saturated_s"], limits["min_saturated_share"] * p["seconds"])  # noqa: E731
+    processes = generator["processes"].items()
+    busy = [f"{source} {p['cpu_bound_s']} s" for source, p in processes if p["cpu_bound_s"] >= least(p)]
+    if busy:
+        return [
+            f"load generator at {limits['cpu_bound']:.0%} or more of a core ({', '.join(busy)}): its event loop kept "
+            "up, so latency stands, but the request rate may be the generator's limit, not the server's"
+        ]
+    return []
 
 
 def console_notes(summary: RunSummary) -> list[str]:

@@ -18,6 +18,16 @@ class ArrivalCounts:
         self.unsent: Counter[str] = Counter()
         self.first: float | None = None  # wall time of the first and last send, across processes
         self.last: float | None = None
+        self.lag_max_s = 0.0  # the latest send after its scheduled time, since `take_lag`
+
+    def lagged(self, lag_s: float) -> None:
+        """A send `lag_s` after its time: the generator health probe reads the worst each second."""
+        if lag_s > self.lag_max_s:
+            self.lag_max_s = lag_s
+
+    def take_lag(self) -> float:
+        lag, self.lag_max_s = self.lag_max_s, 0.0
+        return lag
 
     def count(self, field: str) -> None:
         self.total[field] += 1

@@ -81,7 +81,9 @@ class MLArrivalUser(MLUser):
             if len(group) >= self.max_in_flight:
                 self._counts.count("dropped")
                 continue
-            if clock() - due > LATE_S:
+            lag = clock() - due
+            self._counts.lagged(lag)
+            if lag > LATE_S:
                 self._counts.count("late")
             self._counts.count("sent")
             group.spawn(self._arrive, self._factory.next(), due)

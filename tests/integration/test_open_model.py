@@ -20,6 +20,10 @@ def test_the_achieved_rate_is_within_two_percent_of_the_requested(server, tmp_pa
     assert arrivals["dropped"] == 0 and arrivals["sent"] == arrivals["scheduled"] > 800
     recorded = run.record()["summary"]["all"]["requests"]
     assert arrivals["sent"] - 200 <= recorded <= arrivals["sent"]  # at most the in-flight ones cut at the end
+    health = run.record()["summary"]["generator"]  # the dispatcher kept to its schedule
+    local = health["processes"]["local"]
+    assert health["bottleneck"] is False and local["late_share"] <= arrivals["late"] / arrivals["scheduled"] + 0.01
+    assert local["dropped_share"] == 0 and 0 <= local["dispatch_lag_ms_max"] < 1000
 
 
 def test_poisson_arrivals_keep_the_rate_on_average(server, tmp_path):
