@@ -76,6 +76,7 @@ from locust_mlstress.plugin.lifecycle import current_monitor, gate_summary, live
 from locust_mlstress.plugin.options import OPTIONS
 from locust_mlstress.plugin.state import state_of
 from locust_mlstress.profile.fields import printable
+from locust_mlstress.quality.generator import mark_latency
 from locust_mlstress.quality.monitor import TrendRow
 from locust_mlstress.report.console import kind_cells, pair_cells
 from locust_mlstress.report.formats import WINDOW_COLUMNS, write_rows, write_window_csv
@@ -362,7 +363,15 @@ class LiveFigures:
 
     def _kinds(self) -> dict[str, KindFigures] | None:
         monitor = current_monitor(self.environment)
-        return None if monitor is None else monitor.kinds()
+        if monitor is None:
+            return None
+        kinds = monitor.kinds()
+        state = state_of(self.environment)
+        if state.run.health is not None:  # a '!' beside latency the generator's saturation spoiled
+            reason = state.run.health.unreliable(0.0, state.clock()())
+            for figures in kinds.values():
+                mark_latency(figures["latency_ms"], reason)
+        return kinds
 
 
 def table_rows(kinds: dict[str, KindFigures] | None) -> list[dict]:
