@@ -9,7 +9,7 @@ What runs where and when (each listener is documented in its module):
                               observe.start                  --ml-prometheus-port, the --otel export
                               webui.on_init                  the ML tab, downloads, checked start form
                               distributed                    report / receive / final-report listeners
-    test_start                lifecycle.start                a fresh clock, recorder and monitor
+    test_start                lifecycle.start                a fresh clock, recorder, monitor, health probe
                               checks.recheck_profiles        a profile changed from the web UI
                               distributed.announce_run       the worker count, to every worker
                               observe.new_test               the exports' counters restart
