@@ -144,17 +144,27 @@ def resolve_profile(user_class: type, environment: Environment, *, quiet: bool =
         raise
 
 
+LATE_IDS = 1 << 32  # a late joiner's users: ids from (n + 1) x LATE_IDS on, n its place among them
+
+
 def next_user_id(environment: Environment, user_class: type) -> int:
     """A user's identity, stable across worker counts: worker index + local index x workers.
 
     Locust hands users to workers round robin, so a run on W workers uses the same set of
     identities (and so the same payload streams) as one process with the same user count.
+    Between them, the W indices below W own every id, so a worker whose index is not below the
+    count (one that joined after the test start: Locust numbers workers in order of arrival and
+    never reuses an index) numbers its users in a block of its own, far past any id the others
+    reach: sharing one would resend another user's payloads under the same request ids.
     """
     context = context_of(environment)
     local = next(context.ids.setdefault(user_class.__name__, itertools.count()))
     runner = environment.runner
     if isinstance(runner, WorkerRunner):
-        return runner.worker_index + local * max(1, context.worker_count)
+        workers = max(1, context.worker_count)
+        if runner.worker_index < workers:
+            return runner.worker_index + local * workers
+        return (runner.worker_index - workers + 1) * LATE_IDS + local
     return local
 
 
