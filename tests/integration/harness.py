@@ -116,6 +116,24 @@ def read_records(out: Path) -> list[dict]:
     return records
 
 
+def master_command(profile: Path, host: str, port: int, workers: int, *extra: str, locustfile: str = "fast.py"):
+    """A headless master's command line: bound to 127.0.0.1:`port`, starting once `workers` are in."""
+    return locust_args(profile, host, "--headless", "--master", "--master-bind-host", "127.0.0.1",
+                       "--master-bind-port", str(port), "--expect-workers", str(workers), *extra,
+                       locustfile=locustfile)  # fmt: skip
+
+
+def start_worker(port: int, env: dict[str, str], locustfile: str = "fast.py", log: Path | None = None):
+    """One `locust --worker` process for the master on 127.0.0.1:`port`; its output piped, or
+    written to `log` (a test that leaves a worker's pipes unread past 64 KiB would block it)."""
+    args = [*LOCUST, "-f", str(LOCUSTFILES / locustfile), "--worker", "--master-host", "127.0.0.1",
+            "--master-port", str(port)]  # fmt: skip
+    if log is None:
+        return subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    with log.open("wb") as sink:  # the child holds its own descriptor
+        return subprocess.Popen(args, env=env, stdout=sink, stderr=subprocess.STDOUT, cwd=ROOT)
+
+
 def start_distributed(
     profile: Path, host: str, out: Path, workers: int, *extra: str, env: dict | None = None, locustfile: str = "fast.py"
 ):
@@ -125,31 +143,10 @@ def start_distributed(
     port = free_port()
     env = locust_env(out) | (env or {})
     master = subprocess.Popen(
-        locust_args(profile, host, "--headless", "--master", "--master-bind-host", "127.0.0.1",
-                    "--master-bind-port", str(port), "--expect-workers", str(workers), *extra,
-                    locustfile=locustfile),
+        master_command(profile, host, port, workers, *extra, locustfile=locustfile),
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
     )  # fmt: skip
-    procs = [
-        subprocess.Popen(
-            [
-                *LOCUST,
-                "-f",
-                str(LOCUSTFILES / locustfile),
-                "--worker",
-                "--master-host",
-                "127.0.0.1",
-                "--master-port",
-                str(port),
-            ],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            cwd=ROOT,
-        )  # fmt: skip
-        for _ in range(workers)
-    ]
+    procs = [start_worker(port, env, locustfile) for _ in range(workers)]
     return master, procs
 
 
@@ -168,3 +165,59 @@ def finish_distributed(master, procs, out: Path, timeout: float = 90) -> Run:
 def run_distributed(profile: Path, host: str, out: Path, workers: int, *extra: str, timeout: float = 90) -> Run:
     master, procs = start_distributed(profile, host, out, workers, *extra)
     return finish_distributed(master, procs, out, timeout)
+
+
+@dataclass
+class Cluster:
+    """A master and workers started one by one, as pods would be, all on 127.0.0.1. Every
+    process's output goes to a file in `out` (master.out, master.err, worker-<n>.log), so a test
+    can poll the master's log while the run goes; `add_worker` starts one more at any time."""
+
+    master: subprocess.Popen
+    port: int
+    env: dict[str, str]
+    out: Path
+    locustfile: str
+    workers: list[subprocess.Popen]
+
+    def add_worker(self) -> subprocess.Popen:
+        worker = start_worker(self.port, self.env, self.locustfile, self.out / f"worker-{len(self.workers)}.log")
+        self.workers.append(worker)
+        return worker
+
+    def master_log(self) -> str:
+        return (self.out / "master.err").read_text(errors="replace")
+
+    def kill(self) -> None:
+        """End every process of the cluster still running (a test that fails midway)."""
+        for p in [self.master, *self.workers]:
+            if p.poll() is None:
+                p.kill()
+                p.wait(timeout=10)
+
+    def finish(self, timeout: float = 90) -> Run:
+        """Wait for the master to end the run, then for each worker (a killed one is reaped)."""
+        try:
+            self.master.wait(timeout=timeout)
+            for worker in self.workers:
+                worker.wait(timeout=30)
+        finally:
+            self.kill()
+        stdout = (self.out / "master.out").read_text(errors="replace")
+        return Run(self.master.returncode, stdout, self.master_log(), read_records(self.out), self.out)
+
+
+def start_cluster(
+    profile: Path, host: str, out: Path, workers: int, *extra: str, env: dict | None = None, locustfile: str = "fast.py"
+) -> Cluster:
+    """A headless master expecting `workers`, and that many workers, each its own process."""
+    out.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    environ = locust_env(out) | (env or {})
+    with (out / "master.out").open("wb") as stdout, (out / "master.err").open("wb") as stderr:
+        master = subprocess.Popen(master_command(profile, host, port, workers, *extra, locustfile=locustfile),
+                                  env=environ, stdout=stdout, stderr=stderr, cwd=ROOT)  # fmt: skip
+    cluster = Cluster(master, port, environ, out, locustfile, [])
+    for _ in range(workers):
+        cluster.add_worker()
+    return cluster
