@@ -8,6 +8,12 @@ merging is addition of integer counts, in any order, with no loss.
 - `LogHistogram`: log-spaced bins for values of any size and sign (latencies, regression outputs),
   in the HdrHistogram manner: a bin spans (g^(i-1), g^i] with g = 1.01, so any value's bin
   representative is within 0.5% of it.
+
+On the wire (worker reports, baseline files) a histogram is its non-empty bins as one flat list of
+plain ints, `[key, count, key, count, ...]` (`flat_wire`); the `[[key, count], ...]` rows of
+earlier versions still load. A master decodes several histograms per worker report: as rows,
+each bin was a list for msgpack to build and the garbage collector to visit, which took most of
+the time of decoding a report (benchmarks/merge_scale.py).
 """
 
 from __future__ import annotations
@@ -23,6 +29,30 @@ PROBABILITY_BINS = 200
 GROWTH = 1.01
 _LOG_GROWTH = math.log(GROWTH)
 TINY = 1e-6  # |x| at or below this counts as zero (a latency of a nanosecond is zero)
+
+
+Wire = list[int]  # flat_wire's form; from_wire also takes the [[key, count], ...] rows of earlier versions
+
+
+def flat_wire(keys: np.ndarray, counts: np.ndarray) -> Wire:
+    """Non-empty bins as `[key, count, key, count, ...]`: plain ints."""
+    out = np.empty(2 * len(keys), dtype=np.int64)
+    out[0::2] = keys
+    out[1::2] = counts
+    return out.tolist()
+
+
+def read_flat(wire: list) -> tuple[np.ndarray, np.ndarray]:
+    """(keys, counts) of a `flat_wire` list; ValueError for anything but pairs of int64s."""
+    a = np.array(wire)
+    if a.ndim != 1 or a.dtype.kind != "i" or len(a) % 2:
+        raise ValueError(f"histogram wire: expected [key, count, key, count, ...] of integers, got {wire[:6]!r}")
+    return a[0::2], a[1::2]
+
+
+def is_rows(wire: Iterable) -> bool:
+    """Whether `wire` is in the [[key, count], ...] form of earlier versions."""
+    return isinstance(wire, list) and bool(wire) and isinstance(wire[0], list | tuple)
 
 
 @cache
@@ -68,16 +98,21 @@ class LinearHistogram:
     def n(self) -> int:
         return int(self.counts.sum())
 
-    def to_wire(self) -> list[list[int]]:
-        """Sparse [[bin, count], ...] of plain ints: small deltas, msgpack-safe."""
+    def to_wire(self) -> Wire:
+        """The non-empty bins (`flat_wire`): small deltas, msgpack-safe."""
         nz = np.flatnonzero(self.counts)
-        return [[int(i), int(self.counts[i])] for i in nz]
+        return flat_wire(nz, self.counts[nz])
 
     @classmethod
-    def from_wire(cls, rows: Iterable[list[int]], bins: int = PROBABILITY_BINS) -> LinearHistogram:
+    def from_wire(cls, wire: Iterable, bins: int = PROBABILITY_BINS) -> LinearHistogram:
         h = cls(bins)
-        for i, c in rows:
-            h.counts[i] += c
+        wire = wire if isinstance(wire, list) else list(wire)
+        if is_rows(wire):
+            for i, c in wire:
+                h.counts[i] += c
+        elif wire:
+            keys, counts = read_flat(wire)
+            np.add.at(h.counts, keys, counts)  # IndexError for a bin beyond the last, as row by row
         return h
 
 
@@ -148,10 +183,13 @@ class LogHistogram:
     def merge(self, other: LogHistogram) -> None:
         """Add `other`'s counts: the span grows once to hold its lowest and highest key, then one
         slice add."""
-        span = other.span()
-        if span is None:
+        counts = other.counts
+        if len(counts) and counts[0] and counts[-1]:  # from the wire: the array is the span, no search
+            lo, hi = other.offset, other.offset + len(counts) - 1
+        elif (span := other.span()) is not None:
+            lo, hi = span
+        else:
             return
-        lo, hi = span
         first = lo - other.offset
         part = other.counts[first : first + hi - lo + 1]
         self._slot(lo)
@@ -197,25 +235,31 @@ class LogHistogram:
             counts[a - lo : b - lo + 1] = self.counts[a - self.offset : b - self.offset + 1]
         return edges, counts
 
-    def to_wire(self) -> list[list[int]]:
-        return [[k, c] for k, c in self.items()]
+    def to_wire(self) -> Wire:
+        """The non-empty bins (`flat_wire`), each by its key: msgpack-safe."""
+        nz = np.flatnonzero(self.counts)
+        return flat_wire(nz + self.offset, self.counts[nz])
 
     @classmethod
-    def from_wire(cls, rows: Iterable[list[int]]) -> LogHistogram:
+    def from_wire(cls, wire: Iterable) -> LogHistogram:
         h = cls()
-        pairs = [(k, c) for k, c in rows]
-        if not pairs:
+        wire = wire if isinstance(wire, list) else list(wire)
+        if not wire:
             return h
         keys: np.ndarray | None
         counts: np.ndarray | None
-        try:
-            keys, counts = (np.array(column) for column in zip(*pairs, strict=True))
-        except OverflowError:  # an int beyond int64
-            keys = counts = None
-        if keys is None or counts is None or keys.dtype.kind != "i" or counts.dtype.kind != "i":
-            for k, c in sorted(pairs):  # not int64s (a damaged file): row by row, as ever
-                h.add_key(k, c)
-            return h
+        if not is_rows(wire):
+            keys, counts = read_flat(wire)
+        else:  # rows of an earlier version
+            pairs = [(k, c) for k, c in wire]
+            try:
+                keys, counts = (np.array(column) for column in zip(*pairs, strict=True))
+            except OverflowError:  # an int beyond int64
+                keys = counts = None
+            if keys is None or counts is None or keys.dtype.kind != "i" or counts.dtype.kind != "i":
+                for k, c in sorted(pairs):  # not int64s (a damaged file): row by row, as ever
+                    h.add_key(k, c)
+                return h
         lo = int(keys.min())
         h.offset, h.counts = lo, np.zeros(int(keys.max()) - lo + 1, dtype=np.int64)
         np.add.at(h.counts, keys - lo, counts)  # once for all rows; a key may repeat

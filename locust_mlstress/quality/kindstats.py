@@ -179,23 +179,32 @@ class KindStats:
                     cast(CalibrationBins, self.calibration).add(probs[top], int(top == y), sq)  # a classifier's
 
     def merge(self, other: KindStats) -> None:
+        # A master merges each worker report's stats two or three times (run totals, its window,
+        # the warm-up's): nothing below builds an object it does not keep, and empty calibration
+        # bins (a kind without predictions) are not added.
         self.outcomes.update(other.outcomes)
         self.predictions.merge(other.predictions)  # type: ignore[arg-type]
         for k in range(self.n_classes):
             self.classes[k] += other.classes[k]
             self.class_sums[k] += other.class_sums[k]
-        if self.calibration is not None and other.calibration is not None:
+        if self.calibration is not None and other.calibration is not None and other.calibration.n:
             self.calibration.merge(other.calibration)
         self.latency.merge(other.latency)
         self.latency_us += other.latency_us
         self.consistency.merge(other.consistency)
         for variant, (n, total, top) in other.sizes.items():
-            row = self.sizes.setdefault(variant, [0, 0, 0])
+            row = self.sizes.get(variant)
+            if row is None:
+                self.sizes[variant] = [n, total, top]
+                continue
             row[0] += n
             row[1] += total
             row[2] = max(row[2], top)
         for variant, hist in other.variant_latency.items():
-            self.variant_latency.setdefault(variant, LogHistogram()).merge(hist)
+            mine = self.variant_latency.get(variant)
+            if mine is None:
+                mine = self.variant_latency[variant] = LogHistogram()
+            mine.merge(hist)
         for j in range(2):
             self.answers[j] += other.answers[j]
             self.accuracy[j] += other.accuracy[j]

@@ -117,6 +117,14 @@ class QualityMonitor:
     def _new(self) -> KindStats:
         return KindStats(self.output, self.n_classes)
 
+    def _into(self, parts: dict, key) -> KindStats:
+        """`parts[key]`, empty stats on first use: `setdefault(key, self._new())` would build (and
+        throw away) new stats for every item of every report a master absorbs."""
+        stats = parts.get(key)
+        if stats is None:
+            stats = parts[key] = self._new()
+        return stats
+
     def absorb(self, delta: list[dict], source: str = "local") -> None:
         """Add one recorder delta (a worker's report, or a local recorder's closed windows). Items of
         windows before the last reset (a worker's report sent before it) are left out."""
@@ -132,16 +140,17 @@ class QualityMonitor:
                 self.pair_windows.setdefault(window // self.factor, {}).setdefault(kind, PairCounts()).add(pair)
                 continue
             stats = KindStats.from_wire(item["stats"], self.output, self.n_classes)
+            into = self._into
             if "version" in item:
-                self.versions.setdefault(item["version"], {}).setdefault(kind, self._new()).merge(stats)
+                into(self.versions.setdefault(item["version"], {}), kind).merge(stats)
                 continue
             self.received[source] += stats.requests
-            self.totals.setdefault(kind, self._new()).merge(stats)
-            self.windows.setdefault(window // self.factor, {}).setdefault(kind, self._new()).merge(stats)
+            into(self.totals, kind).merge(stats)
+            into(self.windows.setdefault(window // self.factor, {}), kind).merge(stats)
             if kind == "clean" and window - self.origin < HEAD_WINDOWS:
-                self.clean_head.setdefault(window, self._new()).merge(stats)
+                into(self.clean_head, window).merge(stats)
             if item.get("stage", -1) >= 0:
-                self.stages.setdefault(item["stage"], {}).setdefault(kind, self._new()).merge(stats)
+                into(self.stages.setdefault(item["stage"], {}), kind).merge(stats)
         while max(len(self.windows), len(self.pair_windows)) > self.max_windows:
             self._coarsen()
 
