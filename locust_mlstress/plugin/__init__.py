@@ -11,8 +11,9 @@ What runs where and when (each listener is documented in its module):
                               distributed                    report / receive / final-report listeners
     test_start                lifecycle.start                a fresh clock, recorder, monitor, health probe
                               checks.recheck_profiles        a profile changed from the web UI
-                              distributed.announce_run       the worker count, to every worker
+                              distributed.announce_run       the worker count, in the spawn messages
                               observe.new_test               the exports' counters restart
+    test_stop                 distributed.collect_at_stop    a headless master: the workers' final reports
     reset_stats               observe.new_test               Reset: the exports' counters restart
                               lifecycle.reset (by webui)     Reset: our figures restart
     quitting                  lifecycle.finish_held          final figures, gates, files, exit code
@@ -27,11 +28,10 @@ from __future__ import annotations
 
 from locust import events
 from locust.env import Environment
-from locust.runners import WorkerRunner
 
 from locust_mlstress.plugin import checks, distributed, lifecycle, observe, options, outputs, webui
 from locust_mlstress.plugin.console import quiet_interrupts
-from locust_mlstress.plugin.state import MLState, state_of
+from locust_mlstress.plugin.state import MLState, is_worker, state_of
 from locust_mlstress.users.context import use_state
 
 __all__ = ["register", "state_of"]
@@ -59,18 +59,17 @@ def _wire(environment: Environment, **_kwargs) -> None:
     state_of(environment)
     quiet_interrupts()
     hooks = environment.events
-    if isinstance(environment.runner, WorkerRunner):
+    if is_worker(environment):
         hooks.report_to_master.add_listener(lambda client_id, data, **_kw: distributed.send_report(environment, data))
         hooks.quitting.add_listener(lambda **_kw: distributed.send_final_report(environment))
-        environment.runner.register_message(distributed.RUN_MESSAGE, distributed.on_run_message)
         return
     outputs.prepare(environment)
     observe.start(environment)
     hooks.reset_stats.add_listener(lambda **_kw: observe.new_test(environment))  # counters restart
+    hooks.test_stop.add_listener(lambda **_kw: distributed.collect_at_stop(environment))
     hooks.worker_report.add_listener(
         lambda client_id, data, **_kw: distributed.receive_report(environment, client_id, data)
     )
-    hooks.worker_connect.add_listener(lambda client_id, **_kw: distributed.welcome_worker(environment, client_id))
     # Locust fires `quitting` in reverse order of registration: the exports go out after finishing.
     hooks.quitting.add_listener(lambda environment, **_kw: observe.finish(environment))
     hooks.quitting.add_listener(lambda environment, **_kw: lifecycle.finish_held(environment))
@@ -79,7 +78,7 @@ def _wire(environment: Environment, **_kwargs) -> None:
 
 def _on_test_start(environment: Environment, **_kwargs) -> None:
     lifecycle.start(environment)
-    if not isinstance(environment.runner, WorkerRunner):
+    if not is_worker(environment):
         observe.new_test(environment)
         checks.recheck_profiles(environment)
         distributed.announce_run(environment)

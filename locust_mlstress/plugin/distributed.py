@@ -3,9 +3,12 @@
 - Every process records its users' requests into its `QualityRecorder`. A worker sends what it
   recorded since its last report in `report_to_master` and forgets it; the master adds it in
   `worker_report`. A local runner feeds its own monitor directly (plugin/lifecycle.py).
-- A worker learns the run's worker count from the master's `mlstress_run` message, sent at the
-  test start ahead of the spawn messages on the same ordered connection: user identities depend
-  on it (users/context.py), so a run on W workers sends what one process would.
+- A worker learns the run's worker count, and how far into the run it is, from `mlstress_run` in
+  the master's options: Locust sends the master's custom options with every spawn message and a
+  worker applies them before it fires `test_start`, so a worker that joins mid-run learns them
+  too (a message of our own would reach it before its listeners exist). User identities depend
+  on the count (users/context.py), so a run on W workers sends what one process would; a late
+  joiner's clock starts where the run's is, so its requests fall in the run's windows.
 - A master stopped by Ctrl-C or SIGTERM fires `quitting` while the workers still run:
   `await_final_reports` asks them to quit and waits, bounded, for each one's final report.
 """
@@ -22,27 +25,47 @@ from locust.rpc import Message
 from locust.runners import STATE_MISSING, STATE_RUNNING, STATE_SPAWNING, MasterRunner, WorkerRunner
 
 from locust_mlstress.plugin.state import state_of
+from locust_mlstress.users.context import option
 
 logger = logging.getLogger("locust_mlstress")
 REPORT_KEY = "mlstress"
-RUN_MESSAGE = "mlstress_run"  # master -> worker at each test start: {"workers": N}
+RUN_OPTION = "mlstress_run"  # in the master's options, to every worker: {"workers": N, "elapsed_s": t}
 FINAL_REPORT_WAIT_S = 5.0  # how long a master stopped by Ctrl-C/SIGTERM waits for the workers' final reports
 
 
 def announce_run(environment: Environment) -> None:
-    """At a test start on a master: note how many workers the run has, and tell each of them."""
+    """At a test start on a master: note how many workers the run has, for every spawn message."""
     runner = environment.runner
     if isinstance(runner, MasterRunner):
         state = state_of(environment)
         state.worker_count = max(1, runner.worker_count)
-        runner.send_message(RUN_MESSAGE, {"workers": state.worker_count})
+        _publish(environment, {"workers": state.worker_count, "elapsed_s": 0.0})
 
 
-def welcome_worker(environment: Environment, client_id: str) -> None:
-    """A worker that connects after the test start learns the count the others run with."""
-    runner = environment.runner
-    if isinstance(runner, MasterRunner):
-        runner.send_message(RUN_MESSAGE, {"workers": state_of(environment).worker_count}, client_id=client_id)
+def note_run_time(environment: Environment, elapsed_s: float) -> None:
+    """On a master, each second: how far into the run it is, for a worker that joins now."""
+    if isinstance(environment.runner, MasterRunner):
+        _publish(environment, {"workers": state_of(environment).worker_count, "elapsed_s": round(elapsed_s, 3)})
+
+
+def _publish(environment: Environment, info: dict) -> None:
+    if environment.parsed_options is not None:  # None for a library caller: it has no workers
+        setattr(environment.parsed_options, RUN_OPTION, info)
+
+
+def join_run(environment: Environment) -> None:
+    """At a worker's test start: the run's worker count, and its clock moved back to the run's
+    start when it joins late (to within the master's one-second update and the network)."""
+    info = option(environment, RUN_OPTION)
+    if not isinstance(info, dict):
+        return
+    state = state_of(environment)
+    workers, elapsed = info.get("workers"), info.get("elapsed_s")
+    if isinstance(workers, int) and workers > 0:
+        state.worker_count = workers
+    if isinstance(elapsed, int | float) and elapsed > 0:
+        state.t0 -= elapsed
+        state.started -= elapsed
 
 
 def await_final_reports(environment: Environment, bound_s: float = FINAL_REPORT_WAIT_S) -> list[str]:
@@ -54,6 +77,26 @@ def await_final_reports(environment: Environment, bound_s: float = FINAL_REPORT_
     runner = environment.runner
     if not isinstance(runner, MasterRunner) or runner.state not in (STATE_SPAWNING, STATE_RUNNING):
         return []
+    return _collect(runner, bound_s)
+
+
+def collect_at_stop(environment: Environment, bound_s: float = FINAL_REPORT_WAIT_S) -> None:
+    """A headless master's test stop ends its run: Locust then tells the workers to quit and
+    waits a fixed half second for their final reports, which workers on a loaded host can miss
+    (Locust's totals and ours would both lack them). At `test_stop`, while the master still
+    listens, ask them to quit and wait for each as `await_final_reports` does; the ids that never
+    left go to `MLRun.unreported`. Nothing elsewhere: a web UI's Stop keeps its workers."""
+    runner = environment.runner
+    run = state_of(environment).run
+    if (
+        isinstance(runner, MasterRunner)
+        and run.monitor is not None
+        and getattr(environment.parsed_options, "headless", False)
+    ):
+        run.unreported = _collect(runner, bound_s)
+
+
+def _collect(runner: MasterRunner, bound_s: float) -> list[str]:
     waiting = [c.id for c in runner.clients.values() if c.state != STATE_MISSING]
     if not waiting:
         return []
@@ -117,10 +160,3 @@ def send_final_report(environment: Environment) -> None:
         runner._send_stats()  # Locust's and ours together, so both totals keep agreeing
     except Exception as exc:  # noqa: BLE001  (the master may be gone)
         logger.debug("final report not sent: %s", exc)
-
-
-def on_run_message(environment: Environment, msg: Message) -> None:
-    """A worker's handler of `RUN_MESSAGE` (see `announce_run`)."""
-    workers = msg.data.get("workers") if isinstance(msg.data, dict) else None
-    if isinstance(workers, int) and workers > 0:
-        state_of(environment).worker_count = workers

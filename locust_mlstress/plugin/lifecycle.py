@@ -21,7 +21,7 @@ from typing import TypeVar
 
 import gevent
 from locust.env import Environment
-from locust.runners import STATE_MISSING, STATE_RUNNING, STATE_SPAWNING, MasterRunner, WorkerRunner
+from locust.runners import STATE_MISSING, STATE_RUNNING, STATE_SPAWNING, MasterRunner
 
 from locust_mlstress.domain.gates import GateSpec
 from locust_mlstress.domain.plan import stage_of
@@ -29,7 +29,7 @@ from locust_mlstress.domain.schema import Profile
 from locust_mlstress.domain.summary import SCHEMA_VERSION, Figures, LiveSummary, RunSummary
 from locust_mlstress.gates import comparison_verdict
 from locust_mlstress.plugin.console import HeldConsole, console
-from locust_mlstress.plugin.distributed import await_final_reports
+from locust_mlstress.plugin.distributed import await_final_reports, join_run, note_run_time
 from locust_mlstress.plugin.gates import (
     final_results,
     gate_spec,
@@ -41,7 +41,7 @@ from locust_mlstress.plugin.gates import (
 )
 from locust_mlstress.plugin.health import HealthProbe
 from locust_mlstress.plugin.outputs import attempt, finish_code, write_outputs
-from locust_mlstress.plugin.state import MLRun, state_of
+from locust_mlstress.plugin.state import MLRun, is_worker, state_of
 from locust_mlstress.quality import QualityMonitor, QualityRecorder, Warmup
 from locust_mlstress.quality.baseline import load_baseline, profile_identity, save_baseline
 from locust_mlstress.quality.generator import LAG_MS, GeneratorHealth, mark_figures, mark_summary
@@ -87,6 +87,9 @@ def start(environment: Environment) -> MLRun:
     """A fresh clock, recorder (and, on a local runner or master, monitor) for a new test."""
     state = state_of(environment)
     state.begin()
+    worker = is_worker(environment)
+    if worker:
+        join_run(environment)
     old = state.run
     old.stop()
     run = state.run = MLRun()
@@ -95,7 +98,7 @@ def start(environment: Environment) -> MLRun:
         return old if old.profile is None else run
     window = float(option(environment, "ml_window", 10.0))
     artifacts = option(environment, "ml_artifacts")
-    if not isinstance(environment.runner, WorkerRunner):
+    if not worker:
         baseline = None
         path = option(environment, "ml_baseline")
         if path:
@@ -134,6 +137,7 @@ def _count_users(environment: Environment, monitor: QualityMonitor) -> None:
     while True:
         if environment.runner is not None and environment.runner.state in (STATE_SPAWNING, STATE_RUNNING):
             monitor.note_users(clock(), environment.runner.user_count)
+            note_run_time(environment, clock())
         gevent.sleep(1.0)
 
 
@@ -223,6 +227,7 @@ def finish(environment: Environment) -> RunSummary | None:
     run = state.run
     run.stop()
     unreported = await_final_reports(environment) if run.monitor is not None else []
+    unreported = sorted(set(unreported) | set(run.unreported))  # asked at a headless test stop
     if run.traces is not None and run.trace_file is not None:
         run.trace_file.add(*run.traces.take())
     figures = live_summary(environment)

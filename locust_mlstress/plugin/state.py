@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import gevent
 from locust.env import Environment
+from locust.runners import WorkerRunner
 
 from locust_mlstress.domain.gates import GateSpec
 from locust_mlstress.domain.schema import Profile
@@ -53,6 +54,7 @@ class MLRun:
     watcher: gevent.Greenlet | None = None  # judges the gates during the run (abort_on_fail)
     counter: gevent.Greenlet | None = None  # notes the running user count each second
     aborted: Aborted | None = None
+    unreported: list[str] = field(default_factory=list)  # workers whose final report never came
     health: GeneratorHealth | None = None  # the local runner or master: every process's health rows
     probe: HealthProbe | None = None  # processes with users: this one's health (plugin/health.py)
     prober: gevent.Greenlet | None = None  # runs the probe
@@ -92,6 +94,14 @@ class MLState(RunContext):
             ml_events(environment).add_listener(lambda **kw: state.run.record(**kw))
             ml_pair_events(environment).add_listener(lambda **kw: state.run.record_pair(**kw))
         return state
+
+
+def is_worker(environment: Environment) -> bool:
+    """Whether this process is a worker. A worker that joins a running test fires `test_start`
+    inside its runner's constructor, before `environment.runner` is set: its options say it."""
+    if environment.runner is not None:
+        return isinstance(environment.runner, WorkerRunner)
+    return bool(getattr(environment.parsed_options, "worker", False))
 
 
 def state_of(environment: Environment) -> MLState:

@@ -26,6 +26,7 @@ from locust.rpc import Message
 from locust_mlstress.payloads.factory import PayloadFactory
 from locust_mlstress.profile import load_profile
 from locust_mlstress.quality import QualityMonitor, Warmup
+from locust_mlstress.users.context import LATE_IDS
 from tests.integration.conftest import QUICKSTART
 from tests.integration.harness import Run, outcome_counts, start_cluster
 
@@ -177,13 +178,6 @@ def test_the_lost_worker_is_named_and_its_reports_kept(cluster_run):
     assert sent[victim] > 0 and 0 < summary["received"][joiner] <= sent[joiner]
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="plugin bug (reported, issue 17): a worker joining mid-run gets its first spawn message inside "
-    "Locust's WorkerRunner constructor, so test_start fires while environment.runner is None; "
-    "lifecycle.start then gives the worker a QualityMonitor and its recorder hands each closed "
-    "window to it instead of to the next report: those requests reach Locust's totals but not ours",
-)
 def test_ml_totals_equal_locusts_and_what_the_workers_sent(cluster_run):
     master = cluster_run.run.record("MasterRunner")
     counts = cluster_run.run.summary_outcomes("MasterRunner")
@@ -240,3 +234,17 @@ def test_user_ids_stay_unique_and_the_requests_are_one_processs(cluster_run):
     assert len(owners) >= 16 and cluster_run.joiner["user_requests"]
     counts, _sizes = regenerate(cluster_run.processes())
     assert by_variant(sum((outcome_counts(p) for p in cluster_run.processes()), start=Counter())) == counts
+
+
+def test_the_joiner_learns_the_run_it_joins(cluster_run):
+    """A worker that joins mid-run learns the worker count (its users take the first block of
+    late ids: index 8 of 8 workers) and the run's clock (its requests fall in the run's windows:
+    joining some 8 s in, most of them in window 1, 10-20 s, not in a window 0 of its own)."""
+    users = [user for user, _n, _last in cluster_run.joiner["user_requests"]]
+    assert users and all(LATE_IDS <= user < 2 * LATE_IDS for user in users), users
+    per_window: Counter = Counter()
+    for delta in deltas_by_worker(cluster_run.run.out)[cluster_run.joiner["client_id"]]:
+        for item in delta:
+            if "pair" not in item and "version" not in item:
+                per_window[item["window"]] += sum(n for *_, n in item["stats"]["outcomes"])
+    assert per_window[1] > per_window[0], per_window
