@@ -52,7 +52,8 @@ def test_workers_report_their_health_to_the_master(server, tmp_path):
     summary = run.record("MasterRunner")["summary"]
     generator = summary["generator"]
     assert sorted(generator["processes"]) == sorted(w["client_id"] for w in run.workers())
-    assert all(p["seconds"] >= 3 and p["saturated_s"] >= 2 for p in generator["processes"].values()), generator["processes"]
+    processes = generator["processes"]
+    assert all(p["seconds"] >= 3 and p["saturated_s"] >= 2 for p in processes.values()), processes
     assert generator["bottleneck"] is True and summary["gates"][0]["status"] == "inconclusive"
 
 
