@@ -1,9 +1,10 @@
 """All benchmarks in one command: figures printed, kept in results.json, shown in RESULTS.md.
 
-    .venv/bin/python -m benchmarks            # about 10 minutes
-    .venv/bin/python -m benchmarks --quick    # about 1.5 minutes, for a first look
+    .venv/bin/python -m benchmarks            # about 15 minutes
+    .venv/bin/python -m benchmarks --quick    # about 3 minutes, for a first look
     .venv/bin/python -m benchmarks --only overhead,memory --no-save
     .venv/bin/python -m benchmarks --only overhead --in-situ --with-requests --rounds 1
+    .venv/bin/python -m benchmarks --only merge      # about 5 minutes: a real master, 16-128 workers
 
 Not part of the test suite: nothing here passes or fails a build (see README.md).
 """
@@ -22,10 +23,10 @@ from pathlib import Path
 
 from locust_mlstress.profile import load_profile
 
-from . import distributed, generation, hotpath, overhead, results
+from . import distributed, generation, hotpath, merge_scale, overhead, results
 
 ROOT = Path(__file__).resolve().parents[1]
-PARTS = ("overhead", "hotpath", "generation", "memory", "distributed")
+PARTS = ("overhead", "hotpath", "generation", "memory", "distributed", "merge")
 PROFILES = ("quickstart", "multiclass_router")  # KServe v1 binary, Open Inference Protocol v2 multiclass
 
 
@@ -126,6 +127,15 @@ def main() -> None:
             d = distributed.measure(loaded[name], intervals=3 if args.quick else 10)
             entry["distributed"][name] = d
             print(f"  {name}: {d}", flush=True)
+
+    if "merge" in parts:
+        counts = (128,) if args.quick else merge_scale.WORKERS
+        print(f"\n== merge: a real master and {'/'.join(map(str, counts))} simulated workers' reports, "
+              "with and without the plugin ==", flush=True)  # fmt: skip
+        m = merge_scale.measure(counts, seconds=8.0 if args.quick else 15.0, gets=10 if args.quick else 30,
+                                log=lambda line: print(line, flush=True))  # fmt: skip
+        entry["merge"] = m | {"command": "python -m benchmarks " + " ".join(sys.argv[1:])}
+        print(merge_scale.table(m), flush=True)
 
     entry["elapsed_s"] = round(time.monotonic() - started)
     before = results.previous(results.load(), entry["mode"])

@@ -78,6 +78,11 @@ def headline(entry: dict) -> dict[str, float]:
     for profile, d in entry.get("distributed", {}).items():
         out[f"distributed {profile} report bytes"] = d["report_bytes_median"]
         out[f"distributed {profile} absorb ms"] = d["absorb_ms_median"]
+    if m := entry.get("merge"):
+        for n, pair in m["runs"].items():
+            out[f"merge {n} workers: our share of a master core %"] = pair["ours_pct"]
+        out["merge report bytes (ours)"] = next(iter(m["runs"].values()))["ml"]["ml_bytes_median"]
+        out["merge receive_report ms"] = m["in_process"]["receive_report_ms"]
     return out
 
 
@@ -101,8 +106,11 @@ def comparison_table(entry: dict, before: dict | None) -> str:
 
 
 def render(history: list[dict]) -> str:
-    latest = history[-1]
-    before = previous(history[:-1], latest["mode"])
+    """The latest run of the other parts, then the latest merge run: a run of the merge part alone
+    (`--only merge`, minutes of its own) leaves the other figures shown."""
+    at = next((i for i in range(len(history) - 1, -1, -1) if set(history[i]) - MERGE_ONLY_KEYS), len(history) - 1)
+    latest = history[at]
+    before = previous(history[:at], latest["mode"])
     m = latest["machine"]
     lines = [
         "# Benchmark results",
@@ -185,15 +193,49 @@ def render(history: list[dict]) -> str:
         lines.append("")
     lines += [f"### Against the previous {latest['mode']} run ({before['date'] if before else 'none'})", "",
               comparison_table(latest, before), ""]  # fmt: skip
+    if merged := next((r for r in reversed(history) if "merge" in r), None):
+        lines += merge_section(merged)
     lines += ["## History", "", "| date | mode | commit | machine | headline |", "|---|---|---|---|---|"]
     for r in history:
         h = headline(r)
         ratios = "; ".join(f"{k.removeprefix('overhead ')} {v}" for k, v in h.items() if "/" in k and "req" not in k)
+        if m := r.get("merge"):
+            shares = ", ".join(f"{n} workers {pair['ours_pct']}%" for n, pair in m["runs"].items())
+            ratios = "; ".join(part for part in (ratios, f"merge, our share of a master core: {shares}") if part)
         lines.append(
             f"| {r['date']} | {r['mode']} | {r['machine']['commit']} | {r['machine']['nproc']} cores, "
             f"load {r['machine']['loadavg_at_start'][0]} | {ratios} |"
         )
     return "\n".join(lines) + "\n" + NOTES
+
+
+MERGE_ONLY_KEYS = {"date", "mode", "machine", "merge", "elapsed_s"}
+
+
+def merge_section(entry: dict) -> list[str]:
+    """benchmarks/merge_scale.py's figures: what the workers' ML reports cost a real master."""
+    # imported here: rendering the other sections needs neither Locust nor the package
+    from .merge_scale import table
+
+    m, machine = entry["merge"], entry["machine"]
+    ours = m["runs"].get("128", {}).get("ours_pct")
+    verdict = "" if ours is None else f" At 128 workers: {ours}% ({'met' if ours < m['target_pct'] else 'not met'})."
+    return [
+        f"## Master merge at scale: {entry['date']} ({entry['mode']})",
+        "",
+        f"`{m.get('command', 'python -m benchmarks --only merge')}`; machine: {machine['nproc']} cores, "
+        f"{machine['cpu']}, {machine['ram_gb']} GB RAM; Python {machine['python']}, Locust {machine['locust']}; "
+        f"commit {machine['commit']}; load average {machine['loadavg_at_start']} at the start.",
+        "",
+        f"A real master (web UI on) and N simulated workers, each sending every {m['report_interval_s']:g} s what "
+        f"a worker with {m['users_per_worker']} {m['profile']} users (~{m['rate_per_worker']:g} requests/s) "
+        "sends; `ml` is the master with the plugin, `plain` without it (Locust's part of the reports only). CPU "
+        f"over a {m['window_s']:g} s steady window; /stats/requests over {m['gets']} GETs after it. Target: our "
+        f"share (ml less plain) under {m['target_pct']:g}% of one core at 128 workers.{verdict}",
+        "",
+        table(m),
+        "",
+    ]
 
 
 NOTES = """
