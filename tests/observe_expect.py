@@ -51,6 +51,14 @@ def expected_series(summary: dict) -> dict[Key, float]:
                 out[_key("mlstress_pair_disagreement_ratio", kind=kind)] = p["disagreement"]
         for verdict in ("promote", "hold", "rollback"):
             out[_key("mlstress_comparison_verdict", verdict=verdict)] = int(comparison["verdict"] == verdict)
+    generator = summary.get("generator")
+    if generator is not None:
+        out[_key("mlstress_generator_bottleneck")] = int(generator["bottleneck"])
+        out[_key("mlstress_generator_saturated_seconds")] = generator["saturated_s"]
+        for source, p in generator["processes"].items():
+            out[_key("mlstress_generator_process_saturated_seconds", process=source)] = p["saturated_s"]
+            out[_key("mlstress_generator_cpu_max_ratio", process=source)] = p["cpu_max"]
+            out[_key("mlstress_generator_loop_lag_max_seconds", process=source)] = p["loop_lag_ms_max"] / 1000
     return out
 
 

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from locust_mlstress.domain.summary import Figures, GateVerdict, Interval, KindFigures, PairFigures
+from locust_mlstress.domain.summary import Figures, GateVerdict, Generator, Interval, KindFigures, PairFigures
 from locust_mlstress.quality.histograms import LogHistogram, key_bounds, log_key
 
 __all__ = [
@@ -374,6 +374,70 @@ def _pair_outcomes(transitions: Mapping[str, int]) -> dict[str, dict[str, int]]:
     return totals
 
 
+def _generator(out: _Families, g: Generator) -> None:
+    """The load generator's health: a dashboard shows beside the server's latency whether the
+    latency was the server's at all (docs/distributed.md)."""
+    out.add(
+        "mlstress.generator.bottleneck",
+        "gauge",
+        "",
+        "1 when the load generator was the bottleneck over the run so far (latency marked unreliable)",
+        (),
+        int(g["bottleneck"]),
+    )
+    out.add(
+        "mlstress.generator.measured", "gauge", "s", "Seconds of the run some process measured", (), g["measured_s"]
+    )
+    out.add("mlstress.generator.saturated", "gauge", "s", "Seconds some process was saturated", (), g["saturated_s"])
+    for source, p in g["processes"].items():
+        at = (("process", source),)
+        out.add(
+            "mlstress.generator.process.saturated",
+            "gauge",
+            "s",
+            "Seconds this process was saturated",
+            at,
+            p["saturated_s"],
+        )
+        out.add(
+            "mlstress.generator.process.cpu_bound",
+            "gauge",
+            "s",
+            "Seconds this process used at least 90% of a core",
+            at,
+            p["cpu_bound_s"],
+        )
+        out.add("mlstress.generator.cpu.mean", "gauge", "1", "Mean CPU share of one core", at, p["cpu_mean"])
+        out.add(
+            "mlstress.generator.cpu.max", "gauge", "1", "Highest CPU share of one core in a second", at, p["cpu_max"]
+        )
+        out.add(
+            "mlstress.generator.loop_lag.max",
+            "gauge",
+            "s",
+            "Latest the event loop woke in a second",
+            at,
+            _seconds(p["loop_lag_ms_max"]),
+        )
+        out.add("mlstress.generator.late", "gauge", "1", "Share of open-model arrivals sent late", at, p["late_share"])
+        out.add(
+            "mlstress.generator.dropped",
+            "gauge",
+            "1",
+            "Share of open-model arrivals dropped",
+            at,
+            p["dropped_share"],
+        )
+        out.add(
+            "mlstress.generator.dispatch_lag.max",
+            "gauge",
+            "s",
+            "Latest an open-model arrival went out",
+            at,
+            _seconds(p["dispatch_lag_ms_max"]),
+        )
+
+
 def metrics_of(
     figures: Figures,
     run: RunLabels,
@@ -381,11 +445,13 @@ def metrics_of(
     latency: Mapping[str, Buckets] | None = None,
     gates: Sequence[GateVerdict] = (),
     verdict: str | None = None,
+    generator: Generator | None = None,
 ) -> list[Metric]:
     """Every metric of `figures` (the run's summary, or the figures so far): per payload kind,
-    per pair of versions when a challenger ran, the gates' states and the run's identity.
-    `latency` is each kind's histogram point (`latency_buckets`); `verdict` the comparison's
-    (promote, hold, rollback), known at the end of a run."""
+    per pair of versions when a challenger ran, the gates' states, the load generator's health
+    and the run's identity. `latency` is each kind's histogram point (`latency_buckets`);
+    `verdict` the comparison's (promote, hold, rollback), known at the end of a run;
+    `generator` the summary's `generator` block, or the health so far."""
     out = _Families()
     out.add(
         "mlstress.run.info", "gauge", "", "The run: profile, seed, run id, model versions (value 1)", run.labels(), 1
@@ -422,6 +488,8 @@ def metrics_of(
                 int(gate["status"] == state),
             )
         out.add("mlstress.gate.value", "gauge", "", "The figure each gate judged", at, gate["value"])
+    if generator is not None:
+        _generator(out, generator)
     return out.metrics()
 
 

@@ -95,13 +95,15 @@ def _compute(environment: Environment) -> list[Metric]:
     if run.summary is not None:  # finished: the summary every output wrote
         figures: Figures = run.summary
         gates = run.summary.get("gates", [])
+        generator = run.summary.get("generator")
     else:
         live = gate_summary(environment)
         if live is None:
             return metrics_of(no_figures(0.0), labels)
         figures = live
         gates = verdicts_of(judge_spec(run.gates, live)) if run.gates is not None and run.gates.checks else []
-    return metrics_of(figures, labels, latency=_latency(environment, figures), gates=gates)
+        generator = run.health.figures(live["duration_s"]) if run.health is not None else None
+    return metrics_of(figures, labels, latency=_latency(environment, figures), gates=gates, generator=generator)
 
 
 def current_metrics(environment: Environment) -> list[Metric]:

@@ -60,7 +60,11 @@ def assert_equal_to_summary(request, summary: dict) -> int:
     units = {"mlstress_run_duration_seconds": "mlstress_run_duration",
              "mlstress_request_duration_percentile_seconds": "mlstress_request_duration_percentile",
              "mlstress_accuracy_ratio": "mlstress_accuracy",
-             "mlstress_pair_disagreement_ratio": "mlstress_pair_disagreement"}  # fmt: skip
+             "mlstress_pair_disagreement_ratio": "mlstress_pair_disagreement",
+             "mlstress_generator_saturated_seconds": "mlstress_generator_saturated",
+             "mlstress_generator_process_saturated_seconds": "mlstress_generator_process_saturated",
+             "mlstress_generator_cpu_max_ratio": "mlstress_generator_cpu_max",
+             "mlstress_generator_loop_lag_max_seconds": "mlstress_generator_loop_lag_max"}  # fmt: skip
     expected = expected_series(summary)
     for (name, labels), value in expected.items():
         key = (units.get(name, name), labels)

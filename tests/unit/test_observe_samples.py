@@ -82,6 +82,30 @@ def test_counters_are_the_summary_counts_and_gates_are_one_hot():
     assert states == {"pass": 0, "fail": 0, "inconclusive": 1}
 
 
+def test_the_generator_health_is_exported_with_its_bottleneck_flag_per_process():
+    process = {
+        "seconds": 9,
+        "saturated_s": 7,
+        "cpu_bound_s": 8,
+        "cpu_mean": 0.97,
+        "cpu_max": 1.0,
+        "loop_lag_ms_max": 82.0,
+        "late_share": None,
+        "dropped_share": None,
+        "dispatch_lag_ms_max": None,
+    }
+    generator = {"bottleneck": True, "reason": "load generator saturated 7 of 9 s", "measured_s": 9,
+                 "saturated_s": 7, "spans": [[2, 9]], "processes": {"local": process}, "thresholds": {}}  # fmt: skip
+    values = flatten(metrics_of(figures(), RUN, generator=generator))  # type: ignore[arg-type]
+    at = (("process", "local"),)
+    assert values[("mlstress.generator.bottleneck", ())] == 1
+    assert values[("mlstress.generator.saturated", ())] == 7
+    assert values[("mlstress.generator.loop_lag.max", at)] == 0.082  # ms in the summary, seconds out
+    assert values[("mlstress.generator.cpu.max", at)] == 1.0
+    assert ("mlstress.generator.late", at) not in values  # no open-model arrivals: left out, not 0
+    assert not any(name.startswith("mlstress.generator") for name, _ in flatten(metrics_of(figures(), RUN)))
+
+
 def test_prometheus_names_follow_its_otlp_translation():
     def m(name: str, type_: str, unit: str) -> Metric:
         return Metric(name, type_, unit, "", ())  # type: ignore[arg-type]
