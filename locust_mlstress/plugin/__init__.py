@@ -16,6 +16,7 @@ What runs where and when (each listener is documented in its module):
     test_stop                 distributed.collect_at_stop    a headless master: the workers' final reports
     reset_stats               observe.new_test               Reset: the exports' counters restart
                               lifecycle.reset (by webui)     Reset: our figures restart
+    spawning_complete         lifecycle.reset_after_spawning --reset-stats: ours reset with Locust's
     quitting                  lifecycle.finish_held          final figures, gates, files, exit code
                               observe.finish                 the final figures exported, then linger
     quit                      lifecycle.release_held         our console lines, after Locust's tables
@@ -62,10 +63,12 @@ def _wire(environment: Environment, **_kwargs) -> None:
     if is_worker(environment):
         hooks.report_to_master.add_listener(lambda client_id, data, **_kw: distributed.send_report(environment, data))
         hooks.quitting.add_listener(lambda **_kw: distributed.send_final_report(environment))
+        hooks.spawning_complete.add_listener(lambda **_kw: lifecycle.reset_after_spawning(environment))
         return
     outputs.prepare(environment)
     observe.start(environment)
     hooks.reset_stats.add_listener(lambda **_kw: observe.new_test(environment))  # counters restart
+    hooks.spawning_complete.add_listener(lambda **_kw: _reset_after_spawning(environment))
     hooks.test_stop.add_listener(lambda **_kw: distributed.collect_at_stop(environment))
     hooks.worker_report.add_listener(
         lambda client_id, data, **_kw: distributed.receive_report(environment, client_id, data)
@@ -74,6 +77,11 @@ def _wire(environment: Environment, **_kwargs) -> None:
     hooks.quitting.add_listener(lambda environment, **_kw: observe.finish(environment))
     hooks.quitting.add_listener(lambda environment, **_kw: lifecycle.finish_held(environment))
     hooks.quit.add_listener(lambda **_kw: lifecycle.release_held(environment))
+
+
+def _reset_after_spawning(environment: Environment) -> None:
+    if lifecycle.reset_after_spawning(environment):
+        observe.new_test(environment)  # the exports' counters restart with ours
 
 
 def _on_test_start(environment: Environment, **_kwargs) -> None:

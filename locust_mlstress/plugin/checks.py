@@ -67,6 +67,12 @@ def before_traffic(environment: Environment, **_kwargs) -> None:
             logger.error("%s", exc)
             sys.stderr.flush()
             sys.exit(EXIT_BAD_PROFILE)
+        if environment.reset_stats and environment.shape_class is not None:
+            logger.warning(
+                "--reset-stats with a load shape: Locust and locust-mlstress reset their figures whenever a "
+                "stage finishes spawning, so the summary and stage gates keep only the last stage; "
+                "leave --reset-stats off to judge every stage"
+            )
     if not isinstance(environment.runner, MasterRunner):
         build_payload_kits(environment)
     # gevent's loop caches "now" between iterations, and nothing has let it run since start-up:

@@ -161,6 +161,22 @@ def reset(environment: Environment) -> bool:
     return True
 
 
+def reset_after_spawning(environment: Environment) -> bool:
+    """Locust's `--reset-stats`: at every `spawning_complete` (the end of a ramp-up, and of each
+    load-plan stage's) Locust clears its statistics, without firing `reset_stats`; ours follow, so
+    the summary holds what Locust's tables hold. A worker forgets what it has not reported yet, as
+    Locust's worker statistics do; the local runner or master counts afresh (`reset`). Both fire
+    in the same moment as Locust's own reset, so the totals stay equal. Whether it reset."""
+    if not environment.reset_stats:
+        return False
+    run = state_of(environment).run
+    if is_worker(environment):
+        if run.recorder is not None:
+            run.recorder.reset()
+        return True
+    return reset(environment)
+
+
 def current_monitor(environment: Environment) -> QualityMonitor | None:
     """The run's monitor holding everything recorded so far (a local recorder hands over its
     open window first); None on a worker, or without a profile."""

@@ -127,13 +127,13 @@ class QualityMonitor:
 
     def absorb(self, delta: list[dict], source: str = "local") -> None:
         """Add one recorder delta (a worker's report, or a local recorder's closed windows). Items of
-        windows before the last reset (a worker's report sent before it) are left out."""
+        windows before the last reset (a worker's report sent before it, arriving after) count in
+        the reset's window: Locust's master counts what arrives after a reset too, so both totals
+        stay equal."""
         if delta:
             self.revision += 1
         for item in delta:
-            kind, window = item["kind"], item["window"]
-            if window < self.origin:
-                continue
+            kind, window = item["kind"], max(item["window"], self.origin)
             if "pair" in item:
                 pair = PairStats.from_wire(item["pair"])
                 self.pairs.setdefault(kind, PairStats()).merge(pair)
@@ -155,11 +155,11 @@ class QualityMonitor:
             self._coarsen()
 
     def reset(self, origin: int) -> None:
-        """Count afresh from recorder window `origin` on (Locust's Reset button): every figure, the
-        warm-up baseline (the first seconds after `origin`), the windows, stages, pairs and user
-        counts; a file baseline stays. Deltas of earlier windows that arrive later are left out;
-        those of window `origin` itself, recorded before the reset, still count (a worker reports
-        every few seconds and is not told of the reset)."""
+        """Count afresh from recorder window `origin` on (Locust's Reset button, `--reset-stats`):
+        every figure, the warm-up baseline (the first seconds after `origin`), the windows, stages,
+        pairs and user counts; a file baseline stays. Deltas that arrive later count, those of
+        earlier windows in window `origin` (`absorb`), as Locust counts a worker's report that
+        arrives after its reset."""
         self.origin = max(origin, 0)
         self.factor = 1
         for part in (self.totals, self.windows, self.clean_head, self.stages, self.received, self.pairs,

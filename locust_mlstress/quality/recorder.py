@@ -116,8 +116,9 @@ class QualityRecorder:
         return delta
 
     def reset(self) -> None:
-        """Forget what is not handed on yet (Locust's Reset button on a local runner): the open
-        window's counts from before the reset must not reach the monitor, which counts afresh."""
+        """Forget what is not handed on yet (Locust's Reset button on a local runner; a worker's
+        `--reset-stats`): the counts from before the reset must not reach the monitor, which
+        counts afresh, as Locust's own statistics forget theirs."""
         self._unsent.clear()
         self._pairs.clear()
         self._versions.clear()

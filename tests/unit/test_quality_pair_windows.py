@@ -1,6 +1,7 @@
 """The monitor's per-window pairs (disagreement over time), its reset, and the cheap trend rows the
 web UI's charts poll: pair windows merge exactly across workers and coarsen with the other windows;
-a reset counts afresh from its window on; the trend rows' PSI equals the summary's window rows'.
+a reset counts afresh from its window on (what arrives after it counts, as in Locust's totals);
+the trend rows' PSI equals the summary's window rows'.
 
 Real parts throughout: real recorders fed real payload results at chosen clock times, their
 deltas absorbed by a real monitor through the wire format, as a run does."""
@@ -177,8 +178,12 @@ def test_a_reset_counts_afresh_from_its_window_warm_up_included():
     monitor.reset(7)
     assert monitor.revision > before
     assert not (monitor.totals or monitor.windows or monitor.pairs or monitor.pair_windows or monitor.clean_head)
-    monitor.absorb(_wire(late_report.take_delta()), source="worker-0")
-    assert not monitor.totals and not monitor.received  # window 4 is before the reset: left out
+    late = _wire(late_report.take_delta())
+    monitor.absorb(late, source="worker-0")
+    # it arrived after the reset, so it counts (as in Locust's totals), in the reset's window
+    late_requests = sum(s.requests for s in monitor.totals.values())
+    assert monitor.received == {"worker-0": late_requests} and late_requests > 0
+    assert set(monitor.windows) == {7}
 
     for w in range(7, 11):
         _kind_traffic(recorder, clock, rng, w * WINDOW_S + 1)
