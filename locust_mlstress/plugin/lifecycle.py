@@ -155,6 +155,7 @@ def reset(environment: Environment) -> bool:
     if run.monitor is None:
         return False
     run.monitor.reset(int(state_of(environment).clock()() // run.monitor.window_s))
+    state_of(environment).arrivals.reset()
     if run.health is not None:
         run.health.reset()
     logger.info("ML figures reset: counting afresh from now, warm-up included")
@@ -173,6 +174,7 @@ def reset_after_spawning(environment: Environment) -> bool:
     if is_worker(environment):
         if run.recorder is not None:
             run.recorder.reset()
+        state_of(environment).arrivals.reset()
         return True
     return reset(environment)
 

@@ -14,11 +14,23 @@ class ArrivalCounts:
     FIELDS = ("scheduled", "sent", "late", "dropped")
 
     def __init__(self) -> None:
-        self.total: Counter[str] = Counter()
+        self.total: Counter[str] = Counter()  # never goes down: the health probe reads its steps
         self.unsent: Counter[str] = Counter()
+        self.base: Counter[str] = Counter()  # `total` at the last reset: figures count from it
         self.first: float | None = None  # wall time of the first and last send, across processes
         self.last: float | None = None
+        self.reset_at: float | None = None  # wall time of the last reset
         self.lag_max_s = 0.0  # the latest send after its scheduled time, since `take_lag`
+
+    def reset(self) -> None:
+        """Count afresh (Locust's Reset button, `--reset-stats`), as the ML figures do. `total`
+        goes on for the health probe; a worker's unsent counts are forgotten, as its recorder's
+        are. A delta that arrives later still counts, and a worker's first send from before the
+        reset does not stretch the achieved rate's span back past it."""
+        self.base = Counter(self.total)
+        self.unsent.clear()
+        self.first = self.last = None
+        self.reset_at = time.time()
 
     def lagged(self, lag_s: float) -> None:
         """A send `lag_s` after its time: the generator health probe reads the worst each second."""
@@ -54,10 +66,11 @@ class ArrivalCounts:
 
     def figures(self) -> Arrivals | None:
         """Counts, and the achieved rate: sends per second between the first and the last."""
-        t = self.total
+        t = self.total - self.base
         if not t["scheduled"]:
             return None
-        span = (self.last - self.first) if self.first is not None and self.last is not None else 0.0
+        first = self.first if self.reset_at is None or self.first is None else max(self.first, self.reset_at)
+        span = max(0.0, self.last - first) if first is not None and self.last is not None else 0.0
         return {
             "achieved_rate": (t["sent"] - 1) / span if span > 0 else None,
             "active_s": round(span, 3),
