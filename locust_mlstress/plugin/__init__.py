@@ -67,7 +67,7 @@ def _wire(environment: Environment, **_kwargs) -> None:
         return
     outputs.prepare(environment)
     observe.start(environment)
-    hooks.reset_stats.add_listener(lambda **_kw: observe.new_test(environment))  # counters restart
+    hooks.reset_stats.add_listener(lambda **_kw: observe.new_test(environment, reset=True))
     hooks.spawning_complete.add_listener(lambda **_kw: _reset_after_spawning(environment))
     hooks.test_stop.add_listener(lambda **_kw: distributed.collect_at_stop(environment))
     hooks.worker_report.add_listener(
@@ -81,7 +81,7 @@ def _wire(environment: Environment, **_kwargs) -> None:
 
 def _reset_after_spawning(environment: Environment) -> None:
     if lifecycle.reset_after_spawning(environment):
-        observe.new_test(environment)  # the exports' counters restart with ours
+        observe.new_test(environment, reset=True)  # the exports' counters restart with ours
 
 
 def _on_test_start(environment: Environment, **_kwargs) -> None:

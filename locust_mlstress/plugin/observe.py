@@ -193,12 +193,13 @@ def _resource(labels: RunLabels) -> dict[str, str]:
     return {f"mlstress.{key}": value for key, value in labels.labels()}
 
 
-def new_test(environment: Environment) -> None:
-    """At a test start: counters restart from zero, so OpenTelemetry's start time does too."""
+def new_test(environment: Environment, *, reset: bool = False) -> None:
+    """At a test start, or a reset of the figures: counters restart from zero, so OpenTelemetry's
+    start time moves to that moment (a backend then reads a new cumulative series, not a drop)."""
     exports = exports_of(environment)
     exports.cache = None
     if exports.otel is not None:
-        exports.otel.start_ns = int(state_of(environment).started * 1e9)
+        exports.otel.start_ns = time.time_ns() if reset else int(state_of(environment).started * 1e9)
 
 
 def finish(environment: Environment) -> None:

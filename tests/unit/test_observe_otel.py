@@ -15,8 +15,10 @@ import logging
 import random
 import socket
 import time
+from types import SimpleNamespace
 
 import pytest
+from locust.env import Environment
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import (
     AggregationTemporality,
@@ -36,6 +38,8 @@ from locust_mlstress.observe.otel import (
     resource_for,
 )
 from locust_mlstress.observe.samples import Buckets, Metric, RunLabels, Sample, flatten, latency_buckets, metrics_of
+from locust_mlstress.plugin import state_of
+from locust_mlstress.plugin.observe import exports_of, new_test
 from locust_mlstress.profile import load_profile
 from locust_mlstress.quality import QualityMonitor
 from tests.conftest import PROFILES
@@ -377,3 +381,16 @@ def test_the_export_interval_is_the_sdks(monkeypatch, caplog, value, seconds, wa
         monkeypatch.setenv("OTEL_METRIC_EXPORT_INTERVAL", value)
     assert export_interval_s() == seconds
     assert bool(_ours(caplog)) == warned
+
+
+def test_a_reset_moves_the_start_time_to_its_moment_and_a_new_test_to_its_start():
+    """Counters restart at Reset and `--reset-stats`: a backend must see a new cumulative series
+    starting then, not the same series dropping (docs/observe.md)."""
+    environment = Environment()
+    exports_of(environment).otel = SimpleNamespace(start_ns=0)  # type: ignore[assignment]  (a unit seam)
+    state_of(environment).started = 1_000.0
+    new_test(environment)
+    assert exports_of(environment).otel.start_ns == 1_000_000_000_000  # type: ignore[union-attr]
+    before = time.time_ns()
+    new_test(environment, reset=True)
+    assert before <= exports_of(environment).otel.start_ns <= time.time_ns()  # type: ignore[union-attr]
