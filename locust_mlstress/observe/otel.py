@@ -9,7 +9,10 @@ OTLP bytes are the SDK's own encoding, so a collector cannot tell our points fro
 
 Points are cumulative since the run's start: a counter is a monotonic Sum, the latency a
 Histogram with explicit bounds whose bucket counts are our log bins summed exactly (no min or
-max: the bins know those only to a bin's width), a figure a Gauge. The Resource is Locust's (its
+max: the bins know those only to a bin's width), a figure a Gauge. An exporter that prefers delta
+temporality (OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE, read by the SDK's exporters) gets
+deltas instead: each point less what that exporter was last sent (`as_delta`), our counters taken
+as the SDK's ObservableCounter (observed totals) and the latency as its Histogram. The Resource is Locust's (its
 global meter provider's, when `--otel` set one) with the run's identity merged over it, so our
 points and `locust.client.duration` land on the same service. `metrics_data` is the pure core;
 `OtelExport` only adds the exporters and the logging.
@@ -28,6 +31,8 @@ from dataclasses import dataclass, field
 from typing import cast
 
 from opentelemetry import metrics as otel_metrics
+from opentelemetry.sdk.metrics import Histogram as HistogramInstrument
+from opentelemetry.sdk.metrics import ObservableCounter
 from opentelemetry.sdk.metrics.export import (
     AggregationTemporality,
     ConsoleMetricExporter,
@@ -46,10 +51,10 @@ from opentelemetry.sdk.metrics.export import Metric as OtelMetric
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
-from locust_mlstress.observe.samples import Buckets, Metric, Sample
+from locust_mlstress.observe.samples import Buckets, Labels, Metric, Sample
 from locust_mlstress.version import __version__
 
-__all__ = ["SCOPE", "OtelExport", "export_interval_s", "metrics_data", "otel_export", "resource_for"]
+__all__ = ["SCOPE", "OtelExport", "as_delta", "export_interval_s", "metrics_data", "otel_export", "resource_for"]
 
 logger = logging.getLogger("locust_mlstress")
 
@@ -87,9 +92,53 @@ def _counter_value(value: float) -> int | float:
     return int(value) if math.isfinite(value) and value.is_integer() else value
 
 
-def _metric(metric: Metric, start_ns: int, now_ns: int) -> OtelMetric | None:
+CUMULATIVE = AggregationTemporality.CUMULATIVE
+DELTA = AggregationTemporality.DELTA
+Sent = dict[tuple[str, Labels], float | tuple[tuple[int, ...], float]]
+"""What an exporter was last sent of each counter and histogram point: cumulative values."""
+
+
+def as_delta(metrics: Sequence[Metric], sent: Sent, counters: bool, histograms: bool) -> tuple[list[Metric], Sent]:
+    """The points of `metrics` less what was `sent` before: counters (when `counters`) and
+    histograms (when `histograms`), each point by its name and labels; a point seen for the first
+    time, or lower than before (figures reset), counts from zero. Gauges as they are. With what
+    is sent now, to subtract next time; summing every delta gives the cumulative values back."""
+    out: list[Metric] = []
+    now: Sent = {}
+    for metric in metrics:
+        if metric.type == "counter" and counters:
+            points: list = []
+            for sample in metric.samples:
+                assert isinstance(sample, Sample)
+                key = (metric.name, sample.labels)
+                before = sent.get(key, 0.0)
+                now[key] = sample.value
+                base = before if isinstance(before, float | int) and before <= sample.value else 0.0
+                points.append(Sample(sample.labels, sample.value - base))
+            out.append(Metric(metric.name, metric.type, metric.unit, metric.help, tuple(points)))
+        elif metric.type == "histogram" and histograms:
+            points = []
+            for point in metric.samples:
+                assert isinstance(point, Buckets)
+                key = (metric.name, point.labels)
+                last = sent.get(key)
+                now[key] = (point.counts, point.total)
+                if isinstance(last, tuple) and all(b <= c for b, c in zip(last[0], point.counts, strict=True)):
+                    counts = tuple(c - b for b, c in zip(last[0], point.counts, strict=True))
+                    points.append(Buckets(point.labels, point.bounds, counts, point.total - last[1]))
+                else:
+                    points.append(point)
+            out.append(Metric(metric.name, metric.type, metric.unit, metric.help, tuple(points)))
+        else:
+            out.append(metric)
+    return out, now
+
+
+def _metric(
+    metric: Metric, start_ns: int, now_ns: int, temporality: AggregationTemporality = CUMULATIVE
+) -> OtelMetric | None:
     """One of our metrics as the SDK's; None for a metric with no point (an empty family says
-    nothing a backend could use)."""
+    nothing a backend could use). `temporality` is that of a counter or histogram's points."""
     if not metric.samples:
         return None
     data: Gauge | Sum | Histogram
@@ -110,24 +159,37 @@ def _metric(metric: Metric, start_ns: int, now_ns: int) -> OtelMetric | None:
                     max=_NO_MIN_MAX,
                 )
             )
-        data = Histogram(data_points=points, aggregation_temporality=AggregationTemporality.CUMULATIVE)
+        data = Histogram(data_points=points, aggregation_temporality=temporality)
     else:
         numbers = []
         for sample in metric.samples:
             assert isinstance(sample, Sample)
             value = _counter_value(sample.value) if metric.type == "counter" else sample.value
             numbers.append(NumberDataPoint(dict(sample.labels), start_ns, now_ns, value))
-        if metric.type == "counter":
-            data = Sum(numbers, AggregationTemporality.CUMULATIVE, is_monotonic=True)
-        else:
-            data = Gauge(numbers)
+        data = Sum(numbers, temporality, is_monotonic=True) if metric.type == "counter" else Gauge(numbers)
     return OtelMetric(name=metric.name, description=metric.help, unit=metric.unit, data=data)
 
 
-def metrics_data(metrics: Sequence[Metric], resource: Resource, start_ns: int, now_ns: int) -> MetricsData:
+def metrics_data(
+    metrics: Sequence[Metric],
+    resource: Resource,
+    start_ns: int,
+    now_ns: int,
+    *,
+    counters: AggregationTemporality = CUMULATIVE,
+    histograms: AggregationTemporality = CUMULATIVE,
+    delta_start_ns: int | None = None,
+) -> MetricsData:
     """Our metrics as one export's `MetricsData`: one resource, our scope, every metric with a
-    point. Values are the samples' own (nothing recomputed), so an export equals the summary."""
-    found = [m for m in (_metric(metric, start_ns, now_ns) for metric in metrics) if m is not None]
+    point. Values are the samples' own (nothing recomputed), so an export equals the summary.
+    Counters and histograms carry the temporality given (their values already deltas, from
+    `as_delta`, when it is DELTA; their start is then `delta_start_ns`, the previous export)."""
+    found: list[OtelMetric] = []
+    for metric in metrics:
+        temporality = {"counter": counters, "histogram": histograms}.get(metric.type, CUMULATIVE)
+        start = delta_start_ns if temporality is DELTA and delta_start_ns is not None else start_ns
+        if (otel := _metric(metric, start, now_ns, temporality)) is not None:
+            found.append(otel)
     scope = ScopeMetrics(scope=SCOPE, metrics=found, schema_url="")
     return MetricsData(resource_metrics=[ResourceMetrics(resource, [scope], resource.schema_url)])
 
@@ -193,17 +255,57 @@ def _otlp_exporter() -> tuple[str, MetricExporter] | None:
     return None
 
 
+def preferred(exporter: MetricExporter) -> tuple[AggregationTemporality, AggregationTemporality]:
+    """The temporality an exporter asks for our counters and our latency histogram: what it
+    prefers for an ObservableCounter and a Histogram, read as the SDK's periodic reader reads it
+    (the exporter's `_preferred_temporality`); cumulative when it says nothing."""
+    wanted = getattr(exporter, "_preferred_temporality", None) or {}
+    return wanted.get(ObservableCounter, CUMULATIVE), wanted.get(HistogramInstrument, CUMULATIVE)
+
+
+@dataclass
+class _Deltas:
+    """One delta-preferring exporter's memory: what it was last sent, when, and from which start."""
+
+    sent: Sent = field(default_factory=dict)
+    at_ns: int = 0
+    start_ns: int = 0  # the export's start time then: a reset moves it, and the counts restart
+
+
 @dataclass(eq=False)
 class OtelExport:
     """The exporters of our metrics and the resource and start time every export carries.
     `export` sends the metrics of the moment and never raises: a failed export is a gap in a
-    dashboard, never a broken run, and each distinct failure is logged once, not once a minute."""
+    dashboard, never a broken run, and each distinct failure is logged once, not once a minute.
+    An exporter preferring deltas is sent what changed since its last export, failed or not, as
+    the SDK's own delta aggregation does."""
 
     exporters: list[tuple[str, MetricExporter]]
     resource: Resource
     start_ns: int
     logged: set[str] = field(default_factory=set)
     closed: bool = False
+    deltas: dict[str, _Deltas] = field(default_factory=dict)
+
+    def _data(self, name: str, exporter: MetricExporter, metrics: Sequence[Metric], now_ns: int) -> MetricsData:
+        counters, histograms = preferred(exporter)
+        if counters is CUMULATIVE and histograms is CUMULATIVE:
+            return metrics_data(metrics, self.resource, self.start_ns, now_ns)
+        memory = self.deltas.get(name)
+        if memory is None or memory.start_ns != self.start_ns:  # the first export, or after a reset
+            memory = self.deltas[name] = _Deltas(at_ns=self.start_ns, start_ns=self.start_ns)
+        changed, memory.sent = as_delta(metrics, memory.sent, counters is DELTA, histograms is DELTA)
+        data = metrics_data(
+            changed,
+            self.resource,
+            self.start_ns,
+            now_ns,
+            counters=counters,
+            histograms=histograms,
+            delta_start_ns=memory.at_ns,
+        )
+        memory.at_ns = now_ns
+        return data
 
     def _once(self, key: str, message: str, *args: object) -> None:
         if key not in self.logged:
@@ -215,13 +317,14 @@ class OtelExport:
         if self.closed:
             self._once("closed", "ML metrics not exported by OpenTelemetry: the export is shut down")
             return False
-        try:
-            data = metrics_data(metrics, self.resource, self.start_ns, max(time.time_ns(), self.start_ns))
-        except Exception as exc:  # a bug of ours must not end a run either
-            self._once(f"build:{exc!r}", "ML metrics not exported by OpenTelemetry: %r", exc)
-            return False
+        now_ns = max(time.time_ns(), self.start_ns)
         ok = True
         for name, exporter in self.exporters:
+            try:
+                data = self._data(name, exporter, metrics, now_ns)
+            except Exception as exc:  # a bug of ours must not end a run either
+                self._once(f"build:{exc!r}", "ML metrics not exported by OpenTelemetry: %r", exc)
+                return False
             try:
                 result = exporter.export(data)
             except Exception as exc:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
+import math
 import random
 import socket
 import time
@@ -32,6 +33,7 @@ from opentelemetry.sdk.resources import Resource
 from locust_mlstress.observe.otel import (
     SCOPE,
     OtelExport,
+    as_delta,
     export_interval_s,
     metrics_data,
     otel_export,
@@ -44,6 +46,7 @@ from locust_mlstress.profile import load_profile
 from locust_mlstress.quality import QualityMonitor
 from tests.conftest import PROFILES
 from tests.otlp_receiver import OtlpReceiver, histograms, metric_names, numbers, resource_attributes
+from tests.otlp_receiver import metrics_of as metrics_of_request
 from tests.unit.test_html_report import _kind_delta
 from tests.unit.test_report_compare import comparison
 
@@ -394,3 +397,59 @@ def test_a_reset_moves_the_start_time_to_its_moment_and_a_new_test_to_its_start(
     before = time.time_ns()
     new_test(environment, reset=True)
     assert before <= exports_of(environment).otel.start_ns <= time.time_ns()  # type: ignore[union-attr]
+
+
+def _grown(metrics: list[Metric], by: int) -> list[Metric]:
+    """`metrics` a moment later: every counter `by` higher, every histogram bucket `by` fuller."""
+    out = []
+    for m in metrics:
+        if m.type == "counter":
+            samples: tuple = tuple(Sample(s.labels, s.value + by) for s in m.samples)  # type: ignore[union-attr]
+        elif m.type == "histogram":
+            samples = tuple(
+                Buckets(b.labels, b.bounds, tuple(c + by for c in b.counts), b.total + by)  # type: ignore[union-attr]
+                for b in m.samples
+            )
+        else:
+            samples = m.samples
+        out.append(Metric(m.name, m.type, m.unit, m.help, samples))
+    return out
+
+
+def test_deltas_add_back_up_to_the_cumulative_values_and_restart_after_a_reset(metrics):
+    first, second = metrics, _grown(metrics, 5)
+    d1, sent = as_delta(first, {}, counters=True, histograms=True)
+    d2, sent = as_delta(second, sent, counters=True, histograms=True)
+    counters = {(m.name, s.labels) for m in metrics if m.type == "counter" for s in m.samples}
+    v1, v2, full = flatten(d1), flatten(d2), flatten(second)
+    assert counters and all(v1[k] + v2[k] == full[k] and v2[k] == 5 for k in counters)
+    gauges = set(full) - counters
+    assert gauges and all(v2[k] == full[k] for k in gauges)  # a gauge is sent as it is
+    buckets = [b for m in d2 if m.type == "histogram" for b in m.samples]
+    assert buckets and all(set(b.counts) == {5} and math.isclose(b.total, 5) for b in buckets)  # type: ignore[union-attr]
+    reset, _ = as_delta(first, sent, counters=True, histograms=True)  # lower than before: from zero
+    assert flatten(reset) == flatten(first)
+    kept, _ = as_delta(second, sent, counters=False, histograms=True)  # lowmemory: counters cumulative
+    assert flatten(kept) == full
+
+
+def test_an_exporter_preferring_deltas_gets_deltas_chained_in_time(otlp_http, monkeypatch, metrics):
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "delta")
+    export = otel_export(RESOURCE_ATTRIBUTES, START_NS / 1e9)
+    assert export is not None
+    try:
+        assert export.export(metrics) and export.export(_grown(metrics, 3))
+    finally:
+        export.shutdown()
+    otlp_http.wait_for(lambda _r: len(otlp_http.requests) >= 2, timeout=5)  # each export answered in turn
+    first, second = otlp_http.requests[:2]
+    counter = ("mlstress.requests", (("kind", "clean"), ("outcome", "ok")))
+    assert numbers(first)[counter] == flatten(metrics)[counter] and numbers(second)[counter] == 3
+    [sum_metric] = [m for m in metrics_of_request(second) if m.name == "mlstress.requests"]
+    assert sum_metric.sum.aggregation_temporality == AggregationTemporality.DELTA.value
+    gauge = ("mlstress.run.duration", ())
+    assert numbers(second)[gauge] == flatten(metrics)[gauge]  # a gauge is a gauge either way
+    points = list(histograms(second).values())
+    assert points and all(p.temporality == AggregationTemporality.DELTA.value for p in points)
+    before = next(iter(histograms(first).values()))
+    assert before.start_time_unix_nano == START_NS and points[0].start_time_unix_nano == before.time_unix_nano
