@@ -374,6 +374,19 @@ def _pair_outcomes(transitions: Mapping[str, int]) -> dict[str, dict[str, int]]:
     return totals
 
 
+_PROCESS_GAUGES = (
+    # name, unit, help, field of the summary's `generator.processes.P`, divisor to the unit (ms → s)
+    ("mlstress.generator.process.saturated", "s", "Seconds this process was saturated", "saturated_s", 1),
+    ("mlstress.generator.process.cpu_bound", "s", "Seconds this process used at least 90% of a core", "cpu_bound_s", 1),
+    ("mlstress.generator.cpu.mean", "1", "Mean CPU share of one core", "cpu_mean", 1),
+    ("mlstress.generator.cpu.max", "1", "Highest CPU share of one core in a second", "cpu_max", 1),
+    ("mlstress.generator.loop_lag.max", "s", "Latest the event loop woke in a second", "loop_lag_ms_max", 1000),
+    ("mlstress.generator.late", "1", "Share of open-model arrivals sent late", "late_share", 1),
+    ("mlstress.generator.dropped", "1", "Share of open-model arrivals dropped", "dropped_share", 1),
+    ("mlstress.generator.dispatch_lag.max", "s", "Latest an open-model arrival went out", "dispatch_lag_ms_max", 1000),
+)
+
+
 def _generator(out: _Families, g: Generator) -> None:
     """The load generator's health: a dashboard shows beside the server's latency whether the
     latency was the server's at all (docs/distributed.md)."""
@@ -389,53 +402,10 @@ def _generator(out: _Families, g: Generator) -> None:
         "mlstress.generator.measured", "gauge", "s", "Seconds of the run some process measured", (), g["measured_s"]
     )
     out.add("mlstress.generator.saturated", "gauge", "s", "Seconds some process was saturated", (), g["saturated_s"])
-    for source, p in g["processes"].items():
-        at = (("process", source),)
-        out.add(
-            "mlstress.generator.process.saturated",
-            "gauge",
-            "s",
-            "Seconds this process was saturated",
-            at,
-            p["saturated_s"],
-        )
-        out.add(
-            "mlstress.generator.process.cpu_bound",
-            "gauge",
-            "s",
-            "Seconds this process used at least 90% of a core",
-            at,
-            p["cpu_bound_s"],
-        )
-        out.add("mlstress.generator.cpu.mean", "gauge", "1", "Mean CPU share of one core", at, p["cpu_mean"])
-        out.add(
-            "mlstress.generator.cpu.max", "gauge", "1", "Highest CPU share of one core in a second", at, p["cpu_max"]
-        )
-        out.add(
-            "mlstress.generator.loop_lag.max",
-            "gauge",
-            "s",
-            "Latest the event loop woke in a second",
-            at,
-            _seconds(p["loop_lag_ms_max"]),
-        )
-        out.add("mlstress.generator.late", "gauge", "1", "Share of open-model arrivals sent late", at, p["late_share"])
-        out.add(
-            "mlstress.generator.dropped",
-            "gauge",
-            "1",
-            "Share of open-model arrivals dropped",
-            at,
-            p["dropped_share"],
-        )
-        out.add(
-            "mlstress.generator.dispatch_lag.max",
-            "gauge",
-            "s",
-            "Latest an open-model arrival went out",
-            at,
-            _seconds(p["dispatch_lag_ms_max"]),
-        )
+    for source, process in g["processes"].items():
+        for name, unit, help_, key, per in _PROCESS_GAUGES:
+            value = process[key]  # type: ignore[literal-required]
+            out.add(name, "gauge", unit, help_, (("process", source),), None if value is None else value / per)
 
 
 def metrics_of(
