@@ -48,6 +48,25 @@ def note_run_time(environment: Environment, elapsed_s: float) -> None:
         _publish(environment, {"workers": state_of(environment).worker_count, "elapsed_s": round(elapsed_s, 3)})
 
 
+def note_missing(environment: Environment) -> None:
+    """On a master, each second: the workers Locust marks missing, remembered, because Locust
+    forgets a worker about a minute after it went missing, and the summary must still name it."""
+    runner = environment.runner
+    if isinstance(runner, MasterRunner):
+        state_of(environment).run.lost.update(c.id for c in runner.clients.values() if c.state == STATE_MISSING)
+
+
+def missing_workers(environment: Environment) -> list[str]:
+    """The workers missing at the end: missing now, or gone missing and since forgotten by
+    Locust. One that went missing and came back (its heartbeats again) is not."""
+    runner = environment.runner
+    if not isinstance(runner, MasterRunner):
+        return []
+    known = {c.id: c.state for c in runner.clients.values()}
+    forgotten = {worker for worker in state_of(environment).run.lost if worker not in known}
+    return sorted({worker for worker, s in known.items() if s == STATE_MISSING} | forgotten)
+
+
 def _publish(environment: Environment, info: dict) -> None:
     if environment.parsed_options is not None:  # None for a library caller: it has no workers
         setattr(environment.parsed_options, RUN_OPTION, info)

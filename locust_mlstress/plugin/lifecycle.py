@@ -21,7 +21,7 @@ from typing import TypeVar
 
 import gevent
 from locust.env import Environment
-from locust.runners import STATE_MISSING, STATE_RUNNING, STATE_SPAWNING, MasterRunner
+from locust.runners import STATE_RUNNING, STATE_SPAWNING, MasterRunner
 
 from locust_mlstress.domain.gates import GateSpec
 from locust_mlstress.domain.plan import stage_of
@@ -29,7 +29,13 @@ from locust_mlstress.domain.schema import Profile
 from locust_mlstress.domain.summary import SCHEMA_VERSION, Figures, LiveSummary, RunSummary
 from locust_mlstress.gates import comparison_verdict
 from locust_mlstress.plugin.console import HeldConsole, console
-from locust_mlstress.plugin.distributed import await_final_reports, join_run, note_run_time
+from locust_mlstress.plugin.distributed import (
+    await_final_reports,
+    join_run,
+    missing_workers,
+    note_missing,
+    note_run_time,
+)
 from locust_mlstress.plugin.gates import (
     final_results,
     gate_spec,
@@ -138,6 +144,7 @@ def _count_users(environment: Environment, monitor: QualityMonitor) -> None:
         if environment.runner is not None and environment.runner.state in (STATE_SPAWNING, STATE_RUNNING):
             monitor.note_users(clock(), environment.runner.user_count)
             note_run_time(environment, clock())
+            note_missing(environment)
         gevent.sleep(1.0)
 
 
@@ -274,7 +281,7 @@ def finish(environment: Environment) -> RunSummary | None:
     if isinstance(runner, MasterRunner):
         summary["workers"] = {
             "reported": sorted(figures["received"]),
-            "missing": sorted({c.id for c in runner.clients.values() if c.state == STATE_MISSING} | set(unreported)),
+            "missing": sorted(set(missing_workers(environment)) | set(unreported)),
         }
     if results:
         summary["gates"] = verdicts_of(results)

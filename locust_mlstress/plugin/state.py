@@ -55,6 +55,7 @@ class MLRun:
     counter: gevent.Greenlet | None = None  # notes the running user count each second
     aborted: Aborted | None = None
     unreported: list[str] = field(default_factory=list)  # workers whose final report never came
+    lost: set[str] = field(default_factory=set)  # workers a master saw missing during the run
     health: GeneratorHealth | None = None  # the local runner or master: every process's health rows
     probe: HealthProbe | None = None  # processes with users: this one's health (plugin/health.py)
     prober: gevent.Greenlet | None = None  # runs the probe
