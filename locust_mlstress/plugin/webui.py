@@ -12,7 +12,8 @@ a challenger), two CSV downloads, checked form fields, and Locust's Reset reachi
   series, colours), from the monitor's cheap per-window rows (`QualityMonitor.trend_rows`), not
   the full summary; the script only draws.
 - Reset: Locust's Reset button fires `reset_stats` where the web UI runs; `reset_figures` has
-  `lifecycle.reset` count the figures afresh and forgets what `LiveFigures` kept.
+  `lifecycle.reset` count the figures afresh and forgets what `LiveFigures` kept, as
+  `_after_spawning` does after a `--reset-stats` reset.
 - The figures are the run's live summary (`lifecycle.live_summary`: a local runner hands over its
   open window; a master has what the workers reported). A summary computes Monte Carlo ECE
   thresholds and every window's shift: the tab takes only the per-kind figures, and each is
@@ -634,6 +635,7 @@ def extend(environment: Environment) -> LiveFigures:
     web_ui.app.register_blueprint(routes)
     guard_start_form(environment)
     environment.events.reset_stats.add_listener(lambda **_kw: reset_figures(environment, figures))
+    environment.events.spawning_complete.add_listener(lambda **_kw: _after_spawning(environment, figures))
 
     @web_ui.app.before_request
     def tabs_for_this_page() -> None:
@@ -696,6 +698,12 @@ def reset_figures(environment: Environment, figures: LiveFigures) -> None:
     except Exception as exc:  # Locust's own reset goes on whatever happens to ours
         logger.error("the ML figures could not be reset: %r", exc)
     figures.clear()
+
+
+def _after_spawning(environment: Environment, figures: LiveFigures) -> None:
+    """`--reset-stats` has reset the figures (plugin/__init__.py): the tab shows it at its next poll."""
+    if environment.reset_stats:
+        figures.clear()
 
 
 def on_init(environment: Environment, **_kwargs) -> None:

@@ -25,6 +25,7 @@ from locust_mlstress.plugin.webui import (
     STATIC,
     STATIC_FILES,
     LiveFigures,
+    _after_spawning,
     reset_figures,
     spans_widely,
     trend_charts,
@@ -197,3 +198,25 @@ def test_reset_before_any_test_does_nothing():
     reset_figures(environment, figures)
     assert lifecycle.reset(environment) is False
     assert figures.trends() == []
+
+
+@pytest.mark.parametrize("reset_stats", [True, False])
+def test_reset_stats_resets_the_figures_and_the_tab_once_spawning_completes(reset_stats):
+    environment = _environment()
+    environment.reset_stats = reset_stats
+    run = lifecycle.start(environment)
+    try:
+        assert run.recorder is not None
+        clock = Clock()
+        run.recorder.clock = clock
+        _kind_traffic(run.recorder, clock, random.Random(6), 1)
+        figures = LiveFigures(environment, max_age_s=60.0)
+        assert figures.kinds()
+        # as Locust fires it; the listeners are the ones plugin.register and the tab add
+        lifecycle_listener = lambda **_kw: lifecycle.reset_after_spawning(environment)  # noqa: E731
+        environment.events.spawning_complete.add_listener(lifecycle_listener)
+        environment.events.spawning_complete.add_listener(lambda **_kw: _after_spawning(environment, figures))
+        environment.events.spawning_complete.fire(user_count=4)
+        assert (figures.kinds() == {}) is reset_stats
+    finally:
+        run.stop()
