@@ -57,7 +57,7 @@ def test_the_same_server_as_both_versions_never_disagrees_and_is_never_rolled_ba
 
 def test_a_challenger_that_flips_three_percent_is_measured_so_and_rolled_back(server, flipped, tmp_path):
     junit = tmp_path / "gates.xml"
-    run = run_local(QUICKSTART, server.url, tmp_path, "-u", "4", "-r", "4", "-t", "40s",
+    run = run_local(QUICKSTART, server.url, tmp_path, "-u", "4", "-r", "4", "-t", "15s",
                     "--ml-challenger", flipped.url, "--ml-junit", str(junit),
                     "--ml-version-header", "X-Model-Version", timeout=120)  # fmt: skip
     summary = run.record()["summary"]
