@@ -17,6 +17,7 @@ What runs where and when (each listener is documented in its module):
     reset_stats               observe.new_test               Reset: the exports' counters restart
                               lifecycle.reset (by webui)     Reset: our figures restart
     spawning_complete         lifecycle.reset_after_spawning --reset-stats: ours reset with Locust's
+                              webui._after_spawning          ... and the ML tab forgets its cache
     quitting                  lifecycle.finish_held          final figures, gates, files, exit code
                               observe.finish                 the final figures exported, then linger
     quit                      lifecycle.release_held         our console lines, after Locust's tables

@@ -150,12 +150,13 @@ def _count_users(environment: Environment, monitor: QualityMonitor) -> None:
 
 def reset(environment: Environment) -> bool:
     """Locust's Reset button (`reset_stats`, fired on the process serving the web UI: a local
-    runner or a master; workers are not told, so their counts in flight are sorted by window):
-    the run's figures count afresh from the current window on, as Locust's statistics do from the
-    click. The recorder of a local runner forgets its open window's counts, the monitor its
-    totals, windows, pairs and warm-up (`QualityMonitor.reset`); the run itself (clock, load
-    plan, gates, traces, the user counter) goes on, and the end-of-run summary holds what came
-    after the reset. Whether there was anything to reset: nothing before a test with a profile."""
+    runner or a master; workers are not told, so a report in flight counts, as in Locust's
+    totals): the run's figures count afresh from the current window on, as Locust's statistics do
+    from the click. The recorder of a local runner forgets its open window's counts, the monitor
+    its totals, windows, pairs and warm-up (`QualityMonitor.reset`), and the arrival counts and
+    generator health start again; the run itself (clock, load plan, gates, traces, the user
+    counter) goes on, and the end-of-run summary holds what came after the reset. Whether there
+    was anything to reset: nothing before a test with a profile."""
     run = state_of(environment).run
     if run.recorder is not None and run.monitor is not None:
         run.recorder.reset()
