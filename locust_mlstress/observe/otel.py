@@ -287,10 +287,13 @@ class OtelExport:
     closed: bool = False
     deltas: dict[str, _Deltas] = field(default_factory=dict)
 
-    def _data(self, name: str, exporter: MetricExporter, metrics: Sequence[Metric], now_ns: int) -> MetricsData:
+    def _deltas(
+        self, name: str, exporter: MetricExporter, metrics: Sequence[Metric], now_ns: int
+    ) -> MetricsData | None:
+        """The export for an exporter preferring deltas; None for one that takes totals."""
         counters, histograms = preferred(exporter)
         if counters is CUMULATIVE and histograms is CUMULATIVE:
-            return metrics_data(metrics, self.resource, self.start_ns, now_ns)
+            return None
         memory = self.deltas.get(name)
         if memory is None or memory.start_ns != self.start_ns:  # the first export, or after a reset
             memory = self.deltas[name] = _Deltas(at_ns=self.start_ns, start_ns=self.start_ns)
@@ -319,9 +322,13 @@ class OtelExport:
             return False
         now_ns = max(time.time_ns(), self.start_ns)
         ok = True
+        totals: MetricsData | None = None  # built once, for every exporter that takes totals
         for name, exporter in self.exporters:
             try:
-                data = self._data(name, exporter, metrics, now_ns)
+                data = self._deltas(name, exporter, metrics, now_ns)
+                if data is None:
+                    totals = totals or metrics_data(metrics, self.resource, self.start_ns, now_ns)
+                    data = totals
             except Exception as exc:  # a bug of ours must not end a run either
                 self._once(f"build:{exc!r}", "ML metrics not exported by OpenTelemetry: %r", exc)
                 return False
