@@ -12,9 +12,9 @@ Histogram with explicit bounds whose bucket counts are our log bins summed exact
 max: the bins know those only to a bin's width), a figure a Gauge. An exporter that prefers delta
 temporality (OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE, read by the SDK's exporters) gets
 deltas instead: each point less what that exporter was last sent (`as_delta`), our counters taken
-as the SDK's ObservableCounter (observed totals) and the latency as its Histogram. The Resource is Locust's (its
-global meter provider's, when `--otel` set one) with the run's identity merged over it, so our
-points and `locust.client.duration` land on the same service. `metrics_data` is the pure core;
+as the SDK's ObservableCounter (observed totals) and the latency as its Histogram. The Resource
+is Locust's (its global meter provider's, when `--otel` set one) with the run's identity merged
+over it, so our points and `locust.client.duration` land on the same service. `metrics_data` is the pure core;
 `OtelExport` only adds the exporters and the logging.
 """
 

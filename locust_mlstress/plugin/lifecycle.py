@@ -158,12 +158,12 @@ def reset(environment: Environment) -> bool:
     counter) goes on, and the end-of-run summary holds what came after the reset. Whether there
     was anything to reset: nothing before a test with a profile."""
     run = state_of(environment).run
-    if run.recorder is not None and run.monitor is not None:
+    if run.recorder is not None:  # a local runner's open window, or a worker's unsent counts
         run.recorder.reset()
-    if run.monitor is None:
+    state_of(environment).arrivals.reset()
+    if run.monitor is None:  # a worker (`--reset-stats`), or no test with a profile yet
         return False
     run.monitor.reset(int(state_of(environment).clock()() // run.monitor.window_s))
-    state_of(environment).arrivals.reset()
     if run.health is not None:
         run.health.reset()
     logger.info("ML figures reset: counting afresh from now, warm-up included")
@@ -174,17 +174,10 @@ def reset_after_spawning(environment: Environment) -> bool:
     """Locust's `--reset-stats`: at every `spawning_complete` (the end of a ramp-up, and of each
     load-plan stage's) Locust clears its statistics, without firing `reset_stats`; ours follow, so
     the summary holds what Locust's tables hold. A worker forgets what it has not reported yet, as
-    Locust's worker statistics do; the local runner or master counts afresh (`reset`). Both fire
-    in the same moment as Locust's own reset, so the totals stay equal. Whether it reset."""
-    if not environment.reset_stats:
-        return False
-    run = state_of(environment).run
-    if is_worker(environment):
-        if run.recorder is not None:
-            run.recorder.reset()
-        state_of(environment).arrivals.reset()
-        return True
-    return reset(environment)
+    Locust's worker statistics do; the local runner or master counts afresh. Both happen in
+    `reset`, in the same moment as Locust's own reset, so the totals stay equal. Whether the
+    figures were reset (never on a worker: it holds none)."""
+    return bool(environment.reset_stats) and reset(environment)
 
 
 def current_monitor(environment: Environment) -> QualityMonitor | None:
